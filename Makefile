@@ -1,0 +1,22 @@
+# fadca build entry points. Each target first runs scripts/torch-env.sh, which
+# installs libtorch (the PyPI torch wheel) once into ~/.cache/fadca and reuses it.
+SHELL := /bin/bash
+TORCH_ENV = eval "$$(scripts/torch-env.sh)"
+EXAMPLE ?= msa/example.fasta
+
+.PHONY: build demo test bench setup
+
+setup:
+	@$(TORCH_ENV) && echo "libtorch ready: $$VIRTUAL_ENV"
+
+build:
+	@$(TORCH_ENV) && cargo build --release --locked
+
+demo: build
+	target/release/fadca predict $(EXAMPLE) --contacts-true msa/example.contacts.tsv
+
+test:
+	@$(TORCH_ENV) && cargo test --release --locked
+
+bench: build
+	scripts/bench.sh
