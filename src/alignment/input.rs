@@ -1,0 +1,165 @@
+//! Opening an alignment file and reading it line by line: gzip detection by
+//! magic bytes, one reusable line buffer, line numbers for error messages, and
+//! the checks that turn unreadable or binary input into one-line input errors.
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+
+/// The two magic bytes that start every gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A line reader over a (possibly gzipped) alignment file.
+pub(crate) struct LineReader {
+    inner: Box<dyn BufRead>,
+    /// The file as shown in messages.
+    file: String,
+    gzipped: bool,
+    buf: Vec<u8>,
+    /// 1-based number of the line now in `buf` (0 before the first line).
+    line_no: usize,
+    /// When set, the next call to [`LineReader::next_line`] returns the current line again.
+    replay: bool,
+    eof: bool,
+}
+
+impl LineReader {
+    /// Opens `path`, detecting gzip from its first two bytes.
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| {
+            crate::input_error(format!("alignment {file}: cannot open: {}", io_reason(&e)))
+        })?;
+        if meta.is_dir() {
+            return Err(crate::input_error(format!(
+                "alignment {file}: is a directory, not an alignment file"
+            )));
+        }
+        let handle = File::open(path).map_err(|e| {
+            crate::input_error(format!("alignment {file}: cannot open: {}", io_reason(&e)))
+        })?;
+        let mut raw = BufReader::with_capacity(1 << 16, handle);
+        let head = raw.fill_buf().map_err(|e| {
+            crate::input_error(format!("alignment {file}: cannot read: {}", io_reason(&e)))
+        })?;
+        let gzipped = head.starts_with(&GZIP_MAGIC);
+        let inner: Box<dyn BufRead> = if gzipped {
+            Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(raw)))
+        } else {
+            Box::new(raw)
+        };
+        Ok(LineReader {
+            inner,
+            file,
+            gzipped,
+            buf: Vec::with_capacity(1024),
+            line_no: 0,
+            replay: false,
+            eof: false,
+        })
+    }
+
+    /// Wraps an in-memory reader (used by unit tests); `file` names it in messages.
+    #[cfg(test)]
+    pub(crate) fn from_reader(file: &str, reader: impl std::io::Read + 'static) -> Self {
+        LineReader {
+            inner: Box::new(BufReader::new(reader)),
+            file: file.to_string(),
+            gzipped: false,
+            buf: Vec::new(),
+            line_no: 0,
+            replay: false,
+            eof: false,
+        }
+    }
+
+    /// The file as shown in messages.
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// 1-based number of the current line.
+    pub(crate) fn line_no(&self) -> usize {
+        self.line_no
+    }
+
+    /// Makes the next [`LineReader::advance`] stay on the current line.
+    pub(crate) fn unread(&mut self) {
+        self.replay = true;
+    }
+
+    /// The current line without its line terminator and surrounding ASCII
+    /// whitespace.
+    pub(crate) fn line(&self) -> &[u8] {
+        self.buf.trim_ascii()
+    }
+
+    /// Moves to the next line; false at the end of the file. A line holding
+    /// a NUL byte or invalid UTF-8 is an input error (binary file).
+    pub(crate) fn advance(&mut self) -> anyhow::Result<bool> {
+        if self.replay {
+            self.replay = false;
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        self.buf.clear();
+        let n = self.inner.read_until(b'\n', &mut self.buf).map_err(|e| {
+            let what = if self.gzipped {
+                "gzip data is truncated or corrupt"
+            } else {
+                "cannot read"
+            };
+            crate::input_error(format!(
+                "alignment {}, line {}: {what}: {}",
+                self.file,
+                self.line_no + 1,
+                io_reason(&e)
+            ))
+        })?;
+        if n == 0 {
+            self.eof = true;
+            self.buf.clear();
+            return Ok(false);
+        }
+        self.line_no += 1;
+        if self.buf.contains(&0) {
+            return Err(self.error("binary data (a NUL byte); not a text alignment file"));
+        }
+        if std::str::from_utf8(&self.buf).is_err() {
+            return Err(self.error("not valid UTF-8 text; not a text alignment file"));
+        }
+        Ok(true)
+    }
+
+    /// An input error located at the current line.
+    pub(crate) fn error(&self, msg: impl std::fmt::Display) -> anyhow::Error {
+        crate::input_error(format!("alignment {}, line {}: {msg}", self.file, self.line_no))
+    }
+
+    /// An input error located at a column (1-based) of the current line.
+    pub(crate) fn error_at(&self, column: usize, msg: impl std::fmt::Display) -> anyhow::Error {
+        crate::input_error(format!(
+            "alignment {}, line {}, column {column}: {msg}",
+            self.file, self.line_no
+        ))
+    }
+}
+
+/// The OS reason of an I/O error without Rust's "(os error N)" suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::UnexpectedEof => "unexpected end of data".to_string(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
