@@ -4,6 +4,7 @@
 //! contact scores → files/report. Each stage is one module.
 pub mod alignment;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod weights;
 

@@ -1,17 +1,97 @@
-//! `fadca inspect`.
+//! `fadca inspect`: what was read from an alignment, what was dropped and
+//! kept, L, M_eff and the estimated training memory.
 use std::path::PathBuf;
+
+use fadca::memory::{
+    DEFAULT_BATCH, DEFAULT_HEAD_DIM, DEFAULT_HEADS, estimate_training_bytes, human_bytes,
+};
+use fadca::model::ModelKind;
+use fadca::weights::effective_count;
+
+use super::common::AlignmentArgs;
 
 /// Arguments of `fadca inspect`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Alignment file (FASTA/A2M, A3M, Stockholm, PSICOV .aln; optionally gzipped).
     pub msa: PathBuf,
-    /// Print a JSON object instead of text.
+    /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub alignment: AlignmentArgs,
 }
 
 /// Runs `fadca inspect`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(fadca::input_error("inspect: not implemented yet"))
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let aln = fadca::alignment::read_alignment(&args.msa, &args.alignment.read_options())?;
+    let theta = args.alignment.effective_theta();
+    let weights = args.alignment.weights(&aln);
+    let meff = effective_count(&weights);
+    let (n, l) = (aln.depth(), aln.length());
+    // The batch cannot be larger than the alignment.
+    let batch = DEFAULT_BATCH.min(n.max(1));
+    let factored =
+        estimate_training_bytes(n, l, ModelKind::Factored, DEFAULT_HEADS, DEFAULT_HEAD_DIM, batch);
+    let potts = estimate_training_bytes(n, l, ModelKind::Potts, DEFAULT_HEADS, DEFAULT_HEAD_DIM, batch);
+    let s = &aln.stats;
+    let gap = aln.mean_gap_fraction();
+    if args.json {
+        let report = serde_json::json!({
+            "path": aln.path.display().to_string(),
+            "format": aln.format.name(),
+            "n_read": s.n_read,
+            "n_dropped_gappy": s.n_dropped_gappy,
+            "n_kept": s.n_kept,
+            "n_columns": s.n_columns,
+            "n_columns_dropped": s.n_columns_dropped,
+            "length": l,
+            "query": { "name": aln.query_name(), "sequence": aln.query_sequence },
+            "keep_query_gaps": args.alignment.keep_query_gaps,
+            "max_gap_fraction": args.alignment.max_gap_fraction,
+            "theta": theta,
+            "weighted": theta < 1.0,
+            "meff": meff,
+            "mean_gap_fraction": gap,
+            "memory": {
+                "factored_bytes": factored,
+                "potts_bytes": potts,
+                "heads": DEFAULT_HEADS,
+                "head_dim": DEFAULT_HEAD_DIM,
+                "batch": batch,
+            },
+        });
+        println!("{report}");
+        return Ok(());
+    }
+    let weighting = if theta < 1.0 {
+        format!("M_eff {meff:.1} at theta {theta}")
+    } else {
+        format!("M_eff {meff:.1} (weighting off)")
+    };
+    let focus = if args.alignment.keep_query_gaps {
+        "query gaps kept".to_string()
+    } else {
+        format!("{} dropped (query gaps)", s.n_columns_dropped)
+    };
+    println!("alignment   {}", aln.path.display());
+    println!("format      {}", aln.format);
+    println!(
+        "sequences   {} read, {} dropped (more than {}% gaps), {} kept",
+        s.n_read,
+        s.n_dropped_gappy,
+        args.alignment.max_gap_fraction * 100.0,
+        s.n_kept
+    );
+    println!("columns     {} read, {focus}, L = {l}", s.n_columns);
+    println!("query       {}", aln.query_name());
+    println!("            {}", aln.query_sequence);
+    println!("weights     {weighting}");
+    println!("gaps        {:.1}% of kept positions", gap * 100.0);
+    println!(
+        "memory      factored ~{} (H {DEFAULT_HEADS}, d {DEFAULT_HEAD_DIM}, batch {batch}), potts ~{}",
+        human_bytes(factored),
+        human_bytes(potts)
+    );
+    Ok(())
 }

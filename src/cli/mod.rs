@@ -2,6 +2,7 @@
 //! an `Args` struct and a `run` function; this file only dispatches.
 use clap::{Parser, Subcommand};
 
+mod common;
 mod inspect;
 
 /// Predict residue-residue contacts of a protein from a multiple sequence
