@@ -182,7 +182,17 @@ pub fn validate_options(options: &ReadOptions) -> anyhow::Result<()> {
 /// column or the record.
 pub fn read_alignment(path: &Path, options: &ReadOptions) -> anyhow::Result<Alignment> {
     validate_options(options)?;
-    let mut lines = input::LineReader::open(path)?;
+    let lines = input::LineReader::open(path)?;
+    read_lines(lines, path, options)
+}
+
+/// Reads an alignment from an opened line reader.
+fn read_lines(
+    mut lines: input::LineReader,
+    path: &Path,
+    options: &ReadOptions,
+) -> anyhow::Result<Alignment> {
+    validate_options(options)?;
     let detected = match options.format {
         Some(f) => f,
         None => detect::detect(&mut lines)?,
@@ -203,4 +213,159 @@ pub fn read_alignment(path: &Path, options: &ReadOptions) -> anyhow::Result<Alig
         detected
     };
     builder.finish(path, format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_str(text: &str, options: &ReadOptions) -> anyhow::Result<Alignment> {
+        let lines = input::LineReader::from_reader("t.txt", std::io::Cursor::new(text.to_string()));
+        read_lines(lines, Path::new("t.txt"), options)
+    }
+
+    fn read_default(text: &str) -> Alignment {
+        match read_str(text, &ReadOptions::default()) {
+            Ok(a) => a,
+            Err(e) => panic!("reading failed: {e:#}"),
+        }
+    }
+
+    fn letters(a: &Alignment, row: usize) -> String {
+        a.states.row(row).iter().map(|&s| ALPHABET[s as usize] as char).collect()
+    }
+
+    fn err(text: &str, options: &ReadOptions) -> String {
+        match read_str(text, options) {
+            Ok(_) => panic!("expected an error for {text:?}"),
+            Err(e) => {
+                assert!(crate::error::is_input_error(&e));
+                format!("{e:#}")
+            }
+        }
+    }
+
+    #[test]
+    fn state_of_maps_alphabet_and_gaps() {
+        for (i, &c) in ALPHABET.iter().enumerate() {
+            assert_eq!(state_of(c), Some(i as u8));
+            assert_eq!(state_of(c.to_ascii_lowercase()), Some(i as u8));
+        }
+        for c in *b"XBZJOU*.xbzjou" {
+            assert_eq!(state_of(c), Some(GAP));
+        }
+        for c in *b"1 >#\t" {
+            assert_eq!(state_of(c), None);
+        }
+    }
+
+    #[test]
+    fn wrapped_fasta() {
+        let a = read_default(">q desc\nACD\nEF\n\n>s2\nAC-\nEF\n");
+        assert_eq!(a.format, Format::Fasta);
+        assert_eq!(a.names, vec!["q", "s2"]);
+        assert_eq!(letters(&a, 0), "ACDEF");
+        assert_eq!(letters(&a, 1), "AC-EF");
+        assert_eq!(a.query_sequence, "ACDEF");
+    }
+
+    #[test]
+    fn a3m_insertions_and_hash_line() {
+        let text = "#A3M header\n>q\nAC-DE\n>s1\nAgggC-DE\n>s2\nA.C-..DEk\n";
+        let a = read_default(text);
+        assert_eq!(a.format, Format::A3m);
+        assert_eq!(a.stats.n_columns, 5);
+        assert_eq!(a.stats.n_columns_dropped, 1);
+        assert_eq!(letters(&a, 0), "ACDE");
+        assert_eq!(letters(&a, 1), "ACDE");
+        assert_eq!(letters(&a, 2), "ACDE");
+    }
+
+    #[test]
+    fn a2m_with_padded_inserts_is_reported_as_fasta() {
+        let a = read_default(">q\nAC..D\n>s\nA-ggD\n");
+        assert_eq!(a.format, Format::Fasta);
+        assert_eq!(letters(&a, 1), "A-D");
+    }
+
+    #[test]
+    fn stockholm_blocks_and_markup() {
+        let text = "# STOCKHOLM 1.0\n#=GF ID test\n#=GS q DE query\n\nq   AC-D.\ns1  A-CDk\n#=GC SS_cons .....\n\nq   EF\ns1  EF\n//\nafter the end\n";
+        let a = read_default(text);
+        assert_eq!(a.format, Format::Stockholm);
+        assert_eq!(a.names, vec!["q", "s1"]);
+        assert_eq!(a.query_sequence, "ACDEF");
+        assert_eq!(letters(&a, 1), "A-DEF");
+        assert_eq!(a.stats.n_columns, 6);
+    }
+
+    #[test]
+    fn aln_rows_are_named_in_order() {
+        let a = read_default("ACDE\nA-DE\n\nAXDE\n");
+        assert_eq!(a.format, Format::Aln);
+        assert_eq!(a.names, vec!["seq1", "seq2", "seq3"]);
+        assert_eq!(letters(&a, 2), "A-DE");
+    }
+
+    #[test]
+    fn query_x_is_kept_with_its_letter_and_gap_state() {
+        let a = read_default(">q\nAX-C*D\n>s\nAAAAAA\n");
+        assert_eq!(a.query_sequence, "AXCD");
+        assert_eq!(letters(&a, 0), "A-CD");
+        assert_eq!(letters(&a, 1), "AAAA");
+        let keep = ReadOptions { keep_query_gaps: true, ..ReadOptions::default() };
+        let a = read_str(">q\nAX-C*D\n>s\nAAAAAA\n", &keep).unwrap();
+        assert_eq!(a.query_sequence, "AX-C-D");
+        assert_eq!(a.length(), 6);
+    }
+
+    #[test]
+    fn gappy_sequences_are_dropped_but_never_the_query() {
+        // Query 10 columns, 1 gap; s1: 9 gaps (0.9, kept); s2: 10 gaps after focus (1.0, dropped).
+        let text = ">q\nACDEFGHIK-\n>s1\nA---------\n>s2\n---------A\n";
+        let a = read_default(text);
+        assert_eq!(a.stats.n_read, 3);
+        assert_eq!(a.stats.n_dropped_gappy, 1);
+        assert_eq!(a.stats.n_kept, 2);
+        assert_eq!(a.names, vec!["q", "s1"]);
+        let strict = ReadOptions { max_gap_fraction: 0.5, ..ReadOptions::default() };
+        let a = read_str(">q\n--A\n>s\n--C\n", &strict).unwrap();
+        assert_eq!(a.stats.n_kept, 2);
+        let a = read_str(">q\nAC\n>s\n-C\n>t\n--\n", &strict).unwrap();
+        assert_eq!((a.stats.n_kept, a.stats.n_dropped_gappy), (2, 1));
+    }
+
+    #[test]
+    fn forced_format_is_reported() {
+        let opts = ReadOptions { format: Some(Format::A3m), ..ReadOptions::default() };
+        assert_eq!(read_str(">q\nAC\n", &opts).unwrap().format, Format::A3m);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_record() {
+        let o = ReadOptions::default();
+        let e = err(">q\nACD\n>s\nA1D\n", &o);
+        assert!(e.contains("t.txt, line 4, column 2") && e.contains("'1'"), "{e}");
+        let e = err(">q\nACD\n>s\nAD\n", &o);
+        assert!(e.contains("record 2 's'") && e.contains("2 columns") && e.contains("has 3"), "{e}");
+        let e = err("# STOCKHOLM 1.0\nq AC\ns A_\n//\n", &o);
+        assert!(e.contains("line 3, column 4"), "{e}");
+        let e = err("", &o);
+        assert!(e.contains("empty"), "{e}");
+        let e = err("\n\n", &o);
+        assert!(e.contains("empty"), "{e}");
+        let e = err("# STOCKHOLM 1.0\n//\n", &o);
+        assert!(e.contains("no sequences"), "{e}");
+        let e = err("ACD\nxx?\n", &o);
+        assert!(e.contains("line 2, column 3"), "{e}");
+        let e = err("hello world!\n", &o);
+        assert!(e.contains("cannot detect"), "{e}");
+        let e = err(">q\n---\n", &o);
+        assert!(e.contains("only gaps"), "{e}");
+        let e = err(">q\nacd\n", &o);
+        assert!(e.contains("no alignment columns"), "{e}");
+        let bad = ReadOptions { max_gap_fraction: 1.5, ..ReadOptions::default() };
+        let e = err(">q\nA\n", &bad);
+        assert!(e.contains("--max-gap-fraction"), "{e}");
+    }
 }
