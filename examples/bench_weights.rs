@@ -28,7 +28,11 @@ fn main() {
         let anc = &ancestors[rng.random_range(0..ancestors.len())];
         let rate: f64 = rng.random_range(0.05..0.35);
         for (k, s) in row.iter_mut().enumerate() {
-            *s = if rng.random::<f64>() < rate { rng.random_range(0..21u8) } else { anc[k] };
+            *s = if rng.random::<f64>() < rate {
+                rng.random_range(0..21u8)
+            } else {
+                anc[k]
+            };
         }
         // Ragged ends: a gap run at the start or end of some sequences.
         if rng.random::<f64>() < 0.3 {

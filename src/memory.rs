@@ -47,7 +47,13 @@ pub fn estimate_training_bytes(
     head_dim: usize,
     batch: usize,
 ) -> u64 {
-    let (n, l, h, d, b) = (n as u64, l as u64, heads as u64, head_dim as u64, batch as u64);
+    let (n, l, h, d, b) = (
+        n as u64,
+        l as u64,
+        heads as u64,
+        head_dim as u64,
+        batch as u64,
+    );
     let base = BASE_BYTES.saturating_add(prod(&[n, l, 9]));
     let (params, activations) = match model {
         ModelKind::Factored => {
@@ -65,7 +71,8 @@ pub fn estimate_training_bytes(
             (p, act)
         }
     };
-    base.saturating_add(prod(&[params, 4, F])).saturating_add(activations)
+    base.saturating_add(prod(&[params, 4, F]))
+        .saturating_add(activations)
 }
 
 /// A byte count in binary units with one decimal: `"512 B"`, `"1.2 GiB"`.

@@ -86,7 +86,15 @@ pub fn neighbour_counts(states: ArrayView2<u8>, theta: f64) -> Vec<u32> {
         let mut local_j = vec![0u32; block];
         for bj in bi..n_blocks {
             local_j.iter_mut().for_each(|c| *c = 0);
-            kernel.block_pair(&rows, bi, bj, block, max_mismatch, &mut local_i, &mut local_j);
+            kernel.block_pair(
+                &rows,
+                bi,
+                bj,
+                block,
+                max_mismatch,
+                &mut local_i,
+                &mut local_j,
+            );
             let j0 = bj * block;
             for (k, &c) in local_j.iter().enumerate() {
                 if c > 0 {
@@ -130,7 +138,11 @@ impl Padded {
                 data[r * chunks + c / CHUNK].0[c % CHUNK] = s;
             }
         }
-        Padded { data, n, stride: chunks * CHUNK }
+        Padded {
+            data,
+            n,
+            stride: chunks * CHUNK,
+        }
     }
 
     /// Rows per block: two blocks together stay within about 32 KiB.
@@ -162,7 +174,8 @@ impl Kernel {
     fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512f") {
+            if std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512f")
+            {
                 return Kernel::Avx512;
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
@@ -193,10 +206,19 @@ impl Kernel {
             },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU features were detected at run time.
-            Kernel::Avx2 => unsafe { x86::block_pair_avx2(rows, bi, bj, block, max_mismatch, ci, cj) },
-            Kernel::Portable => {
-                block_pair_generic(rows, bi, bj, block, max_mismatch, ci, cj, mismatches_portable)
-            }
+            Kernel::Avx2 => unsafe {
+                x86::block_pair_avx2(rows, bi, bj, block, max_mismatch, ci, cj)
+            },
+            Kernel::Portable => block_pair_generic(
+                rows,
+                bi,
+                bj,
+                block,
+                max_mismatch,
+                ci,
+                cj,
+                mismatches_portable,
+            ),
         }
     }
 }
@@ -291,10 +313,8 @@ mod x86 {
             unsafe {
                 let pa = a.as_ptr().add(k);
                 let pb = b.as_ptr().add(k);
-                let e0 = _mm256_cmpeq_epi8(
-                    _mm256_loadu_si256(pa.cast()),
-                    _mm256_loadu_si256(pb.cast()),
-                );
+                let e0 =
+                    _mm256_cmpeq_epi8(_mm256_loadu_si256(pa.cast()), _mm256_loadu_si256(pb.cast()));
                 let e1 = _mm256_cmpeq_epi8(
                     _mm256_loadu_si256(pa.add(32).cast()),
                     _mm256_loadu_si256(pb.add(32).cast()),
@@ -397,7 +417,11 @@ mod tests {
         };
         let base: Vec<u8> = (0..l).map(|_| (next() % 21) as u8).collect();
         let s = Array2::from_shape_fn((n, l), |(i, k)| {
-            if (next() % 100) < (i as u64 % 40) { (next() % 21) as u8 } else { base[k] }
+            if (next() % 100) < (i as u64 % 40) {
+                (next() % 21) as u8
+            } else {
+                base[k]
+            }
         });
         for theta in [0.3, 0.7, 0.8, 0.9] {
             let expect = brute(&s, theta);

@@ -12,7 +12,9 @@ use fadca::weights::{effective_count, sequence_weights};
 const BENCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench");
 
 fn bench_dir() -> PathBuf {
-    std::env::var_os("FADCA_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(BENCH))
+    std::env::var_os("FADCA_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(BENCH))
 }
 
 fn bench_msas() -> Vec<PathBuf> {
@@ -42,10 +44,16 @@ fn reference(path: &Path) -> (usize, usize, f64, String) {
     // Insertions: lowercase and '.'.
     let seqs: Vec<Vec<char>> = seqs
         .iter()
-        .map(|s| s.chars().filter(|c| !c.is_ascii_lowercase() && *c != '.').collect())
+        .map(|s| {
+            s.chars()
+                .filter(|c| !c.is_ascii_lowercase() && *c != '.')
+                .collect()
+        })
         .collect();
     let query = &seqs[0];
-    let cols: Vec<usize> = (0..query.len()).filter(|&k| query[k] != '-' && query[k] != '*').collect();
+    let cols: Vec<usize> = (0..query.len())
+        .filter(|&k| query[k] != '-' && query[k] != '*')
+        .collect();
     let alphabet = "ARNDCQEGHILKMFPSTWYV";
     let state = |c: char| alphabet.find(c).unwrap_or(20) as u8;
     let mut rows: Vec<Vec<u8>> = Vec::new();
@@ -96,11 +104,18 @@ fn bench_families_match_the_reference() {
             .arg(&path)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["n_kept"].as_u64(), Some(n as u64), "{name}");
         assert_eq!(v["length"].as_u64(), Some(l as u64), "{name}");
         let j = v["meff"].as_f64().unwrap();
-        assert!((j - meff).abs() <= 1e-6 * meff, "{name}: json {j} vs {meff}");
+        assert!(
+            (j - meff).abs() <= 1e-6 * meff,
+            "{name}: json {j} vs {meff}"
+        );
     }
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use fadca::alignment::{ALPHABET, Alignment, Format, ReadOptions, read_alignment};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn read(path: &Path, options: &ReadOptions) -> Alignment {
@@ -75,7 +77,10 @@ fn wrapped_fasta_focus_mode_and_keep_query_gaps() {
     assert_eq!(rows(&a), vec!["MKVLAGW", "MKVLAGW", "-KVLAG-"]);
     assert_eq!((a.length(), a.stats.n_columns_dropped), (7, 1));
 
-    let keep = ReadOptions { keep_query_gaps: true, ..ReadOptions::default() };
+    let keep = ReadOptions {
+        keep_query_gaps: true,
+        ..ReadOptions::default()
+    };
     let a = read(&data("wrapped.fasta"), &keep);
     assert_eq!(rows(&a), vec!["MKV-LAGW", "MKVILAGW", "-KV-LAG-"]);
     assert_eq!(a.query_sequence, "MKV-LAGW");
@@ -87,7 +92,13 @@ fn gap_fraction_threshold_counts_drops() {
     // hit3 "-KVLA-" has 2/6 gaps: kept at 0.9 and 1/3, dropped at 0.3.
     let path = data("insertions.a3m");
     let at = |x: f64| {
-        let a = read(&path, &ReadOptions { max_gap_fraction: x, ..ReadOptions::default() });
+        let a = read(
+            &path,
+            &ReadOptions {
+                max_gap_fraction: x,
+                ..ReadOptions::default()
+            },
+        );
         (a.stats.n_dropped_gappy, a.stats.n_kept)
     };
     assert_eq!(at(0.9), (1, 4));
@@ -99,18 +110,29 @@ fn gap_fraction_threshold_counts_drops() {
 
 #[test]
 fn forced_format_overrides_detection() {
-    let opts = ReadOptions { format: Some(Format::Fasta), ..ReadOptions::default() };
+    let opts = ReadOptions {
+        format: Some(Format::Fasta),
+        ..ReadOptions::default()
+    };
     // The A3M '#' line is not allowed in plain FASTA.
     let err = read_alignment(&data("insertions.a3m"), &opts).unwrap_err();
     assert!(format!("{err:#}").contains("line 1"), "{err:#}");
-    let opts = ReadOptions { format: Some(Format::A3m), ..ReadOptions::default() };
+    let opts = ReadOptions {
+        format: Some(Format::A3m),
+        ..ReadOptions::default()
+    };
     assert_eq!(read(&data("wrapped.fasta"), &opts).format, Format::A3m);
 }
 
 #[test]
 fn gzipped_files_read_like_plain_ones() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["insertions.a3m", "two_blocks.sto", "psicov.aln", "wrapped.fasta"] {
+    for name in [
+        "insertions.a3m",
+        "two_blocks.sto",
+        "psicov.aln",
+        "wrapped.fasta",
+    ] {
         let plain = read(&data(name), &ReadOptions::default());
         for members in [1, 3] {
             let gz = gzip_copy(&data(name), dir.path(), members);

@@ -4,12 +4,23 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn inspect(args: &[&str]) -> String {
-    let out = Command::cargo_bin("fadca").unwrap().arg("inspect").args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::cargo_bin("fadca")
+        .unwrap()
+        .arg("inspect")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -59,7 +70,10 @@ fn flags_change_the_report() {
     let v = inspect_json(&[p, "--theta", "0.6"]);
     assert_eq!(v["meff"], 1.0);
     let v = inspect_json(&[p, "--keep-query-gaps", "--max-gap-fraction", "1"]);
-    assert_eq!((v["length"].as_u64(), v["n_kept"].as_u64()), (Some(7), Some(5)));
+    assert_eq!(
+        (v["length"].as_u64(), v["n_kept"].as_u64()),
+        (Some(7), Some(5))
+    );
     assert_eq!(v["query"]["sequence"], "MKV-LAG");
     let wrapped = data("wrapped.fasta");
     let v = inspect_json(&[wrapped.to_str().unwrap(), "--format", "a3m"]);
@@ -71,9 +85,18 @@ fn text_report_says_what_was_read_dropped_and_kept() {
     let path = data("two_blocks.sto");
     let out = inspect(&[path.to_str().unwrap()]);
     assert!(out.contains("format      stockholm"), "{out}");
-    assert!(out.contains("3 read, 0 dropped (more than 90% gaps), 3 kept"), "{out}");
-    assert!(out.contains("11 read, 2 dropped (query gaps), L = 9"), "{out}");
-    assert!(out.contains("query/1-9") && out.contains("MKVLAGWYD"), "{out}");
+    assert!(
+        out.contains("3 read, 0 dropped (more than 90% gaps), 3 kept"),
+        "{out}"
+    );
+    assert!(
+        out.contains("11 read, 2 dropped (query gaps), L = 9"),
+        "{out}"
+    );
+    assert!(
+        out.contains("query/1-9") && out.contains("MKVLAGWYD"),
+        "{out}"
+    );
     assert!(out.contains("M_eff 3.0 at theta 0.8"), "{out}");
     assert!(out.contains("memory      factored ~"), "{out}");
 }

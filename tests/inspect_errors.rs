@@ -32,16 +32,26 @@ fn fails(path: &Path, extra: &[&str]) -> String {
     assert!(out.stdout.is_empty(), "stdout should be empty");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.contains(&path.display().to_string()), "names the file: {stderr}");
+    assert!(
+        stderr.contains(&path.display().to_string()),
+        "names the file: {stderr}"
+    );
     stderr
 }
 
 #[test]
 fn mixed_row_lengths_name_record_and_lengths() {
     let d = tempfile::tempdir().unwrap();
-    let p = write(d.path(), "mixed.fasta", b">q\nACDEF\n>a\nACDEF\n>short one\nACD\n");
+    let p = write(
+        d.path(),
+        "mixed.fasta",
+        b">q\nACDEF\n>a\nACDEF\n>short one\nACD\n",
+    );
     let e = fails(&p, &[]);
-    assert!(e.contains("record 3 'short'") && e.contains("line 5"), "{e}");
+    assert!(
+        e.contains("record 3 'short'") && e.contains("line 5"),
+        "{e}"
+    );
     assert!(e.contains("3 columns") && e.contains("has 5"), "{e}");
 }
 
@@ -51,7 +61,11 @@ fn bad_character_names_line_and_column() {
     let p = write(d.path(), "bad.fasta", b">q\nACDEF\n>a\nAC\nD3F\n");
     let e = fails(&p, &[]);
     assert!(e.contains("line 5, column 2") && e.contains("'3'"), "{e}");
-    let p = write(d.path(), "bad.sto", b"# STOCKHOLM 1.0\nq  ACD\na  A+D\n//\n");
+    let p = write(
+        d.path(),
+        "bad.sto",
+        b"# STOCKHOLM 1.0\nq  ACD\na  A+D\n//\n",
+    );
     let e = fails(&p, &[]);
     assert!(e.contains("line 3, column 5") && e.contains("'+'"), "{e}");
 }
@@ -70,7 +84,10 @@ fn empty_file_and_blank_file() {
 #[test]
 fn file_with_no_sequences() {
     let d = tempfile::tempdir().unwrap();
-    let e = fails(&write(d.path(), "nothing.sto", b"# STOCKHOLM 1.0\n#=GF ID x\n//\n"), &[]);
+    let e = fails(
+        &write(d.path(), "nothing.sto", b"# STOCKHOLM 1.0\n#=GF ID x\n//\n"),
+        &[],
+    );
     assert!(e.contains("no sequences"), "{e}");
     let e = fails(&write(d.path(), "hash_only.a3m", b"#only a comment\n"), &[]);
     assert!(e.contains("no sequences"), "{e}");
@@ -96,12 +113,17 @@ fn truncated_gzip() {
 #[test]
 fn binary_garbage_and_invalid_utf8() {
     let d = tempfile::tempdir().unwrap();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let e = fails(&write(d.path(), "garbage.bin", &garbage), &[]);
     assert!(e.contains("line 1"), "{e}");
     let e = fails(&write(d.path(), "nul.fasta", b">q\nAC\0D\n"), &[]);
     assert!(e.contains("line 2") && e.contains("NUL"), "{e}");
-    let e = fails(&write(d.path(), "latin1.fasta", b">q\nACD\n>caf\xe9\nACD\n"), &[]);
+    let e = fails(
+        &write(d.path(), "latin1.fasta", b">q\nACD\n>caf\xe9\nACD\n"),
+        &[],
+    );
     assert!(e.contains("line 3") && e.contains("UTF-8"), "{e}");
 }
 
@@ -133,5 +155,8 @@ fn out_of_range_flag_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("between 0 and 1") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("between 0 and 1") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

@@ -33,14 +33,19 @@ fn family() -> impl Strategy<Value = Array2<u8>> {
             x ^= x << 17;
             x
         };
-        let ancestors: Vec<Vec<u8>> =
-            (0..k).map(|_| (0..l).map(|_| (next() % 21) as u8).collect()).collect();
+        let ancestors: Vec<Vec<u8>> = (0..k)
+            .map(|_| (0..l).map(|_| (next() % 21) as u8).collect())
+            .collect();
         let mut rows = Vec::with_capacity(n * l);
         for _ in 0..n {
             let anc = &ancestors[(next() % k as u64) as usize];
             let rate = next() % 40;
             for &s in anc {
-                rows.push(if next() % 100 < rate { (next() % 21) as u8 } else { s });
+                rows.push(if next() % 100 < rate {
+                    (next() % 21) as u8
+                } else {
+                    s
+                });
             }
         }
         Array2::from_shape_vec((n, l), rows).unwrap()
@@ -70,7 +75,14 @@ fn many_rows_cross_several_blocks() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 100 < 15 { (x % 21) as u8 } else { ((i % 5) * 3 + k % 4) as u8 }
+        if x % 100 < 15 {
+            (x % 21) as u8
+        } else {
+            ((i % 5) * 3 + k % 4) as u8
+        }
     });
-    assert_eq!(sequence_weights(states.view(), 0.8), brute_force(&states, 0.8));
+    assert_eq!(
+        sequence_weights(states.view(), 0.8),
+        brute_force(&states, 0.8)
+    );
 }

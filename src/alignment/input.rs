@@ -136,7 +136,10 @@ impl LineReader {
 
     /// An input error located at the current line.
     pub(crate) fn error(&self, msg: impl std::fmt::Display) -> anyhow::Error {
-        crate::input_error(format!("alignment {}, line {}: {msg}", self.file, self.line_no))
+        crate::input_error(format!(
+            "alignment {}, line {}: {msg}",
+            self.file, self.line_no
+        ))
     }
 
     /// An input error located at a column (1-based) of the current line.

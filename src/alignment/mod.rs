@@ -9,7 +9,7 @@
 //! - Uppercase letters, `-` and `*` are alignment (match) columns; lowercase
 //!   letters and `.` are insertions and are removed, in every format (this is
 //!   the A2M/A3M convention; FASTA and A2M/A3M therefore share one reader and
-//!   differ only in the format name reported, see [`detect`]). Any other
+//!   differ only in the format name reported, see below). Any other
 //!   character is an error naming file, line and column.
 //! - The 20 amino acids map to states 0..20; `-`, `*` and the other letters
 //!   (`X B Z J O U`…) map to the gap state.
@@ -21,6 +21,13 @@
 //!   [`Alignment::query_sequence`]).
 //! - Then sequences whose gap fraction over the kept columns is larger than
 //!   [`ReadOptions::max_gap_fraction`] are dropped (never the query).
+//!
+//! Format detection (unless [`ReadOptions::format`] forces one), from the
+//! first non-empty line: `# STOCKHOLM` → Stockholm; `>` → FASTA, reported as
+//! A3M when the records' raw lengths (insertions included) differ (A2M pads
+//! insertions with `.` so that raw lengths are equal, A3M does not); another
+//! `#` line → A3M; a row of letters, `-`, `.`, `*` only → `.aln`. Stockholm
+//! reading stops at the first `//`.
 //!
 //! Files are read line by line (one reusable buffer); rows are reduced to
 //! their kept columns as they arrive (Stockholm: once the file is read), so
@@ -87,7 +94,11 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { format: None, keep_query_gaps: false, max_gap_fraction: 0.9 }
+        ReadOptions {
+            format: None,
+            keep_query_gaps: false,
+            max_gap_fraction: 0.9,
+        }
     }
 }
 
@@ -204,14 +215,12 @@ fn read_lines(
         Format::Stockholm => stockholm::read(&mut lines, &mut builder)?,
         Format::Aln => aln::read(&mut lines, &mut builder)?,
     }
-    let format = if options.format.is_none()
-        && detected == Format::Fasta
-        && builder.raw_lengths_differ()
-    {
-        Format::A3m
-    } else {
-        detected
-    };
+    let format =
+        if options.format.is_none() && detected == Format::Fasta && builder.raw_lengths_differ() {
+            Format::A3m
+        } else {
+            detected
+        };
     builder.finish(path, format)
 }
 
@@ -232,7 +241,11 @@ mod tests {
     }
 
     fn letters(a: &Alignment, row: usize) -> String {
-        a.states.row(row).iter().map(|&s| ALPHABET[s as usize] as char).collect()
+        a.states
+            .row(row)
+            .iter()
+            .map(|&s| ALPHABET[s as usize] as char)
+            .collect()
     }
 
     fn err(text: &str, options: &ReadOptions) -> String {
@@ -313,7 +326,10 @@ mod tests {
         assert_eq!(a.query_sequence, "AXCD");
         assert_eq!(letters(&a, 0), "A-CD");
         assert_eq!(letters(&a, 1), "AAAA");
-        let keep = ReadOptions { keep_query_gaps: true, ..ReadOptions::default() };
+        let keep = ReadOptions {
+            keep_query_gaps: true,
+            ..ReadOptions::default()
+        };
         let a = read_str(">q\nAX-C*D\n>s\nAAAAAA\n", &keep).unwrap();
         assert_eq!(a.query_sequence, "AX-C-D");
         assert_eq!(a.length(), 6);
@@ -328,7 +344,10 @@ mod tests {
         assert_eq!(a.stats.n_dropped_gappy, 1);
         assert_eq!(a.stats.n_kept, 2);
         assert_eq!(a.names, vec!["q", "s1"]);
-        let strict = ReadOptions { max_gap_fraction: 0.5, ..ReadOptions::default() };
+        let strict = ReadOptions {
+            max_gap_fraction: 0.5,
+            ..ReadOptions::default()
+        };
         let a = read_str(">q\n--A\n>s\n--C\n", &strict).unwrap();
         assert_eq!(a.stats.n_kept, 2);
         let a = read_str(">q\nAC\n>s\n-C\n>t\n--\n", &strict).unwrap();
@@ -337,7 +356,10 @@ mod tests {
 
     #[test]
     fn forced_format_is_reported() {
-        let opts = ReadOptions { format: Some(Format::A3m), ..ReadOptions::default() };
+        let opts = ReadOptions {
+            format: Some(Format::A3m),
+            ..ReadOptions::default()
+        };
         assert_eq!(read_str(">q\nAC\n", &opts).unwrap().format, Format::A3m);
     }
 
@@ -345,9 +367,15 @@ mod tests {
     fn errors_name_line_column_and_record() {
         let o = ReadOptions::default();
         let e = err(">q\nACD\n>s\nA1D\n", &o);
-        assert!(e.contains("t.txt, line 4, column 2") && e.contains("'1'"), "{e}");
+        assert!(
+            e.contains("t.txt, line 4, column 2") && e.contains("'1'"),
+            "{e}"
+        );
         let e = err(">q\nACD\n>s\nAD\n", &o);
-        assert!(e.contains("record 2 's'") && e.contains("2 columns") && e.contains("has 3"), "{e}");
+        assert!(
+            e.contains("record 2 's'") && e.contains("2 columns") && e.contains("has 3"),
+            "{e}"
+        );
         let e = err("# STOCKHOLM 1.0\nq AC\ns A_\n//\n", &o);
         assert!(e.contains("line 3, column 4"), "{e}");
         let e = err("", &o);
@@ -364,7 +392,10 @@ mod tests {
         assert!(e.contains("only gaps"), "{e}");
         let e = err(">q\nacd\n", &o);
         assert!(e.contains("no alignment columns"), "{e}");
-        let bad = ReadOptions { max_gap_fraction: 1.5, ..ReadOptions::default() };
+        let bad = ReadOptions {
+            max_gap_fraction: 1.5,
+            ..ReadOptions::default()
+        };
         let e = err(">q\nA\n", &bad);
         assert!(e.contains("--max-gap-fraction"), "{e}");
     }

@@ -198,15 +198,26 @@ impl<'a> Builder<'a> {
         self.query_sequence = self
             .keep
             .iter()
-            .map(|&k| if is_query_gap(matches[k]) { '-' } else { matches[k] as char })
+            .map(|&k| {
+                if is_query_gap(matches[k]) {
+                    '-'
+                } else {
+                    matches[k] as char
+                }
+            })
             .collect();
-        self.data.extend(self.keep.iter().map(|&k| self.states[matches[k] as usize]));
+        self.data
+            .extend(self.keep.iter().map(|&k| self.states[matches[k] as usize]));
         self.names.push(name.to_string());
         Ok(())
     }
 
     /// Finishes the alignment. `path` and `format` are recorded in it.
-    pub(crate) fn finish(self, path: &std::path::Path, format: Format) -> anyhow::Result<Alignment> {
+    pub(crate) fn finish(
+        self,
+        path: &std::path::Path,
+        format: Format,
+    ) -> anyhow::Result<Alignment> {
         if self.n_read == 0 {
             return Err(crate::input_error(format!(
                 "alignment {}: no sequences found (format {})",

@@ -44,7 +44,12 @@ pub(crate) fn read(lines: &mut LineReader, builder: &mut Builder) -> anyhow::Res
             Some(&i) => i,
             None => {
                 index.insert(name.clone(), records.len());
-                records.push(Record { name, matches: Vec::new(), raw_len: 0, line: line_no });
+                records.push(Record {
+                    name,
+                    matches: Vec::new(),
+                    raw_len: 0,
+                    line: line_no,
+                });
                 records.len() - 1
             }
         };

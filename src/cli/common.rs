@@ -55,7 +55,10 @@ impl AlignmentArgs {
 
 /// Parses a number in [0, 1].
 fn parse_fraction(s: &str) -> Result<f64, String> {
-    let x: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number"))?;
+    let x: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
     if (0.0..=1.0).contains(&x) {
         Ok(x)
     } else {

@@ -31,9 +31,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (n, l) = (aln.depth(), aln.length());
     // The batch cannot be larger than the alignment.
     let batch = DEFAULT_BATCH.min(n.max(1));
-    let factored =
-        estimate_training_bytes(n, l, ModelKind::Factored, DEFAULT_HEADS, DEFAULT_HEAD_DIM, batch);
-    let potts = estimate_training_bytes(n, l, ModelKind::Potts, DEFAULT_HEADS, DEFAULT_HEAD_DIM, batch);
+    let factored = estimate_training_bytes(
+        n,
+        l,
+        ModelKind::Factored,
+        DEFAULT_HEADS,
+        DEFAULT_HEAD_DIM,
+        batch,
+    );
+    let potts = estimate_training_bytes(
+        n,
+        l,
+        ModelKind::Potts,
+        DEFAULT_HEADS,
+        DEFAULT_HEAD_DIM,
+        batch,
+    );
     let s = &aln.stats;
     let gap = aln.mean_gap_fraction();
     if args.json {
