@@ -15,5 +15,6 @@ pub fn input_error(msg: impl Into<String>) -> anyhow::Error {
 
 /// True when `err` or any error in its chain is an [`InputError`].
 pub fn is_input_error(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<InputError>().is_some())
+    err.chain()
+        .any(|e| e.downcast_ref::<InputError>().is_some())
 }

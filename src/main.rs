@@ -12,7 +12,11 @@ fn main() {
         Err(err) => {
             // `{:#}` joins the context chain on one line: "what: where: why".
             eprintln!("fadca: error: {err:#}");
-            let code = if fadca::error::is_input_error(&err) { 2 } else { 1 };
+            let code = if fadca::error::is_input_error(&err) {
+                2
+            } else {
+                1
+            };
             std::process::exit(code);
         }
     }

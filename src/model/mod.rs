@@ -5,7 +5,9 @@
 //! only) and the classical *full Potts* model (plmDCA).
 
 /// Which model to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     /// One layer of factored self-attention: `J_ij = Σ_h A^h_ij V^h` (the default).
