@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+pub mod contact_files;
+
 /// Writes a file atomically: `write` receives a buffered writer on a temporary
 /// file `.<name>.tmp-<pid>` in the same folder as `path`; when it returns `Ok`
 /// the buffer is flushed and the temporary file renamed to `path` (replacing an
