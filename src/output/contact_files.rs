@@ -17,7 +17,7 @@
 //!
 //! Every reader accepts gzipped files. Errors name the file and line.
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
@@ -643,6 +643,7 @@ fn parse_mat(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn example() -> Prediction {
         Prediction {
