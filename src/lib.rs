@@ -4,6 +4,7 @@
 //! contact scores → files/report. Each stage is one module.
 pub mod alignment;
 pub mod error;
+pub mod evaluate;
 pub mod model;
 pub mod output;
 pub mod structure;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 pub mod contact_files;
+pub mod png;
 
 /// Writes a file atomically: `write` receives a buffered writer on a temporary
 /// file `.<name>.tmp-<pid>` in the same folder as `path`; when it returns `Ok`
