@@ -21,8 +21,13 @@ use crate::structure::{
 
 /// Default contact cutoff in Å (distance strictly below it is a contact).
 pub const DEFAULT_CUTOFF: f64 = 8.0;
-/// Default minimum sequence identity of the structure-to-query mapping.
+/// Minimum sequence identity (identical / aligned pairs) of the
+/// structure-to-query mapping; below it scoring stops unless `--force-mapping`.
 pub const MIN_IDENTITY: f64 = 0.9;
+/// Minimum coverage (aligned pairs / residues of the shorter of query and
+/// chain): with free end gaps a wrong chain can still align a few residues
+/// perfectly, so identity alone does not catch it.
+pub const MIN_COVERAGE: f64 = 0.5;
 
 /// Sequence-separation classes of SPEC §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -379,6 +384,9 @@ pub struct NativeCounts {
 /// The result of scoring a prediction (what `score.json` holds).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScoreReport {
+    /// Extra entries for the JSON (e.g. `prediction`, `msa` paths), written first.
+    #[serde(flatten)]
+    pub inputs: serde_json::Map<String, serde_json::Value>,
     /// Query length L.
     #[serde(rename = "L")]
     pub length: usize,
@@ -425,15 +433,19 @@ pub fn load_native(
             }
             let structure = read_structure(path, chain.as_deref())?;
             let mapping = map_to_query(query_sequence, &structure);
-            if mapping.identity < MIN_IDENTITY && !force_mapping {
+            if (mapping.identity < MIN_IDENTITY || mapping.coverage < MIN_COVERAGE)
+                && !force_mapping
+            {
                 return Err(input_error(format!(
-                    "structure {} chain {}: the chain's {} observed residues align to the query with {:.1} % identity over {} aligned pairs (at least {:.0} % needed); check --chain, or pass --force-mapping to score anyway",
+                    "structure {} chain {}: its {} observed residues align to the query with {:.1} % identity over {} aligned pairs, covering {:.1} % of the shorter sequence (at least {:.0} % identity and {:.0} % coverage needed); check --chain, or pass --force-mapping to score anyway",
                     path.display(),
                     structure.chain,
                     mapping.structure_residues,
                     100.0 * mapping.identity,
                     mapping.aligned,
-                    100.0 * MIN_IDENTITY
+                    100.0 * mapping.coverage,
+                    100.0 * MIN_IDENTITY,
+                    100.0 * MIN_COVERAGE
                 )));
             }
             let native = NativeContacts::from_structure(&structure, &mapping, *atoms, *cutoff);
@@ -476,6 +488,7 @@ pub fn score_with_native(
 ) -> ScoreReport {
     let precision = precision_table(prediction, &native);
     ScoreReport {
+        inputs: serde_json::Map::new(),
         length: native.length,
         native_source: source,
         mapping,

@@ -363,6 +363,8 @@ pub struct ResidueMapping {
     pub identical: usize,
     /// `identical / aligned` (0 when nothing aligned).
     pub identity: f64,
+    /// `aligned / min(query residues, structure residues)` (0 when either is empty).
+    pub coverage: f64,
     /// Query positions 1..L without a structure residue (gaps included).
     pub unmapped: usize,
     /// For each query position 1..L (index 0 = position 1): the index into
@@ -426,6 +428,11 @@ pub fn map_to_query(query_sequence: &str, structure: &ChainStructure) -> Residue
         } else {
             0.0
         },
+        coverage: if x.is_empty() || y.is_empty() {
+            0.0
+        } else {
+            aligned as f64 / x.len().min(y.len()) as f64
+        },
         unmapped: query_sequence.len() - mapped,
         structure_index,
     }
@@ -463,7 +470,7 @@ mod tests {
         let m = map_to_query("MKTAYIAKQR", &chain_of("GSHMKTAYIAKQRLE"));
         assert_eq!(mapped(&m), (3..13).map(Some).collect::<Vec<_>>());
         assert_eq!((m.aligned, m.identical, m.unmapped), (10, 10, 0));
-        assert_eq!(m.identity, 1.0);
+        assert_eq!((m.identity, m.coverage), (1.0, 1.0));
     }
 
     #[test]
