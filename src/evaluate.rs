@@ -292,7 +292,7 @@ impl PrecisionTable {
             self.length, "class", "sep"
         );
         for (_, label) in TOP_DIVISORS {
-            out.push_str(&format!("{:>9}", format!("top-{label}")));
+            out.push_str(&format!("{:>10}", format!("top-{label}")));
         }
         out.push('\n');
         for class in SeparationClass::ALL {
