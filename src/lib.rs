@@ -4,8 +4,11 @@
 //! contact scores → files/report. Each stage is one module.
 pub mod alignment;
 pub mod error;
+pub mod evaluate;
 pub mod memory;
 pub mod model;
+pub mod output;
+pub mod structure;
 pub mod weights;
 
 pub use error::{InputError, input_error};

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod common;
 mod inspect;
+mod score;
 
 /// Predict residue-residue contacts of a protein from a multiple sequence
 /// alignment of its family, with a single layer of factored self-attention
@@ -19,11 +20,14 @@ pub struct Cli {
 enum Command {
     /// Report what was read from an alignment: sequences read, dropped and kept, L, M_eff, memory.
     Inspect(inspect::Args),
+    /// Score a contact prediction against a structure or a list of known contacts.
+    Score(score::Args),
 }
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Score(args) => score::run(args),
     }
 }
