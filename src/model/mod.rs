@@ -1,8 +1,30 @@
 //! Models and their training (SPEC §1).
 //!
-//! Two models share one trainer (weighted pseudo-likelihood + L2, Adam):
-//! *factored attention* (attention from positions only, values from states
-//! only) and the classical *full Potts* model (plmDCA).
+//! Two models share one trainer ([`train`]: weighted pseudo-likelihood + L2,
+//! Adam on mini-batches): *factored attention* (attention from positions
+//! only, values from states only, [`factored`]) and the classical *full
+//! Potts* model (plmDCA, [`potts`]).
+//!
+//! Both models produce, for a batch of sequences, the conditional logits
+//! `h_i(a) + Σ_{j≠i} J_ij(a, x_j)` through one coupling table
+//! `W[(j,b), (i,a)] = J_ij(a,b)` of shape `(L·q) × (L·q)`: the logits of a
+//! sequence are the sum of the L rows selected by its states (an
+//! embedding bag), which costs `L²q` per sequence whatever the number of
+//! heads. See [`train`] for the objective and BENCHMARKS.md for why this
+//! path was chosen.
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use ndarray::Array4;
+use tch::{Device, Kind, Tensor};
+
+pub mod factored;
+pub mod potts;
+mod trainer;
+
+pub use trainer::{Progress, TrainConfig, TrainReport, train};
+
+use crate::Q;
 
 /// Which model to train.
 #[derive(
@@ -14,4 +36,251 @@ pub enum ModelKind {
     Factored,
     /// Free symmetric couplings `J_ij(a,b)` with `J_ii = 0` (plmDCA).
     Potts,
+}
+
+impl ModelKind {
+    /// Lowercase name as used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Factored => "factored",
+            ModelKind::Potts => "potts",
+        }
+    }
+}
+
+/// A trained (or training) model: its parameters as libtorch tensors.
+#[derive(Debug)]
+pub enum Model {
+    /// Factored attention.
+    Factored(factored::FactoredAttention),
+    /// Full Potts model.
+    Potts(potts::Potts),
+}
+
+impl Model {
+    /// Creates a freshly initialised model of `kind` for length `l`.
+    /// `fields` are the initial fields (L×q, e.g. log frequencies).
+    pub fn new(kind: ModelKind, l: usize, heads: usize, head_dim: usize, fields: Tensor) -> Model {
+        match kind {
+            ModelKind::Factored => {
+                Model::Factored(factored::FactoredAttention::new(l, heads, head_dim, fields))
+            }
+            ModelKind::Potts => Model::Potts(potts::Potts::new(l, fields)),
+        }
+    }
+
+    /// The model kind.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Model::Factored(_) => ModelKind::Factored,
+            Model::Potts(_) => ModelKind::Potts,
+        }
+    }
+
+    /// Sequence length L.
+    pub fn length(&self) -> usize {
+        self.fields().size()[0] as usize
+    }
+
+    /// Fields `h` (L×q).
+    pub fn fields(&self) -> &Tensor {
+        match self {
+            Model::Factored(m) => &m.fields,
+            Model::Potts(m) => &m.fields,
+        }
+    }
+
+    /// The trainable tensors (each with `requires_grad`).
+    pub fn parameters(&self) -> Vec<&Tensor> {
+        match self {
+            Model::Factored(m) => vec![&m.query, &m.key, &m.value, &m.fields],
+            Model::Potts(m) => vec![&m.couplings, &m.fields],
+        }
+    }
+
+    /// The coupling table `W[(j,b),(i,a)] = J_ij(a,b)`, `(L·q)×(L·q)`, with
+    /// zero blocks on the diagonal (differentiable).
+    pub fn coupling_table(&self) -> Tensor {
+        match self {
+            Model::Factored(m) => m.coupling_table(),
+            Model::Potts(m) => m.coupling_table(),
+        }
+    }
+
+    /// `Σ_{i≠j} ‖J_ij‖²` (differentiable), the coupling penalty.
+    pub fn coupling_norm2(&self, table: &Tensor) -> Tensor {
+        let _ = self;
+        table.square().sum(Kind::Float)
+    }
+
+    /// Conditional logits `h_i(a) + Σ_j J_ij(a, x_j)` of a batch: `states`
+    /// is B×L (Int64), the result B×L×q.
+    pub fn logits(&self, table: &Tensor, states: &Tensor) -> Tensor {
+        let size = states.size();
+        let (b, l) = (size[0], size[1]);
+        let offsets = Tensor::arange(l, (Kind::Int64, states.device())) * Q as i64;
+        let index = (states + offsets.unsqueeze(0)).reshape([-1]);
+        let bag_offsets = Tensor::arange(b, (Kind::Int64, states.device())) * l;
+        let (sum, _, _, _) = Tensor::embedding_bag::<Tensor>(
+            table,
+            &index,
+            &bag_offsets,
+            false,
+            0, // mode sum
+            false,
+            None,
+            false,
+        );
+        sum.reshape([b, l, Q as i64]) + self.fields().unsqueeze(0)
+    }
+
+    /// The asymmetric couplings `J[i][j][a][b] = J_ij(a,b)` (L×L×q×q), as
+    /// trained (SPEC §1), on the CPU.
+    pub fn couplings(&self) -> Array4<f32> {
+        let l = self.length();
+        let table = tch::no_grad(|| self.coupling_table());
+        // table[(j,b),(i,a)] -> J[i,j,a,b]
+        let j = table
+            .reshape([l as i64, Q as i64, l as i64, Q as i64])
+            .permute([2, 0, 3, 1])
+            .contiguous()
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float);
+        let data: Vec<f32> = Vec::<f32>::try_from(j.reshape([-1])).expect("float tensor");
+        Array4::from_shape_vec((l, l, Q, Q), data).expect("shape matches")
+    }
+
+    /// Named tensors for saving (CPU, float32).
+    pub fn named_tensors(&self) -> Vec<(&'static str, Tensor)> {
+        let cpu = |t: &Tensor| t.detach().to_device(Device::Cpu).to_kind(Kind::Float);
+        match self {
+            Model::Factored(m) => vec![
+                ("query", cpu(&m.query)),
+                ("key", cpu(&m.key)),
+                ("value", cpu(&m.value)),
+                ("fields", cpu(&m.fields)),
+            ],
+            Model::Potts(m) => {
+                vec![("couplings", cpu(&m.couplings)), ("fields", cpu(&m.fields))]
+            }
+        }
+    }
+
+    /// Rebuilds a model from saved tensors.
+    pub fn from_named_tensors(kind: ModelKind, mut named: Vec<(String, Tensor)>) -> Result<Model> {
+        let mut take = |name: &str| -> Result<Tensor> {
+            let pos = named
+                .iter()
+                .position(|(n, _)| n == name)
+                .with_context(|| format!("tensor '{name}' is missing"))?;
+            Ok(named.swap_remove(pos).1)
+        };
+        let fields = take("fields")?;
+        let model = match kind {
+            ModelKind::Factored => Model::Factored(factored::FactoredAttention {
+                query: take("query")?,
+                key: take("key")?,
+                value: take("value")?,
+                fields,
+            }),
+            ModelKind::Potts => Model::Potts(potts::Potts { couplings: take("couplings")?, fields }),
+        };
+        model.check_shapes()?;
+        Ok(model)
+    }
+
+    fn check_shapes(&self) -> Result<()> {
+        let l = self.length() as i64;
+        let q = Q as i64;
+        if self.fields().size() != [l, q] {
+            bail!("fields have shape {:?}, expected [L, {q}]", self.fields().size());
+        }
+        match self {
+            Model::Factored(m) => {
+                let (qs, ks, vs) = (m.query.size(), m.key.size(), m.value.size());
+                if qs.len() != 3 || qs != ks || qs[1] != l || vs != [qs[0], q, q] {
+                    bail!("inconsistent factored-attention shapes: query {qs:?}, key {ks:?}, value {vs:?}");
+                }
+            }
+            Model::Potts(m) => {
+                if m.couplings.size() != [l * q, l * q] {
+                    bail!("couplings have shape {:?}, expected [{}, {}]", m.couplings.size(), l * q, l * q);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves the model as safetensors with `metadata` (atomically).
+    pub fn save(&self, path: &Path, metadata: std::collections::HashMap<String, String>) -> Result<()> {
+        let tensors = self.named_tensors();
+        let mut metadata = metadata;
+        metadata.insert("fadca_model".into(), self.kind().name().into());
+        let shapes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+            .iter()
+            .map(|(name, t)| {
+                let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
+                let data: Vec<f32> = Vec::<f32>::try_from(t.reshape([-1])).expect("float tensor");
+                let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+                (name.to_string(), shape, bytes)
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = shapes
+            .iter()
+            .map(|(name, shape, bytes)| {
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    shape.clone(),
+                    bytes,
+                )
+                .expect("consistent tensor view");
+                (name.clone(), view)
+            })
+            .collect();
+        let bytes = safetensors::serialize(views, Some(metadata))
+            .context("serialising the model as safetensors")?;
+        crate::output::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+    }
+
+    /// Loads a model saved by [`Model::save`]; returns it with its metadata.
+    pub fn load(path: &Path) -> Result<(Model, std::collections::HashMap<String, String>)> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+            crate::input_error(format!("model {}: not a safetensors file ({e})", path.display()))
+        })?;
+        let metadata = meta.metadata().clone().unwrap_or_default();
+        let kind = match metadata.get("fadca_model").map(String::as_str) {
+            Some("factored") => ModelKind::Factored,
+            Some("potts") => ModelKind::Potts,
+            _ => {
+                return Err(crate::input_error(format!(
+                    "model {}: not a fadca model (metadata 'fadca_model' missing)",
+                    path.display()
+                )));
+            }
+        };
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+            crate::input_error(format!("model {}: {e}", path.display()))
+        })?;
+        let mut named = Vec::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(crate::input_error(format!(
+                    "model {}: tensor '{name}' is not float32",
+                    path.display()
+                )));
+            }
+            let shape: Vec<i64> = view.shape().iter().map(|&s| s as i64).collect();
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            named.push((name, Tensor::from_slice(&data).reshape(shape)));
+        }
+        let model = Model::from_named_tensors(kind, named)
+            .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
+        Ok((model, metadata))
+    }
 }

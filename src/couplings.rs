@@ -1,0 +1,161 @@
+//! From couplings to contact scores (SPEC §1, the same for both models):
+//! symmetrise, zero-sum gauge, Frobenius norm over the 20 amino-acid states,
+//! average product correction (APC).
+use ndarray::{Array2, Array4, ArrayView4, Axis};
+
+use crate::Q;
+
+/// `J_ij(a,b) ← ½(J_ij(a,b) + J_ji(b,a))` for an L×L×q×q coupling array.
+pub fn symmetrise(j: ArrayView4<f32>) -> Array4<f64> {
+    let (l, _, q, _) = j.dim();
+    Array4::from_shape_fn((l, l, q, q), |(i, k, a, b)| {
+        0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64)
+    })
+}
+
+/// Zero-sum gauge of every pair block, over all q states:
+/// `J(a,b) − mean_a J(·,b) − mean_b J(a,·) + mean_ab J`.
+pub fn zero_sum_gauge(mut j: Array4<f64>) -> Array4<f64> {
+    let (l, _, q, _) = j.dim();
+    for i in 0..l {
+        for k in 0..l {
+            let mut block = j.slice_mut(ndarray::s![i, k, .., ..]);
+            let row_means = block.mean_axis(Axis(1)).expect("q > 0");
+            let col_means = block.mean_axis(Axis(0)).expect("q > 0");
+            let mean = row_means.mean().expect("q > 0");
+            for a in 0..q {
+                for b in 0..q {
+                    block[[a, b]] += mean - row_means[a] - col_means[b];
+                }
+            }
+        }
+    }
+    j
+}
+
+/// Frobenius norm of each pair block over the 20 amino-acid states (the gap,
+/// state 20, is left out); the diagonal is 0.
+pub fn frobenius(j: &Array4<f64>) -> Array2<f64> {
+    let (l, _, _, _) = j.dim();
+    let aa = Q - 1;
+    Array2::from_shape_fn((l, l), |(i, k)| {
+        if i == k {
+            return 0.0;
+        }
+        let mut s = 0.0;
+        for a in 0..aa {
+            for b in 0..aa {
+                s += j[[i, k, a, b]].powi(2);
+            }
+        }
+        s.sqrt()
+    })
+}
+
+/// Average product correction `S_ij = F_ij − F_i· F_·j / F_··`, with the
+/// means taken over j ≠ i (and over all i ≠ j for `F_··`); diagonal 0.
+pub fn apc(f: &Array2<f64>) -> Array2<f64> {
+    let l = f.nrows();
+    if l < 2 {
+        return Array2::zeros((l, l));
+    }
+    let off = |i: usize, k: usize| if i == k { 0.0 } else { f[[i, k]] };
+    let row: Vec<f64> = (0..l).map(|i| (0..l).map(|k| off(i, k)).sum::<f64>() / (l - 1) as f64).collect();
+    let col: Vec<f64> = (0..l).map(|k| (0..l).map(|i| off(i, k)).sum::<f64>() / (l - 1) as f64).collect();
+    let all = row.iter().sum::<f64>() / l as f64;
+    Array2::from_shape_fn((l, l), |(i, k)| {
+        if i == k || all == 0.0 { 0.0 } else { f[[i, k]] - row[i] * col[k] / all }
+    })
+}
+
+/// Contact scores of a coupling array (L×L×q×q, asymmetric as trained):
+/// symmetrise → gauge → Frobenius (20 states) → APC.
+pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
+    apc(&frobenius(&zero_sum_gauge(symmetrise(j))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gauge_of_a_hand_example() {
+        // One pair block with q = 21 where only J(0,0) = 21: means are
+        // row 0: 1, column 0: 1, overall 21/441 = 1/21.
+        let mut j = Array4::<f64>::zeros((2, 2, Q, Q));
+        j[[0, 1, 0, 0]] = 21.0;
+        let g = zero_sum_gauge(j);
+        let m = 1.0 / 21.0;
+        assert!((g[[0, 1, 0, 0]] - (21.0 - 1.0 - 1.0 + m)).abs() < 1e-12);
+        assert!((g[[0, 1, 0, 5]] - (0.0 - 1.0 - 0.0 + m)).abs() < 1e-12);
+        assert!((g[[0, 1, 3, 5]] - m).abs() < 1e-12);
+        // every row and column of the block sums to zero
+        for a in 0..Q {
+            let r: f64 = (0..Q).map(|b| g[[0, 1, a, b]]).sum();
+            let c: f64 = (0..Q).map(|b| g[[0, 1, b, a]]).sum();
+            assert!(r.abs() < 1e-9 && c.abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn symmetrise_averages_transposed_blocks() {
+        let mut j = Array4::<f32>::zeros((2, 2, Q, Q));
+        j[[0, 1, 2, 3]] = 4.0;
+        j[[1, 0, 3, 2]] = 2.0;
+        let s = symmetrise(j.view());
+        assert_eq!(s[[0, 1, 2, 3]], 3.0);
+        assert_eq!(s[[1, 0, 3, 2]], 3.0);
+        assert_eq!(s[[0, 1, 3, 2]], 0.0);
+    }
+
+    #[test]
+    fn frobenius_leaves_out_the_gap_state() {
+        let mut j = Array4::<f64>::zeros((2, 2, Q, Q));
+        j[[0, 1, 0, 0]] = 3.0;
+        j[[0, 1, 0, 1]] = 4.0;
+        j[[0, 1, 20, 0]] = 100.0; // gap row: ignored
+        j[[0, 1, 5, 20]] = 100.0; // gap column: ignored
+        j[[0, 0, 1, 1]] = 7.0; // diagonal: ignored
+        let f = frobenius(&j);
+        assert_eq!(f[[0, 1]], 5.0);
+        assert_eq!(f[[1, 0]], 0.0);
+        assert_eq!(f[[0, 0]], 0.0);
+    }
+
+    #[test]
+    fn apc_of_a_hand_example() {
+        // F (symmetric, L = 3): F01 = 1, F02 = 2, F12 = 3.
+        // row means over j≠i: r0 = 1.5, r1 = 2, r2 = 2.5; overall = 2.
+        let f = ndarray::arr2(&[[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]]);
+        let s = apc(&f);
+        assert!((s[[0, 1]] - (1.0 - 1.5 * 2.0 / 2.0)).abs() < 1e-12);
+        assert!((s[[0, 2]] - (2.0 - 1.5 * 2.5 / 2.0)).abs() < 1e-12);
+        assert!((s[[1, 2]] - (3.0 - 2.0 * 2.5 / 2.0)).abs() < 1e-12);
+        assert_eq!(s[[1, 1]], 0.0);
+    }
+
+    #[test]
+    fn scores_are_gauge_invariant() {
+        // Adding J_ij(a,b) += u(a) + v(b) (a gauge change) leaves the scores unchanged.
+        let l = 4;
+        let mut j = Array4::<f32>::from_shape_fn((l, l, Q, Q), |(i, k, a, b)| {
+            if i == k { 0.0 } else { ((i * 7 + k * 3 + a * 5 + b * 11) % 13) as f32 / 13.0 }
+        });
+        let before = contact_scores(j.view());
+        for i in 0..l {
+            for k in 0..l {
+                for a in 0..Q {
+                    for b in 0..Q {
+                        if i != k {
+                            j[[i, k, a, b]] += 0.1 * a as f32 - 0.05 * b as f32;
+                        }
+                    }
+                }
+            }
+        }
+        let after = contact_scores(j.view());
+        for (x, y) in before.iter().zip(after.iter()) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Factored attention (SPEC §1): attention weights from positions only,
+//! values from states only.
+//!
+//! `A^h = softmax_j(Q^h_i · K^h_j / √d)` with the diagonal masked before the
+//! softmax, `J_ij(a,b) = Σ_h A^h_ij V^h(a,b)`.
+use tch::{Kind, Tensor};
+
+use crate::Q;
+
+/// Parameters of one layer of factored attention.
+#[derive(Debug)]
+pub struct FactoredAttention {
+    /// Queries `Q^h_i` (H×L×d).
+    pub query: Tensor,
+    /// Keys `K^h_j` (H×L×d).
+    pub key: Tensor,
+    /// Values `V^h(a,b)` (H×q×q).
+    pub value: Tensor,
+    /// Fields `h_i(a)` (L×q).
+    pub fields: Tensor,
+}
+
+impl FactoredAttention {
+    /// A new layer with `heads` heads of dimension `head_dim` for length `l`.
+    /// Queries and keys start uniform in [0, 1) (so that attention starts
+    /// spread but not flat, as in AttentionDCA), values at zero; the
+    /// caller seeds libtorch's generator first.
+    pub fn new(l: usize, heads: usize, head_dim: usize, fields: Tensor) -> FactoredAttention {
+        let (h, l, d, q) = (heads as i64, l as i64, head_dim as i64, Q as i64);
+        let opts = (Kind::Float, fields.device());
+        FactoredAttention {
+            query: Tensor::rand([h, l, d], opts).set_requires_grad(true),
+            key: Tensor::rand([h, l, d], opts).set_requires_grad(true),
+            value: Tensor::rand([h, q, q], opts).set_requires_grad(true),
+            fields: fields.set_requires_grad(true),
+        }
+    }
+
+    /// Number of heads H.
+    pub fn heads(&self) -> usize {
+        self.query.size()[0] as usize
+    }
+
+    /// Head dimension d.
+    pub fn head_dim(&self) -> usize {
+        self.query.size()[2] as usize
+    }
+
+    /// Attention `A^h_ij` (H×L×L): rows sum to one, zero diagonal.
+    pub fn attention(&self) -> Tensor {
+        let l = self.query.size()[1];
+        let scale = (self.head_dim() as f64).sqrt();
+        let logits = self.query.matmul(&self.key.transpose(1, 2)) / scale;
+        let eye = Tensor::eye(l, (Kind::Bool, logits.device()));
+        logits.masked_fill(&eye, f64::NEG_INFINITY).softmax(-1, Kind::Float)
+    }
+
+    /// Coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` ((L·q)×(L·q)).
+    pub fn coupling_table(&self) -> Tensor {
+        let l = self.query.size()[1];
+        let q = Q as i64;
+        Tensor::einsum("hij,hab->jbia", &[self.attention(), self.value.shallow_clone()], None::<i64>)
+            .reshape([l * q, l * q])
+    }
+}

@@ -1,0 +1,316 @@
+//! The one trainer shared by both models: weighted pseudo-likelihood plus L2,
+//! minimised by Adam on shuffled mini-batches.
+//!
+//! Objective (SPEC §1), estimated on each mini-batch `B`:
+//!
+//! ```text
+//! loss = − (1/Σ_{n∈B} w_n) Σ_{n∈B} w_n Σ_i log P(x_ni | x_n\i)
+//!        + λ_J Σ_{i≠j} ‖J_ij‖² + λ_h Σ_i ‖h_i‖²
+//! ```
+//!
+//! On the whole alignment at once this is exactly SPEC's objective with
+//! `M_eff = Σ w_n`. The factored model's L2 is put on the couplings it
+//! produces, `J_ij = Σ_h A^h_ij V^h`, not on Q, K, V: it is the same penalty
+//! as the Potts model's, so the two models are regularised alike and λ_J
+//! means the same thing for both.
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+use super::{Model, ModelKind};
+use crate::Q;
+
+/// Hyper-parameters of a training run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainConfig {
+    /// Which model.
+    pub model: ModelKind,
+    /// Attention heads H (factored model).
+    pub heads: usize,
+    /// Query/key dimension d (factored model).
+    pub head_dim: usize,
+    /// L2 strength on the couplings, λ_J.
+    pub lambda_j: f64,
+    /// L2 strength on the fields, λ_h.
+    pub lambda_h: f64,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Passes over the alignment.
+    pub epochs: usize,
+    /// Sequences per mini-batch.
+    pub batch_size: usize,
+    /// Seed of the initialisation and of the batch order.
+    pub seed: u64,
+    /// Where to train.
+    #[serde(serialize_with = "serialize_device")]
+    pub device: Device,
+}
+
+fn serialize_device<S: serde::Serializer>(device: &Device, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&device_name(*device))
+}
+
+/// Human name of a libtorch device: `cpu` or `cuda:N`.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+impl TrainConfig {
+    /// Defaults for `model`, chosen on the benchmark (see README).
+    pub fn defaults(model: ModelKind) -> TrainConfig {
+        TrainConfig {
+            model,
+            heads: 32,
+            head_dim: 23,
+            lambda_j: 1e-3,
+            lambda_h: 1e-4,
+            learning_rate: 0.05,
+            epochs: 40,
+            batch_size: 128,
+            seed: 0,
+            device: Device::Cpu,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.model == ModelKind::Factored && (self.heads == 0 || self.head_dim == 0) {
+            bail!(crate::InputError("--heads and --head-dim must be at least 1".into()));
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            bail!(crate::InputError("--epochs and --batch-size must be at least 1".into()));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            bail!(crate::InputError("--learning-rate must be a positive number".into()));
+        }
+        if !(self.lambda_j >= 0.0 && self.lambda_h >= 0.0) {
+            bail!(crate::InputError("--lambda-j and --lambda-h must be non-negative".into()));
+        }
+        Ok(())
+    }
+}
+
+/// What the trainer reports while it runs (once per epoch).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Epochs done.
+    pub epoch: usize,
+    /// Epochs in all.
+    pub epochs: usize,
+    /// Optimiser steps done.
+    pub step: usize,
+    /// Mean objective over the epoch's mini-batches.
+    pub loss: f64,
+    /// Seconds since training started.
+    pub elapsed: f64,
+}
+
+/// What a finished training run reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainReport {
+    /// Mean objective of each epoch.
+    pub loss_curve: Vec<f64>,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Wall seconds spent training.
+    pub seconds: f64,
+    /// Device trained on.
+    pub device: String,
+}
+
+/// Tensors of the alignment on the training device.
+struct Data {
+    states: Tensor,
+    weights: Tensor,
+    host_weights: Vec<f64>,
+}
+
+impl Data {
+    fn new(states: &Array2<u8>, weights: &[f64], device: Device) -> Data {
+        let (n, l) = states.dim();
+        let flat: Vec<i64> = states.iter().map(|&s| s as i64).collect();
+        Data {
+            states: Tensor::from_slice(&flat).reshape([n as i64, l as i64]).to_device(device),
+            weights: Tensor::from_slice(weights).to_kind(Kind::Float).to_device(device),
+            host_weights: weights.to_vec(),
+        }
+    }
+}
+
+/// Initial fields: log of the weighted single-site frequencies (with a
+/// small pseudo-count), centred per site — the independent-site solution.
+fn initial_fields(states: &Array2<u8>, weights: &[f64]) -> Tensor {
+    let (_, l) = states.dim();
+    let mut freq = vec![0.0f64; l * Q];
+    for (row, &w) in states.rows().into_iter().zip(weights) {
+        for (i, &s) in row.iter().enumerate() {
+            freq[i * Q + s as usize] += w;
+        }
+    }
+    let total: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut fields = vec![0.0f32; l * Q];
+    for i in 0..l {
+        let logs: Vec<f64> = (0..Q).map(|a| (freq[i * Q + a] / total + 0.01).ln()).collect();
+        let mean = logs.iter().sum::<f64>() / Q as f64;
+        for a in 0..Q {
+            fields[i * Q + a] = (logs[a] - mean) as f32;
+        }
+    }
+    Tensor::from_slice(&fields).reshape([l as i64, Q as i64])
+}
+
+/// The objective on a batch (see the module documentation): `states` B×L
+/// (Int64) with `weights` (B). Differentiable in the model's parameters.
+pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, cfg_lambda: (f64, f64)) -> Tensor {
+    let (lambda_j, lambda_h) = cfg_lambda;
+    let table = model.coupling_table();
+    let logits = model.logits(&table, states);
+    let nll = neg_log_likelihood(&logits, states);
+    let data = (nll * weights).sum(Kind::Float) / weights.sum(Kind::Float);
+    data + table.square().sum(Kind::Float) * lambda_j
+        + model.fields().square().sum(Kind::Float) * lambda_h
+}
+
+/// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
+/// from conditional logits (B×L×q) and states (B×L): a vector of B.
+pub fn neg_log_likelihood(logits: &Tensor, states: &Tensor) -> Tensor {
+    let log_probs = logits.log_softmax(-1, Kind::Float);
+    -log_probs.gather(2, &states.unsqueeze(-1), false).squeeze_dim(-1).sum_dim_intlist(
+        [1i64].as_slice(),
+        false,
+        Kind::Float,
+    )
+}
+
+/// Trains a model on `states` (N×L) with sequence `weights`. Calls
+/// `on_progress` after every epoch. Deterministic on the CPU for a given
+/// seed and thread count.
+pub fn train(
+    states: &Array2<u8>,
+    weights: &[f64],
+    cfg: &TrainConfig,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport)> {
+    cfg.validate()?;
+    let (n, l) = states.dim();
+    if n == 0 || l < 2 {
+        bail!(crate::InputError(format!(
+            "cannot train on {n} sequences of length {l}: need at least 1 sequence and 2 columns"
+        )));
+    }
+    if weights.len() != n {
+        bail!("{} weights for {n} sequences", weights.len());
+    }
+    let start = Instant::now();
+    tch::manual_seed(cfg.seed as i64);
+    let data = Data::new(states, weights, cfg.device);
+    let model = Model::new(
+        cfg.model,
+        l,
+        cfg.heads,
+        cfg.head_dim,
+        initial_fields(states, weights).to_device(cfg.device),
+    );
+    let mut vs_params: Vec<Tensor> = model.parameters().into_iter().map(|t| t.shallow_clone()).collect();
+    let mut optimizer = Adam::new(&vs_params, cfg.learning_rate);
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut curve = Vec::with_capacity(cfg.epochs);
+    let mut step = 0;
+    for epoch in 0..cfg.epochs {
+        order.shuffle(&mut rng);
+        let mut epoch_loss = 0.0;
+        let mut epoch_weight = 0.0;
+        for chunk in order.chunks(cfg.batch_size) {
+            let index = Tensor::from_slice(chunk).to_device(cfg.device);
+            let batch_states = data.states.index_select(0, &index);
+            let batch_weights = data.weights.index_select(0, &index);
+            let loss = batch_loss(&model, &batch_states, &batch_weights, (cfg.lambda_j, cfg.lambda_h));
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                bail!("training diverged: the loss became {value} at epoch {} step {step}", epoch + 1);
+            }
+            optimizer.step(&loss, &mut vs_params);
+            let w: f64 = chunk.iter().map(|&k| data.host_weights[k as usize]).sum();
+            epoch_loss += value * w;
+            epoch_weight += w;
+            step += 1;
+        }
+        let mean = epoch_loss / epoch_weight.max(f64::MIN_POSITIVE);
+        curve.push(mean);
+        on_progress(&Progress {
+            epoch: epoch + 1,
+            epochs: cfg.epochs,
+            step,
+            loss: mean,
+            elapsed: start.elapsed().as_secs_f64(),
+        });
+    }
+    let report = TrainReport {
+        loss_curve: curve,
+        steps: step,
+        seconds: start.elapsed().as_secs_f64(),
+        device: device_name(cfg.device),
+    };
+    Ok((model, report))
+}
+
+/// Adam (Kingma & Ba) over a list of leaf tensors; kept here rather than
+/// `tch::nn::Adam` because the models hold plain tensors, not a VarStore.
+struct Adam {
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    t: i32,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+impl Adam {
+    fn new(params: &[Tensor], lr: f64) -> Adam {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 0,
+            m: params.iter().map(|p| p.zeros_like()).collect(),
+            v: params.iter().map(|p| p.zeros_like()).collect(),
+        }
+    }
+
+    fn step(&mut self, loss: &Tensor, params: &mut [Tensor]) {
+        for p in params.iter_mut() {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        loss.backward();
+        self.t += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.t);
+        let bc2 = 1.0 - self.beta2.powi(self.t);
+        tch::no_grad(|| {
+            for ((p, m), v) in params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let _ = m.g_mul_scalar_(self.beta1).g_add_(&(&g * (1.0 - self.beta1)));
+                let _ = v.g_mul_scalar_(self.beta2).g_add_(&(g.square() * (1.0 - self.beta2)));
+                let update = (&*m / bc1) / ((&*v / bc2).sqrt() + self.eps) * self.lr;
+                let _ = p.g_sub_(&update);
+            }
+        });
+    }
+}
+
