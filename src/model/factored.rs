@@ -27,7 +27,7 @@ impl FactoredAttention {
     /// caller seeds libtorch's generator first.
     pub fn new(l: usize, heads: usize, head_dim: usize, fields: Tensor) -> FactoredAttention {
         let (h, l, d, q) = (heads as i64, l as i64, head_dim as i64, Q as i64);
-        let opts = (Kind::Float, fields.device());
+        let opts = (fields.kind(), fields.device());
         FactoredAttention {
             query: Tensor::rand([h, l, d], opts).set_requires_grad(true),
             key: Tensor::rand([h, l, d], opts).set_requires_grad(true),
@@ -52,7 +52,8 @@ impl FactoredAttention {
         let scale = (self.head_dim() as f64).sqrt();
         let logits = self.query.matmul(&self.key.transpose(1, 2)) / scale;
         let eye = Tensor::eye(l, (Kind::Bool, logits.device()));
-        logits.masked_fill(&eye, f64::NEG_INFINITY).softmax(-1, Kind::Float)
+        let kind = logits.kind();
+        logits.masked_fill(&eye, f64::NEG_INFINITY).softmax(-1, kind)
     }
 
     /// Coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` ((L·q)×(L·q)).

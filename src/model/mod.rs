@@ -22,7 +22,9 @@ pub mod factored;
 pub mod potts;
 mod trainer;
 
-pub use trainer::{Progress, TrainConfig, TrainReport, train};
+pub use trainer::{
+    Progress, TrainConfig, TrainReport, batch_loss, device_name, neg_log_likelihood, train,
+};
 
 use crate::Q;
 
@@ -105,12 +107,6 @@ impl Model {
             Model::Factored(m) => m.coupling_table(),
             Model::Potts(m) => m.coupling_table(),
         }
-    }
-
-    /// `Σ_{i≠j} ‖J_ij‖²` (differentiable), the coupling penalty.
-    pub fn coupling_norm2(&self, table: &Tensor) -> Tensor {
-        let _ = self;
-        table.square().sum(Kind::Float)
     }
 
     /// Conditional logits `h_i(a) + Σ_j J_ij(a, x_j)` of a batch: `states`

@@ -1,5 +1,5 @@
 //! The full Potts model (plmDCA): free couplings, symmetric, `J_ii = 0`.
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::Q;
 
@@ -18,7 +18,7 @@ impl Potts {
     pub fn new(l: usize, fields: Tensor) -> Potts {
         let n = (l * Q) as i64;
         Potts {
-            couplings: Tensor::zeros([n, n], (Kind::Float, fields.device())).set_requires_grad(true),
+            couplings: Tensor::zeros([n, n], (fields.kind(), fields.device())).set_requires_grad(true),
             fields: fields.set_requires_grad(true),
         }
     }
@@ -28,9 +28,8 @@ impl Potts {
     pub fn coupling_table(&self) -> Tensor {
         let n = self.couplings.size()[0];
         let l = n / Q as i64;
-        let device = self.couplings.device();
-        let off_diagonal = (Tensor::ones([l, l], (Kind::Float, device))
-            - Tensor::eye(l, (Kind::Float, device)))
+        let opts = (self.couplings.kind(), self.couplings.device());
+        let off_diagonal = (Tensor::ones([l, l], opts) - Tensor::eye(l, opts))
         .repeat_interleave_self_int(Q as i64, 0, None)
         .repeat_interleave_self_int(Q as i64, 1, None);
         (&self.couplings + self.couplings.tr()) * 0.5 * off_diagonal

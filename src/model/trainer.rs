@@ -169,24 +169,24 @@ fn initial_fields(states: &Array2<u8>, weights: &[f64]) -> Tensor {
 
 /// The objective on a batch (see the module documentation): `states` B×L
 /// (Int64) with `weights` (B). Differentiable in the model's parameters.
-pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, cfg_lambda: (f64, f64)) -> Tensor {
-    let (lambda_j, lambda_h) = cfg_lambda;
+pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, lambda_j: f64, lambda_h: f64) -> Tensor {
     let table = model.coupling_table();
     let logits = model.logits(&table, states);
     let nll = neg_log_likelihood(&logits, states);
-    let data = (nll * weights).sum(Kind::Float) / weights.sum(Kind::Float);
-    data + table.square().sum(Kind::Float) * lambda_j
-        + model.fields().square().sum(Kind::Float) * lambda_h
+    let kind = table.kind();
+    let data = (nll * weights).sum(kind) / weights.sum(kind);
+    data + table.square().sum(kind) * lambda_j + model.fields().square().sum(kind) * lambda_h
 }
 
 /// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
 /// from conditional logits (B×L×q) and states (B×L): a vector of B.
 pub fn neg_log_likelihood(logits: &Tensor, states: &Tensor) -> Tensor {
-    let log_probs = logits.log_softmax(-1, Kind::Float);
+    let kind = logits.kind();
+    let log_probs = logits.log_softmax(-1, kind);
     -log_probs.gather(2, &states.unsqueeze(-1), false).squeeze_dim(-1).sum_dim_intlist(
         [1i64].as_slice(),
         false,
-        Kind::Float,
+        kind,
     )
 }
 
@@ -233,7 +233,7 @@ pub fn train(
             let index = Tensor::from_slice(chunk).to_device(cfg.device);
             let batch_states = data.states.index_select(0, &index);
             let batch_weights = data.weights.index_select(0, &index);
-            let loss = batch_loss(&model, &batch_states, &batch_weights, (cfg.lambda_j, cfg.lambda_h));
+            let loss = batch_loss(&model, &batch_states, &batch_weights, cfg.lambda_j, cfg.lambda_h);
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 bail!("training diverged: the loss became {value} at epoch {} step {step}", epoch + 1);

@@ -1,0 +1,203 @@
+//! The trainer's mathematics: analytic gradients against finite differences,
+//! the masked-language-model ↔ pseudo-likelihood equivalence, the Potts
+//! model's symmetry, and seed reproducibility.
+use fadca::Q;
+use fadca::model::{Model, ModelKind, TrainConfig, batch_loss, neg_log_likelihood, train};
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+fn random_states(n: usize, l: usize, seed: u64) -> Array2<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Array2::from_shape_fn((n, l), |_| rng.random_range(0..Q as u8))
+}
+
+fn to_tensor(states: &Array2<u8>) -> Tensor {
+    let (n, l) = states.dim();
+    let flat: Vec<i64> = states.iter().map(|&s| s as i64).collect();
+    Tensor::from_slice(&flat).reshape([n as i64, l as i64])
+}
+
+/// A double-precision model with every parameter random (values too, so
+/// that no gradient vanishes by symmetry).
+fn random_model(kind: ModelKind, l: usize, seed: i64) -> Model {
+    tch::manual_seed(seed);
+    let opts = (Kind::Double, Device::Cpu);
+    let fields = Tensor::randn([l as i64, Q as i64], opts) * 0.3;
+    let model = Model::new(kind, l, 2, 3, fields);
+    tch::no_grad(|| {
+        for p in model.parameters() {
+            let mut p = p.shallow_clone();
+            let _ = p.copy_(&(Tensor::randn(p.size(), opts) * 0.5));
+        }
+    });
+    model
+}
+
+fn check_gradients(kind: ModelKind) {
+    let (n, l) = (6, 5);
+    let states = to_tensor(&random_states(n, l, 7));
+    let weights = Tensor::from_slice(&[1.0, 0.5, 0.25, 1.0, 0.2, 0.7]).to_kind(Kind::Double);
+    let model = random_model(kind, l, 3);
+    let (lj, lh) = (0.03, 0.02);
+    let loss = batch_loss(&model, &states, &weights, lj, lh);
+    loss.backward();
+    let eps = 1e-6;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut checked = 0;
+    for p in model.parameters() {
+        let grad = p.grad().reshape([-1]);
+        let count = p.numel() as i64;
+        for _ in 0..8 {
+            let k = rng.random_range(0..count);
+            let flat = p.reshape([-1]);
+            let original = flat.double_value(&[k]);
+            let at = |x: f64| {
+                tch::no_grad(|| {
+                    let _ = flat.get(k).fill_(x);
+                    batch_loss(&model, &states, &weights, lj, lh).double_value(&[])
+                })
+            };
+            let numeric = (at(original + eps) - at(original - eps)) / (2.0 * eps);
+            tch::no_grad(|| {
+                let _ = flat.get(k).fill_(original);
+            });
+            let analytic = grad.double_value(&[k]);
+            let tol = 1e-6 * (1.0 + numeric.abs());
+            assert!(
+                (numeric - analytic).abs() < tol,
+                "{kind:?}: parameter entry {k}: numeric {numeric} vs analytic {analytic}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16);
+}
+
+#[test]
+fn factored_gradient_matches_finite_differences() {
+    check_gradients(ModelKind::Factored);
+}
+
+#[test]
+fn potts_gradient_matches_finite_differences() {
+    check_gradients(ModelKind::Potts);
+}
+
+/// Masking each site in turn and predicting it with the attention layer
+/// (values of the masked token are zero, and the attention diagonal is
+/// masked) gives, summed over sites, exactly the pseudo-likelihood computed
+/// through the coupling table: the paper's equivalence.
+#[test]
+fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
+    let (n, l) = (4, 6);
+    let states_arr = random_states(n, l, 5);
+    let states = to_tensor(&states_arr);
+    let model = random_model(ModelKind::Factored, l, 9);
+    let Model::Factored(layer) = &model else { unreachable!() };
+    let attention = layer.attention(); // H×L×L
+    let heads = layer.heads() as i64;
+    // values with an extra all-zero column for the mask token (state q)
+    let values = Tensor::cat(
+        &[layer.value.detach(), Tensor::zeros([heads, Q as i64, 1], (Kind::Double, Device::Cpu))],
+        2,
+    );
+    let mask = Q as i64;
+    let mut mlm_total = vec![0.0; n];
+    for seq in 0..n {
+        for site in 0..l {
+            let mut tokens: Vec<i64> = states_arr.row(seq).iter().map(|&s| s as i64).collect();
+            let target = tokens[site];
+            tokens[site] = mask;
+            // output at the masked site: h_i + Σ_h Σ_j A^h_ij V^h[:, token_j]
+            let mut logits = layer.fields.detach().get(site as i64).copy();
+            for (j, &tok) in tokens.iter().enumerate() {
+                let a = attention.detach().select(1, site as i64).select(1, j as i64); // H
+                let v = values.select(2, tok); // H×q
+                logits += (a.unsqueeze(1) * v).sum_dim_intlist([0i64].as_slice(), false, Kind::Double);
+            }
+            mlm_total[seq] -= logits.log_softmax(0, Kind::Double).double_value(&[target]);
+        }
+    }
+    let table = model.coupling_table();
+    let pll = neg_log_likelihood(&model.logits(&table, &states), &states);
+    for seq in 0..n {
+        let p = pll.double_value(&[seq as i64]);
+        assert!((p - mlm_total[seq]).abs() < 1e-9, "sequence {seq}: PLL {p} vs MLM {}", mlm_total[seq]);
+    }
+}
+
+#[test]
+fn potts_couplings_are_symmetric_with_zero_self_couplings() {
+    let model = random_model(ModelKind::Potts, 4, 1);
+    let j = model.couplings();
+    let mut nonzero = 0;
+    for i in 0..4 {
+        for k in 0..4 {
+            for a in 0..Q {
+                for b in 0..Q {
+                    assert_eq!(j[[i, k, a, b]], j[[k, i, b, a]]);
+                    if i == k {
+                        assert_eq!(j[[i, k, a, b]], 0.0);
+                    } else if j[[i, k, a, b]] != 0.0 {
+                        nonzero += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(nonzero > 0);
+}
+
+fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
+    TrainConfig { epochs: 3, batch_size: 16, heads: 4, head_dim: 4, seed, ..TrainConfig::defaults(kind) }
+}
+
+#[test]
+fn same_seed_gives_identical_couplings_and_a_new_seed_does_not() {
+    tch::set_num_threads(1);
+    let states = random_states(50, 8, 3);
+    let weights = vec![1.0; 50];
+    let run = |seed| {
+        let (model, report) = train(&states, &weights, &small_config(ModelKind::Factored, seed), &mut |_| {}).unwrap();
+        (model.couplings(), report.loss_curve)
+    };
+    let (a, curve_a) = run(1);
+    let (b, curve_b) = run(1);
+    let (c, _) = run(2);
+    assert_eq!(a, b);
+    assert_eq!(curve_a, curve_b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn training_lowers_the_objective() {
+    let states = random_states(60, 6, 4);
+    let weights = vec![1.0; 60];
+    for kind in [ModelKind::Factored, ModelKind::Potts] {
+        let cfg = TrainConfig { epochs: 8, ..small_config(kind, 0) };
+        let (_, report) = train(&states, &weights, &cfg, &mut |_| {}).unwrap();
+        let first = report.loss_curve[0];
+        let last = *report.loss_curve.last().unwrap();
+        assert!(last < first, "{kind:?}: loss went from {first} to {last}");
+    }
+}
+
+#[test]
+fn saved_model_loads_back_with_the_same_couplings() {
+    let model = random_model(ModelKind::Factored, 5, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("query".to_string(), "ACDEF".to_string());
+    model.save(&path, meta).unwrap();
+    let (loaded, meta) = Model::load(&path).unwrap();
+    assert_eq!(meta.get("query").map(String::as_str), Some("ACDEF"));
+    assert_eq!(loaded.kind(), ModelKind::Factored);
+    let a = model.couplings();
+    let b = loaded.couplings();
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert!((x - y).abs() < 1e-5);
+    }
+}
