@@ -32,12 +32,12 @@ use crate::evaluate::{
     NativeContacts, NativeSource, PrecisionTable, ScoreReport, load_native, score_with_native,
     write_score_outputs,
 };
+use crate::input_error;
 use crate::model::{Model, ModelKind, Progress, TrainConfig, train};
 use crate::output::contact_files::{Prediction, ScoredPair, write_mat, write_rr, write_tsv};
 use crate::output::write_atomic;
 use crate::structure::ResidueMapping;
 use crate::weights::{effective_count, sequence_weights};
-use crate::{Q, input_error};
 
 /// File names in a prediction folder.
 pub mod files {
@@ -476,7 +476,10 @@ pub fn run_prediction(
     let t = Instant::now();
     let model = to_cpu(&trained)?;
     drop(trained);
-    let prediction = contacts_from_model(&model);
+    let couplings = model.couplings();
+    let prediction = Prediction::from_matrix(&contact_scores(couplings.view()));
+    // Keep the L²q² couplings only when they are to be written.
+    let couplings = request.save_couplings.then_some(couplings);
     timings.contacts = seconds(t);
 
     let t = Instant::now();
@@ -485,9 +488,7 @@ pub fn run_prediction(
         model_metadata(&alignment, config, &request.name),
     )?;
     let mut outputs = write_contact_files(dir, &prediction, Some(&alignment.query_sequence))?;
-    if request.save_couplings {
-        let couplings = model.couplings();
-        debug_assert_eq!(couplings.dim().2, Q);
+    if let Some(couplings) = couplings {
         write_atomic(&dir.join(files::COUPLINGS_NPY), |w| {
             ndarray_npy::WriteNpyExt::write_npy(&couplings, w)
                 .context("writing the couplings as .npy")?;
@@ -630,7 +631,7 @@ impl PredictionSummary {
             out.push_str(&format!("loss      {first:.4} -> {last:.4}\n"));
         }
         out.push_str(&format!(
-            "device    {}, {} threads\n",
+            "device    {}, threads {}\n",
             self.device, self.threads
         ));
         let t = &self.timings;

@@ -465,3 +465,27 @@ fn bad_input_exits_2_with_one_line() {
     assert!(!tmp.path().join("predictions").exists());
     assert!(!tmp.path().join("models").exists());
 }
+
+#[test]
+fn failed_run_leaves_no_stale_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "{}").unwrap();
+    // The model path is a folder: saving fails after training.
+    let blocked = tmp.path().join("blocked");
+    std::fs::create_dir_all(&blocked).unwrap();
+    let output = predict(tmp.path(), &["--quiet", "-o"])
+        .arg(&out)
+        .arg("--model-out")
+        .arg(&blocked)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        !out.join("summary.json").exists(),
+        "stale summary.json kept"
+    );
+    assert!(temp_files(&out).is_empty());
+    assert!(temp_files(tmp.path()).is_empty());
+}
