@@ -9,6 +9,7 @@ pub mod evaluate;
 pub mod memory;
 pub mod model;
 pub mod output;
+pub mod predict;
 pub mod structure;
 pub mod weights;
 

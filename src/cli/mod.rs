@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 mod common;
+mod contacts;
 mod inspect;
+mod predict;
 mod score;
 
 /// Predict residue-residue contacts of a protein from a multiple sequence
@@ -22,6 +24,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Score a contact prediction against a structure or a list of known contacts.
     Score(score::Args),
+    /// Train a model on an alignment and write its contact predictions (and score them).
+    Predict(predict::Args),
+    /// Contact scores again from a saved model, without training.
+    Contacts(contacts::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -29,5 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Score(args) => score::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Contacts(args) => contacts::run(args),
     }
 }

@@ -81,7 +81,9 @@ impl TrainConfig {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the hyper-parameters; a bad value is an [`crate::InputError`]
+    /// naming the flag (callers may check before reading any input).
+    pub fn validate(&self) -> Result<()> {
         if self.model == ModelKind::Factored && (self.heads == 0 || self.head_dim == 0) {
             bail!(crate::InputError("--heads and --head-dim must be at least 1".into()));
         }

@@ -1,0 +1,75 @@
+//! `fadca contacts`: contact scores again from a saved model, without
+//! training. Writes the same `contacts.tsv`, `contacts.mat` and
+//! `contacts.rr` as `fadca predict` (identical bytes for the same thread count).
+use std::path::PathBuf;
+
+use fadca::model::Model;
+use fadca::predict::{
+    configure_threads, contacts_from_model, create_dir, default_output_dir, default_threads,
+    top_contacts, write_contact_files,
+};
+
+/// Arguments of `fadca contacts`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Writes DIR/contacts.tsv, DIR/contacts.mat and DIR/contacts.rr (the RR file carries \
+the query sequence stored in the model). DIR defaults to predictions/<model stem>, the folder \
+`fadca predict` wrote for the same family (its contact files are replaced by identical ones; \
+summary.json and the other files are left alone)."
+)]
+pub struct Args {
+    /// A model saved by `fadca predict` (safetensors).
+    pub model: PathBuf,
+    /// Output folder (default: predictions/<model file name without .safetensors>).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// CPU threads for libtorch (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Runs `fadca contacts`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    configure_threads(args.threads.unwrap_or_else(default_threads))?;
+    let (model, metadata) = Model::load(&args.model)?;
+    let l = model.length();
+    let sequence = metadata
+        .get("query_sequence")
+        .filter(|s| s.chars().count() == l);
+    if sequence.is_none() {
+        eprintln!(
+            "fadca: warning: model {} carries no query sequence of length {l}; contacts.rr is written without one",
+            args.model.display()
+        );
+    }
+    let dir = match &args.output {
+        Some(d) => d.clone(),
+        None => {
+            let stem = args
+                .model
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into());
+            default_output_dir(&stem)
+        }
+    };
+    create_dir(&dir)?;
+    let prediction = contacts_from_model(&model);
+    let written = write_contact_files(&dir, &prediction, sequence.map(String::as_str))?;
+    println!(
+        "model     {} ({}, L = {l})",
+        args.model.display(),
+        model.kind().name()
+    );
+    if let Some(seq) = sequence {
+        println!("top contacts (|i-j| >= 6):");
+        for c in top_contacts(&prediction, seq) {
+            println!(
+                "{:>6} {:>6}  {}-{}   {:>10.4}",
+                c.i, c.j, c.residue_i, c.residue_j, c.score
+            );
+        }
+    }
+    println!("output    {} ({})", dir.display(), written.join(", "));
+    Ok(())
+}

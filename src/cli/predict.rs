@@ -1,0 +1,267 @@
+//! `fadca predict`: train a model on an alignment, save it, write the contact
+//! files and `summary.json`, print a one-screen summary. The work is done by
+//! [`fadca::predict::run_prediction`]; this file parses flags and shows
+//! progress.
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use fadca::evaluate::{DEFAULT_CUTOFF, NativeSource};
+use fadca::model::{ModelKind, Progress, TrainConfig};
+use fadca::predict::{
+    DeviceChoice, PredictRequest, configure_threads, default_model_path, default_output_dir,
+    default_threads, family_name, resolve_device, run_prediction, validate_name,
+};
+use fadca::structure::AtomSelection;
+
+use super::common::AlignmentArgs;
+
+/// The default of one hyper-parameter for help texts: one value when both
+/// models share it, else both.
+fn default_of(what: &str, value: impl Fn(&TrainConfig) -> String) -> String {
+    let f = value(&TrainConfig::defaults(ModelKind::Factored));
+    let p = value(&TrainConfig::defaults(ModelKind::Potts));
+    let shown = if f == p {
+        f
+    } else {
+        format!("{f} (factored), {p} (potts)")
+    };
+    format!("{what} [default: {shown}]")
+}
+
+/// Arguments of `fadca predict`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Output (SPEC §5), each file written atomically, summary.json last:\n  \
+DIR/contacts.tsv   i j score for every pair i<j, best first\n  \
+DIR/contacts.mat   LxL symmetric scores (CCMpred layout)\n  \
+DIR/contacts.rr    CASP RR with the query sequence, p = min-max scaled score\n  \
+DIR/couplings.npy  with --save-couplings: the raw trained asymmetric J[i][j][a][b] = J_ij(a,b), \
+float32 LxLx21x21, states ARNDCQEGHILKMFPSTWYV- (before symmetrising and gauging)\n  \
+DIR/score.json, DIR/contact_map.png   with --pdb or --contacts-true, as `fadca score` writes them\n  \
+DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings, device, precision\n  \
+MODEL              models/<name>.safetensors unless --model-out; `fadca contacts MODEL` re-extracts the contacts\n\
+DIR defaults to predictions/<name>, where <name> is --name or the MSA file name without .gz and \
+its alignment extension.\n\
+The hyper-parameter defaults are the ones tuned on the benchmark (TrainConfig::defaults, see README)."
+)]
+pub struct Args {
+    /// Alignment file (FASTA/A2M, A3M, Stockholm, PSICOV .aln; optionally gzipped).
+    pub msa: PathBuf,
+    /// Output folder (default: predictions/<name>).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Family name used for the default output folder and model file (default: the MSA file
+    /// name without .gz and its alignment extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to save the model (default: models/<name>.safetensors).
+    #[arg(long, value_name = "PATH")]
+    pub model_out: Option<PathBuf>,
+    /// Model: factored attention or the full Potts model (plmDCA baseline).
+    #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]
+    pub model: ModelKind,
+    /// Attention heads H (factored model).
+    #[arg(long, value_name = "H", help_heading = "Model",
+          help = default_of("Attention heads H (factored model)", |c| c.heads.to_string()))]
+    pub heads: Option<usize>,
+    /// Query/key dimension d per head (factored model).
+    #[arg(long, value_name = "D", help_heading = "Model",
+          help = default_of("Query/key dimension d per head (factored model)", |c| c.head_dim.to_string()))]
+    pub head_dim: Option<usize>,
+    /// Passes over the alignment.
+    #[arg(long, value_name = "E", help_heading = "Training",
+          help = default_of("Passes over the alignment", |c| c.epochs.to_string()))]
+    pub epochs: Option<usize>,
+    /// Sequences per mini-batch.
+    #[arg(long, value_name = "B", help_heading = "Training",
+          help = default_of("Sequences per mini-batch", |c| c.batch_size.to_string()))]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long, value_name = "ETA", help_heading = "Training",
+          help = default_of("Adam learning rate", |c| c.learning_rate.to_string()))]
+    pub learning_rate: Option<f64>,
+    /// L2 strength on the couplings.
+    #[arg(long, value_name = "LAMBDA", help_heading = "Training",
+          help = default_of("L2 strength on the couplings, lambda_J", |c| c.lambda_j.to_string()))]
+    pub lambda_j: Option<f64>,
+    /// L2 strength on the fields.
+    #[arg(long, value_name = "LAMBDA", help_heading = "Training",
+          help = default_of("L2 strength on the fields, lambda_h", |c| c.lambda_h.to_string()))]
+    pub lambda_h: Option<f64>,
+    /// Seed of the initialisation and of the batch order.
+    #[arg(long, value_name = "S", help_heading = "Training",
+          help = default_of("Seed of the initialisation and of the batch order; on the CPU the same seed \
+and --threads give identical files", |c| c.seed.to_string()))]
+    pub seed: Option<u64>,
+    /// Where to train: auto = CUDA when libtorch sees a GPU, else the CPU.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help_heading = "Training")]
+    pub device: DeviceChoice,
+    /// CPU threads for libtorch and the weights (default: all cores).
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub threads: Option<usize>,
+    /// Also write the trained couplings as DIR/couplings.npy (float32 LxLx21x21, can be large:
+    /// 1764 L^2 bytes).
+    #[arg(long)]
+    pub save_couplings: bool,
+    /// Score against a structure (PDB or mmCIF, optionally gzipped): writes score.json and
+    /// contact_map.png and adds the precision table to summary.json.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Scoring",
+        conflicts_with = "contacts_true"
+    )]
+    pub pdb: Option<PathBuf>,
+    /// Chain of the structure (default: the first chain with amino acids).
+    #[arg(long, requires = "pdb", help_heading = "Scoring")]
+    pub chain: Option<String>,
+    /// Atoms defining residue distances: cb (C-beta, C-alpha for Gly or a missing C-beta),
+    /// ca, or heavy (closest heavy atoms).
+    #[arg(long, value_enum, default_value_t = AtomSelection::Cb, requires = "pdb", help_heading = "Scoring")]
+    pub atoms: AtomSelection,
+    /// Contact cutoff in Angstrom.
+    #[arg(long, default_value_t = DEFAULT_CUTOFF, requires = "pdb", help_heading = "Scoring")]
+    pub cutoff: f64,
+    /// Score even when the structure's sequence is less than 90 % identical to the query.
+    #[arg(long, requires = "pdb", help_heading = "Scoring")]
+    pub force_mapping: bool,
+    /// Score against a list of true contacts (`i j` per line, 1-based, as `fadca simulate`
+    /// writes); every other pair counts as a non-contact.
+    #[arg(long, value_name = "FILE", help_heading = "Scoring")]
+    pub contacts_true: Option<PathBuf>,
+    /// No progress output on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub alignment: AlignmentArgs,
+}
+
+impl Args {
+    /// The training configuration: model defaults overridden by the flags given.
+    fn train_config(&self) -> anyhow::Result<TrainConfig> {
+        let mut c = TrainConfig::defaults(self.model);
+        if let Some(v) = self.heads {
+            c.heads = v;
+        }
+        if let Some(v) = self.head_dim {
+            c.head_dim = v;
+        }
+        if let Some(v) = self.epochs {
+            c.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.learning_rate {
+            c.learning_rate = v;
+        }
+        if let Some(v) = self.lambda_j {
+            c.lambda_j = v;
+        }
+        if let Some(v) = self.lambda_h {
+            c.lambda_h = v;
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        c.device = resolve_device(self.device)?;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Progress on stderr: an indicatif bar on a terminal, else a log line
+/// every `every` epochs (and at the last one).
+struct Reporter {
+    bar: Option<indicatif::ProgressBar>,
+    every: usize,
+    quiet: bool,
+}
+
+impl Reporter {
+    fn new(epochs: usize, quiet: bool) -> Reporter {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(epochs as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "training {bar:30} epoch {pos}/{len}  {msg}  {elapsed}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Reporter {
+            bar,
+            every: epochs.div_ceil(10).max(1),
+            quiet,
+        }
+    }
+
+    fn report(&self, p: &Progress) {
+        if self.quiet {
+            return;
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(p.epoch as u64);
+            bar.set_message(format!("loss {:.3}", p.loss));
+        } else if p.epoch % self.every == 0 || p.epoch == p.epochs {
+            eprintln!(
+                "epoch {}/{}  loss {:.3}  {:.1} s",
+                p.epoch, p.epochs, p.loss, p.elapsed
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `fadca predict`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.train_config()?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => family_name(&args.msa),
+    };
+    validate_name(&name)?;
+    let threads = args.threads.unwrap_or_else(default_threads);
+    configure_threads(threads)?;
+    let native = match (&args.pdb, &args.contacts_true) {
+        (Some(pdb), _) => Some(NativeSource::Structure {
+            path: pdb.clone(),
+            chain: args.chain.clone(),
+            atoms: args.atoms,
+            cutoff: args.cutoff,
+        }),
+        (None, Some(list)) => Some(NativeSource::Contacts { path: list.clone() }),
+        (None, None) => None,
+    };
+    let request = PredictRequest {
+        msa: args.msa.clone(),
+        read_options: args.alignment.read_options(),
+        theta: args.alignment.effective_theta(),
+        output_dir: args
+            .output
+            .clone()
+            .unwrap_or_else(|| default_output_dir(&name)),
+        model_path: args
+            .model_out
+            .clone()
+            .unwrap_or_else(|| default_model_path(&name)),
+        name,
+        config,
+        threads,
+        save_couplings: args.save_couplings,
+        native,
+        force_mapping: args.force_mapping,
+    };
+    let reporter = Reporter::new(request.config.epochs, args.quiet);
+    let outcome = run_prediction(&request, &mut |p| reporter.report(p));
+    reporter.finish();
+    let outcome = outcome?;
+    print!("{}", outcome.summary.render(outcome.score.as_ref()));
+    Ok(())
+}

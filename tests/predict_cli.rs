@@ -1,0 +1,491 @@
+//! `fadca predict` and `fadca contacts` through the binary, on the tiny
+//! alignment tests/data/predict/small.fasta (200 sequences × 30 columns with
+//! four planted co-varying pairs; made by make_small.py next to it). Training
+//! is cut to 2 epochs and 2 heads so that the whole file runs in seconds.
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use fadca::model::{Model, ModelKind};
+use ndarray::Array4;
+use predicates::prelude::*;
+
+const L: usize = 30;
+const QUERY: &str = "DPFSHYGFLEFWMRKFIYTLWCYHCTSYWT";
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/predict")).join(name)
+}
+
+/// `fadca predict small.fasta` with fast settings, run in `cwd`.
+fn predict(cwd: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    cmd.current_dir(cwd)
+        .arg("predict")
+        .arg(data("small.fasta"))
+        .args([
+            "--heads",
+            "2",
+            "--head-dim",
+            "4",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ]);
+    cmd.args(extra);
+    cmd
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Parses contacts.tsv and checks its layout: header, every pair i<j once,
+/// sorted by descending score. Returns the pairs in file order.
+fn check_tsv(path: &Path) -> Vec<(usize, usize, f64)> {
+    let text = read(path);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("i\tj\tscore"));
+    let rows: Vec<(usize, usize, f64)> = lines
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(f.len(), 3, "line {line:?}");
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), L * (L - 1) / 2);
+    let pairs: HashSet<(usize, usize)> = rows.iter().map(|&(i, j, _)| (i, j)).collect();
+    assert_eq!(pairs.len(), rows.len(), "a pair is listed twice");
+    for &(i, j, s) in &rows {
+        assert!(1 <= i && i < j && j <= L, "pair {i} {j}");
+        assert!(s.is_finite());
+    }
+    for w in rows.windows(2) {
+        assert!(w[0].2 >= w[1].2, "not sorted: {:?} then {:?}", w[0], w[1]);
+    }
+    rows
+}
+
+/// Names in a folder that look like temporary files.
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.contains(".tmp"))
+        .collect()
+}
+
+#[test]
+fn predict_writes_every_file_and_contacts_reproduces_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let model_path = tmp.path().join("m").join("small.safetensors");
+    let assert = predict(tmp.path(), &["-o"])
+        .arg(&out)
+        .arg("--model-out")
+        .arg(&model_path)
+        .args(["--save-couplings", "--contacts-true"])
+        .arg(data("small.contacts.tsv"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("top 10 contacts"))
+        .stdout(predicate::str::contains("M_eff"))
+        .stdout(predicate::str::contains("precision"));
+    // Progress: one line per epoch here (2 epochs), plain text (not a terminal).
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("epoch 1/2  loss "), "{stderr}");
+    assert!(stderr.contains("epoch 2/2  loss "), "{stderr}");
+
+    // contacts.tsv
+    let rows = check_tsv(&out.join("contacts.tsv"));
+    let score_of: std::collections::HashMap<(usize, usize), f64> =
+        rows.iter().map(|&(i, j, s)| ((i, j), s)).collect();
+
+    // contacts.mat: L×L, symmetric, zero diagonal, same numbers as the tsv.
+    let mat: Vec<Vec<f64>> = read(&out.join("contacts.mat"))
+        .lines()
+        .map(|l| l.split('\t').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(mat.len(), L);
+    for (i, row) in mat.iter().enumerate() {
+        assert_eq!(row.len(), L);
+        assert_eq!(row[i], 0.0);
+        for (j, &v) in row.iter().enumerate() {
+            assert_eq!(v, mat[j][i]);
+            if i < j {
+                assert_eq!(v, score_of[&(i + 1, j + 1)]);
+            }
+        }
+    }
+
+    // contacts.rr: header, the query, every pair with p in [0,1], END.
+    let rr = read(&out.join("contacts.rr"));
+    let lines: Vec<&str> = rr.lines().collect();
+    assert_eq!(lines[0], "PFRMAT RR");
+    assert!(lines.contains(&QUERY));
+    assert_eq!(lines.last(), Some(&"END"));
+    let rr_pairs: Vec<(usize, usize, f64)> = lines
+        .iter()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 5).then(|| {
+                assert_eq!((f[2], f[3]), ("0", "8"));
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(rr_pairs.len(), L * (L - 1) / 2);
+    assert!(rr_pairs.iter().all(|&(_, _, p)| (0.0..=1.0).contains(&p)));
+    assert_eq!(rr_pairs[0].2, 1.0);
+    assert_eq!((rr_pairs[0].0, rr_pairs[0].1), (rows[0].0, rows[0].1));
+
+    // summary.json
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    for key in [
+        "msa",
+        "n_read",
+        "n_kept",
+        "n_dropped_gappy",
+        "length",
+        "meff",
+        "theta",
+        "query",
+        "model",
+        "hyperparameters",
+        "loss_curve",
+        "steps",
+        "timings",
+        "device",
+        "threads",
+        "version",
+        "model_path",
+        "outputs",
+        "precision",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks {key}");
+    }
+    for key in ["path", "format", "keep_query_gaps", "max_gap_fraction"] {
+        assert!(
+            summary["msa"].get(key).is_some(),
+            "summary.json lacks msa.{key}"
+        );
+    }
+    for key in ["read", "weights", "train", "contacts", "write", "score"] {
+        assert!(
+            summary["timings"][key].as_f64().unwrap() >= 0.0,
+            "timings.{key}"
+        );
+    }
+    assert_eq!(summary["n_read"], 200);
+    assert_eq!(summary["n_kept"], 200);
+    assert_eq!(summary["length"], L);
+    assert_eq!(summary["query"]["sequence"], QUERY);
+    assert_eq!(summary["model"], "factored");
+    assert_eq!(summary["hyperparameters"]["heads"], 2);
+    assert_eq!(summary["hyperparameters"]["epochs"], 2);
+    assert_eq!(summary["device"], "cpu");
+    assert_eq!(summary["threads"], 1);
+    assert_eq!(summary["loss_curve"].as_array().unwrap().len(), 2);
+    assert_eq!(summary["steps"], 2 * 200usize.div_ceil(64));
+    assert!(summary["precision"]["all"]["L"].is_number());
+    let meff = summary["meff"].as_f64().unwrap();
+    assert!(meff > 1.0 && meff <= 200.0);
+    let outputs: Vec<&str> = summary["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "contacts.tsv",
+            "contacts.mat",
+            "contacts.rr",
+            "couplings.npy",
+            "score.json",
+            "contact_map.png",
+            "summary.json"
+        ]
+    );
+    for name in &outputs {
+        assert!(out.join(name).is_file(), "{name} missing");
+    }
+    assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
+
+    // The model loads, with its metadata.
+    let (model, meta) = Model::load(&model_path).unwrap();
+    assert_eq!(model.kind(), ModelKind::Factored);
+    assert_eq!(model.length(), L);
+    assert_eq!(meta["query_sequence"], QUERY);
+    assert_eq!(meta["heads"], "2");
+    assert_eq!(meta["head_dim"], "4");
+    assert_eq!(meta["L"], "30");
+    assert_eq!(meta["alphabet"], "ARNDCQEGHILKMFPSTWYV-");
+    assert!(meta.contains_key("fadca_version") && meta.contains_key("msa"));
+
+    // couplings.npy: the raw J; the contact pipeline on it gives the tsv scores.
+    let j: Array4<f32> = ndarray_npy::read_npy(out.join("couplings.npy")).unwrap();
+    assert_eq!(j.dim(), (L, L, 21, 21));
+    let scores = fadca::couplings::contact_scores(j.view());
+    for &(i, k, s) in &rows {
+        assert_eq!(scores[[i - 1, k - 1]], s, "pair {i} {k}");
+    }
+
+    // fadca contacts MODEL: the same three files, byte for byte.
+    let again = tmp.path().join("again");
+    Command::cargo_bin("fadca")
+        .unwrap()
+        .current_dir(tmp.path())
+        .arg("contacts")
+        .arg(&model_path)
+        .arg("-o")
+        .arg(&again)
+        .args(["--threads", "1"])
+        .assert()
+        .success();
+    for name in ["contacts.tsv", "contacts.mat", "contacts.rr"] {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(again.join(name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    assert!(temp_files(&again).is_empty());
+}
+
+#[test]
+fn same_seed_same_files_and_default_locations() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Defaults: predictions/<stem>/ and models/<stem>.safetensors under the working folder.
+    predict(tmp.path(), &["--quiet"])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    let default_dir = tmp.path().join("predictions/small");
+    assert!(default_dir.join("summary.json").is_file());
+    assert!(tmp.path().join("models/small.safetensors").is_file());
+    assert!(!default_dir.join("couplings.npy").exists());
+    let first = std::fs::read(default_dir.join("contacts.tsv")).unwrap();
+
+    let second_dir = tmp.path().join("second");
+    predict(tmp.path(), &["--quiet", "--name", "other", "-o"])
+        .arg(&second_dir)
+        .assert()
+        .success();
+    assert!(tmp.path().join("models/other.safetensors").is_file());
+    assert_eq!(
+        first,
+        std::fs::read(second_dir.join("contacts.tsv")).unwrap()
+    );
+
+    let third_dir = tmp.path().join("third");
+    predict(
+        tmp.path(),
+        &["--quiet", "--seed", "7", "--name", "seven", "-o"],
+    )
+    .arg(&third_dir)
+    .assert()
+    .success();
+    assert_ne!(
+        first,
+        std::fs::read(third_dir.join("contacts.tsv")).unwrap()
+    );
+
+    // fadca contacts without -o writes to predictions/<model stem>/.
+    Command::cargo_bin("fadca")
+        .unwrap()
+        .current_dir(tmp.path())
+        .args(["contacts", "models/other.safetensors", "--threads", "1"])
+        .assert()
+        .success();
+    assert_eq!(
+        first,
+        std::fs::read(tmp.path().join("predictions/other/contacts.tsv")).unwrap()
+    );
+}
+
+#[test]
+fn potts_model_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("potts");
+    predict(tmp.path(), &["--model", "potts", "--quiet", "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("model     potts"));
+    check_tsv(&out.join("contacts.tsv"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    assert_eq!(summary["model"], "potts");
+    assert!(summary.get("precision").is_none());
+    let (model, meta) = Model::load(&tmp.path().join("models/small.safetensors")).unwrap();
+    assert_eq!(model.kind(), ModelKind::Potts);
+    assert!(!meta.contains_key("heads"));
+}
+
+/// A two-strand hairpin of Cα atoms carrying the query: residue k (1..15) at
+/// (3.8k, 0, 0), residue 31−k at (3.8k, 5, 0), so (k, 31−k) are in contact.
+fn write_hairpin_pdb(path: &Path) {
+    const THREE: [(char, &str); 20] = [
+        ('A', "ALA"),
+        ('R', "ARG"),
+        ('N', "ASN"),
+        ('D', "ASP"),
+        ('C', "CYS"),
+        ('Q', "GLN"),
+        ('E', "GLU"),
+        ('G', "GLY"),
+        ('H', "HIS"),
+        ('I', "ILE"),
+        ('L', "LEU"),
+        ('K', "LYS"),
+        ('M', "MET"),
+        ('F', "PHE"),
+        ('P', "PRO"),
+        ('S', "SER"),
+        ('T', "THR"),
+        ('W', "TRP"),
+        ('Y', "TYR"),
+        ('V', "VAL"),
+    ];
+    let mut text = String::new();
+    for (n, c) in QUERY.chars().enumerate() {
+        let k = n + 1;
+        let (x, y) = if k <= 15 {
+            (3.8 * k as f64, 0.0)
+        } else {
+            (3.8 * (31 - k) as f64, 5.0)
+        };
+        let res = THREE.iter().find(|(a, _)| *a == c).unwrap().1;
+        text.push_str(&format!(
+            "ATOM  {k:>5}  CA  {res} A{k:>4}    {x:8.3}{y:8.3}{z:8.3}  1.00 20.00           C\n",
+            z = 0.0
+        ));
+    }
+    text.push_str("END\n");
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn predict_with_pdb_writes_the_same_score_as_fadca_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdb = tmp.path().join("hairpin.pdb");
+    write_hairpin_pdb(&pdb);
+    let out = tmp.path().join("out");
+    predict(tmp.path(), &["--quiet", "--pdb"])
+        .arg(&pdb)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mapping: 30 of 30"));
+    assert!(out.join("contact_map.png").is_file());
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    assert_eq!(summary["mapping"]["unmapped"], 0);
+    assert!(summary["precision"]["long"]["L"].is_number());
+    let from_predict: serde_json::Value =
+        serde_json::from_str(&read(&out.join("score.json"))).unwrap();
+    // fadca score on the prediction folder (alignment taken from summary.json).
+    let rescored = tmp.path().join("rescored");
+    Command::cargo_bin("fadca")
+        .unwrap()
+        .current_dir(tmp.path())
+        .arg("score")
+        .arg(&out)
+        .arg("--pdb")
+        .arg(&pdb)
+        .arg("-o")
+        .arg(&rescored)
+        .assert()
+        .success();
+    let from_score: serde_json::Value =
+        serde_json::from_str(&read(&rescored.join("score.json"))).unwrap();
+    assert_eq!(from_predict, from_score);
+    assert_eq!(summary["precision"], from_score["precision"]);
+}
+
+/// Runs a failing command: exit code 2, one line on stderr containing `needle`.
+fn assert_input_error(mut cmd: Command, needle: &str) {
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
+    assert!(stderr.contains(needle), "stderr: {stderr}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut missing = Command::cargo_bin("fadca").unwrap();
+    missing
+        .current_dir(tmp.path())
+        .args(["predict", "no-such.fasta"]);
+    assert_input_error(missing, "no-such.fasta");
+    let bare = |extra: &[&str]| {
+        let mut cmd = Command::cargo_bin("fadca").unwrap();
+        cmd.current_dir(tmp.path())
+            .arg("predict")
+            .arg(data("small.fasta"))
+            .args(extra);
+        cmd
+    };
+    assert_input_error(bare(&["--heads", "0"]), "--heads");
+    assert_input_error(bare(&["--epochs", "0"]), "--epochs");
+    assert_input_error(bare(&["--learning-rate=0"]), "--learning-rate");
+    assert_input_error(bare(&["--threads", "0"]), "--threads");
+    assert_input_error(predict(tmp.path(), &["--name", "a/b"]), "--name");
+    // A contact list that does not fit the query fails before anything is written.
+    let list = tmp.path().join("bad.tsv");
+    std::fs::write(&list, "1 31\n").unwrap();
+    let mut bad_list = predict(tmp.path(), &["--contacts-true"]);
+    bad_list.arg(&list);
+    assert_input_error(bad_list, "line 1");
+    let mut not_a_model = Command::cargo_bin("fadca").unwrap();
+    not_a_model
+        .current_dir(tmp.path())
+        .args(["contacts"])
+        .arg(&list);
+    assert_input_error(not_a_model, "bad.tsv");
+    assert!(!tmp.path().join("predictions").exists());
+    assert!(!tmp.path().join("models").exists());
+}
+
+#[test]
+fn failed_run_leaves_no_stale_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "{}").unwrap();
+    // The model path is a folder: saving fails after training.
+    let blocked = tmp.path().join("blocked");
+    std::fs::create_dir_all(&blocked).unwrap();
+    let output = predict(tmp.path(), &["--quiet", "-o"])
+        .arg(&out)
+        .arg("--model-out")
+        .arg(&blocked)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        !out.join("summary.json").exists(),
+        "stale summary.json kept"
+    );
+    assert!(temp_files(&out).is_empty());
+    assert!(temp_files(tmp.path()).is_empty());
+}
