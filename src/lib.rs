@@ -5,6 +5,7 @@
 pub mod alignment;
 pub mod error;
 pub mod model;
+pub mod output;
 pub mod weights;
 
 pub use error::{InputError, input_error};
