@@ -6,6 +6,7 @@ pub mod alignment;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod simulate;
 pub mod weights;
 
 pub use error::{InputError, input_error};
