@@ -1,4 +1,5 @@
 //! `fadca simulate`: a synthetic family with known contacts (SPEC §6).
+use std::io::Write;
 use std::path::PathBuf;
 
 use fadca::simulate::{self, SampleOptions, TeacherParams};
@@ -112,9 +113,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let r = simulate::write_family(&args.output, &params, &opts)?;
+    match print_summary(&args, &params, &r) {
+        // A closed pipe (`fadca simulate | head`) is not a failure: the files are written.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// One-screen summary on stdout.
+fn print_summary(
+    args: &Args,
+    params: &TeacherParams,
+    r: &simulate::SimulateReport,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     let s = &r.sampler;
     let t = &r.teacher_summary;
-    println!(
+    writeln!(
+        out,
         "teacher: L={} H={} beta={} contacts={} (local<6: {}, short: {}, medium: {}, long: {}), Rg={:.1} Å",
         params.length,
         params.heads,
@@ -125,8 +141,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         t.contacts_medium,
         t.contacts_long,
         t.radius_of_gyration.unwrap_or(f64::NAN)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "sampler: {} chains, burn-in {} sweeps{}, thin {}{}, tau(energy)={:.2} tau(overlap)={:.2} sweeps, flip rate {:.3}, R-hat {}",
         s.chains,
         s.burn_in,
@@ -138,18 +155,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.flip_rate,
         s.r_hat_energy
             .map_or("n/a".to_string(), |r| format!("{r:.3}"))
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "samples: {} + query, site entropy {:.2} nats, pairwise identity {:.2}, gaps {:.2}%, {:.2} s",
         r.records - 1,
         s.mean_site_entropy,
         s.mean_pairwise_identity,
         100.0 * s.gap_fraction,
         r.time_total_s
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "wrote {}/{{msa.fasta, contacts.tsv, teacher.safetensors, simulate.json}}",
         args.output.display()
-    );
+    )?;
     Ok(())
 }
