@@ -55,11 +55,10 @@ fn top_precision(
     k: usize,
     min_sep: usize,
 ) -> f64 {
-    let l = scores.len();
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-    for i in 0..l {
-        for j in (i + min_sep)..l {
-            pairs.push((scores[i][j], i, j));
+    for (i, row) in scores.iter().enumerate() {
+        for (j, &s) in row.iter().enumerate().skip(i + min_sep) {
+            pairs.push((s, i, j));
         }
     }
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));

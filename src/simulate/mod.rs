@@ -732,6 +732,9 @@ const MAX_AUTO_THIN: usize = 50;
 /// The measurement window must be this many τ long for a reliable τ (Sokal).
 const TAU_FACTOR: f64 = 50.0;
 
+/// One chain's kept sequences, their energies, and the energy after every sweep.
+type ChainOutput = (Vec<Vec<u8>>, Vec<f64>, Vec<f64>);
+
 struct ChainState {
     x: Vec<u8>,
     rng: ChaCha8Rng,
@@ -817,7 +820,7 @@ fn sample(model: &SparsePotts, opts: &SampleOptions) -> anyhow::Result<SampleRun
     let per_chain: Vec<usize> = (0..opts.chains)
         .map(|k| opts.samples / opts.chains + usize::from(k < opts.samples % opts.chains))
         .collect();
-    let outputs: Vec<(Vec<Vec<u8>>, Vec<f64>, Vec<f64>)> = chains
+    let outputs: Vec<ChainOutput> = chains
         .par_iter_mut()
         .zip(per_chain.par_iter())
         .map(|(c, &m)| {
