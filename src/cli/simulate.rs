@@ -36,13 +36,15 @@ Example (the embedded example, msa/example.fasta):
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Number of residues L (columns of the alignment). 20–300 is sensible; the
-    /// sampler costs about L × contacts-per-residue × 21 operations per sweep.
-    #[arg(long, short = 'L', default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    /// Number of residues L (columns of the alignment). 20–300 is sensible (at
+    /// most 2000: the teacher stores H×L×L attention weights); a sweep costs
+    /// about L × contacts-per-residue × 21 operations.
+    #[arg(long, short = 'L', default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=2000))]
     pub length: u64,
     /// Number of attention heads H of the teacher. Each contact is given to one
-    /// head and, with probability 0.2, to each other head. 1–16 is sensible.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// head and, with probability 0.2, to each other head. 1–16 is sensible
+    /// (at most 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub heads: u64,
     /// Number of sampled sequences M (the FASTA has M + 1 records: the query
     /// first). At the default β, 3000 sequences make the planted contacts stand out
