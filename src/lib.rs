@@ -10,6 +10,7 @@ pub mod memory;
 pub mod model;
 pub mod output;
 pub mod predict;
+pub mod simulate;
 pub mod structure;
 pub mod weights;
 

@@ -7,6 +7,7 @@ mod contacts;
 mod inspect;
 mod predict;
 mod score;
+mod simulate;
 
 /// Predict residue-residue contacts of a protein from a multiple sequence
 /// alignment of its family, with a single layer of factored self-attention
@@ -28,6 +29,8 @@ enum Command {
     Predict(predict::Args),
     /// Contact scores again from a saved model, without training.
     Contacts(contacts::Args),
+    /// Make a synthetic family: sample sequences from a planted factored-attention Potts model (a "teacher") whose contacts are known.
+    Simulate(simulate::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -37,5 +40,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Contacts(args) => contacts::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

@@ -1,0 +1,84 @@
+//! Tuning harness: trains on bench families with given hyper-parameters and
+//! prints top-L precision and timings per family (library calls only).
+//!
+//! `cargo run --release --example tune -- FAMILIES.tsv [key=value ...]`
+//! keys: model heads head_dim lambda_j lambda_h lr epochs batch seed threads only=FAM,FAM
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use fadca::alignment::{ReadOptions, read_alignment};
+use fadca::evaluate::{NativeSource, SeparationClass, score_against_structure};
+use fadca::model::{ModelKind, TrainConfig, train};
+use fadca::output::contact_files::Prediction;
+use fadca::structure::AtomSelection;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let manifest = PathBuf::from(&args[0]);
+    let root = manifest.parent().unwrap_or(Path::new("."));
+    let mut cfg = TrainConfig::defaults(ModelKind::Factored);
+    let mut only: Option<Vec<String>> = None;
+    let mut threads = 2;
+    for kv in &args[1..] {
+        let (k, v) = kv.split_once('=').expect("key=value");
+        match k {
+            "model" => {
+                let kind = if v == "potts" { ModelKind::Potts } else { ModelKind::Factored };
+                let seed = cfg.seed;
+                cfg = TrainConfig { seed, ..TrainConfig::defaults(kind) };
+            }
+            "heads" => cfg.heads = v.parse()?,
+            "head_dim" => cfg.head_dim = v.parse()?,
+            "lambda_j" => cfg.lambda_j = v.parse()?,
+            "lambda_h" => cfg.lambda_h = v.parse()?,
+            "lr" => cfg.learning_rate = v.parse()?,
+            "epochs" => cfg.epochs = v.parse()?,
+            "batch" => cfg.batch_size = v.parse()?,
+            "seed" => cfg.seed = v.parse()?,
+            "threads" => threads = v.parse()?,
+            "only" => only = Some(v.split(',').map(String::from).collect()),
+            _ => anyhow::bail!("unknown key {k}"),
+        }
+    }
+    tch::set_num_threads(threads);
+    let text = std::fs::read_to_string(&manifest)?;
+    let (mut sum_p, mut count, mut total) = (0.0, 0, 0.0);
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 4 || f[2].is_empty() {
+            continue;
+        }
+        if let Some(o) = &only {
+            if !o.iter().any(|x| x == f[0]) {
+                continue;
+            }
+        }
+        let start = Instant::now();
+        let aln = read_alignment(&root.join(f[1]), &ReadOptions::default())?;
+        let w = fadca::weights::sequence_weights(aln.states.view(), 0.8);
+        let t_w = start.elapsed().as_secs_f64();
+        let (model, report) = train(&aln.states, &w, &cfg, &mut |_| {})?;
+        let scores = fadca::couplings::contact_scores(model.couplings().view());
+        let wall = start.elapsed().as_secs_f64();
+        let pred = Prediction::from_matrix(&scores);
+        let source = NativeSource::Structure {
+            path: root.join(f[2]),
+            chain: Some(f[3].to_string()),
+            atoms: AtomSelection::Cb,
+            cutoff: 8.0,
+        };
+        let rep = score_against_structure(&aln.query_sequence, &pred, &source, false)?;
+        let p = rep.precision.get(SeparationClass::All, "L").unwrap_or(0.0);
+        let pl = rep.precision.get(SeparationClass::Long, "L").unwrap_or(0.0);
+        println!(
+            "{}\tN={}\tL={}\tweights={:.1}s\ttrain={:.1}s\twall={:.1}s\tloss={:.3}\tP@L={:.4}\tP@L_long={:.4}",
+            f[0], aln.depth(), aln.length(), t_w, report.seconds, wall,
+            report.loss_curve.last().unwrap_or(&0.0), p, pl
+        );
+        sum_p += p;
+        count += 1;
+        total += wall;
+    }
+    println!("mean P@L {:.4} over {count} families, total wall {total:.1}s  {}", sum_p / count.max(1) as f64, args[1..].join(" "));
+    Ok(())
+}
