@@ -535,7 +535,7 @@ pub fn run_prediction(
             sequence: alignment.query_sequence.clone(),
         },
         model: config.model,
-        hyperparameters: config.clone(),
+        hyperparameters: config.resolved(alignment.depth()),
         loss_curve: report.loss_curve,
         steps: report.steps,
         timings,
@@ -622,8 +622,8 @@ impl PredictionSummary {
             hp.lambda_j,
             hp.lambda_h,
             hp.learning_rate,
-            hp.epochs,
-            hp.batch_size,
+            hp.epochs.unwrap_or_default(),
+            hp.batch_size.unwrap_or_default(),
             self.steps,
             hp.seed
         ));

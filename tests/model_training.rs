@@ -151,7 +151,7 @@ fn potts_couplings_are_symmetric_with_zero_self_couplings() {
 }
 
 fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
-    TrainConfig { epochs: 3, batch_size: 16, heads: 4, head_dim: 4, seed, ..TrainConfig::defaults(kind) }
+    TrainConfig { epochs: Some(3), batch_size: Some(16), heads: 4, head_dim: 4, seed, ..TrainConfig::defaults(kind) }
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn training_lowers_the_objective() {
     let states = random_states(60, 6, 4);
     let weights = vec![1.0; 60];
     for kind in [ModelKind::Factored, ModelKind::Potts] {
-        let cfg = TrainConfig { epochs: 8, ..small_config(kind, 0) };
+        let cfg = TrainConfig { epochs: Some(8), ..small_config(kind, 0) };
         let (_, report) = train(&states, &weights, &cfg, &mut |_| {}).unwrap();
         let first = report.loss_curve[0];
         let last = *report.loss_curve.last().unwrap();

@@ -28,6 +28,11 @@ fn default_of(what: &str, value: impl Fn(&TrainConfig) -> String) -> String {
     format!("{what} [default: {shown}]")
 }
 
+/// "auto" for an automatic value, else the value.
+fn auto(value: Option<usize>) -> String {
+    value.map_or_else(|| "auto (from N, see TrainConfig::schedule)".into(), |v| v.to_string())
+}
+
 /// Arguments of `fadca predict`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -70,11 +75,11 @@ pub struct Args {
     pub head_dim: Option<usize>,
     /// Passes over the alignment.
     #[arg(long, value_name = "E", help_heading = "Training",
-          help = default_of("Passes over the alignment", |c| c.epochs.to_string()))]
+          help = default_of("Passes over the alignment", |c| auto(c.epochs)))]
     pub epochs: Option<usize>,
     /// Sequences per mini-batch.
     #[arg(long, value_name = "B", help_heading = "Training",
-          help = default_of("Sequences per mini-batch", |c| c.batch_size.to_string()))]
+          help = default_of("Sequences per mini-batch", |c| auto(c.batch_size)))]
     pub batch_size: Option<usize>,
     /// Adam learning rate.
     #[arg(long, value_name = "ETA", help_heading = "Training",
@@ -147,10 +152,10 @@ impl Args {
             c.head_dim = v;
         }
         if let Some(v) = self.epochs {
-            c.epochs = v;
+            c.epochs = Some(v);
         }
         if let Some(v) = self.batch_size {
-            c.batch_size = v;
+            c.batch_size = Some(v);
         }
         if let Some(v) = self.learning_rate {
             c.learning_rate = v;
@@ -171,17 +176,17 @@ impl Args {
 }
 
 /// Progress on stderr: an indicatif bar on a terminal, else a log line
-/// every `every` epochs (and at the last one).
+/// about every tenth of the epochs (and at the last one). The number of
+/// epochs is known only once training starts (it may depend on N).
 struct Reporter {
     bar: Option<indicatif::ProgressBar>,
-    every: usize,
     quiet: bool,
 }
 
 impl Reporter {
-    fn new(epochs: usize, quiet: bool) -> Reporter {
+    fn new(quiet: bool) -> Reporter {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(epochs as u64);
+            let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "training {bar:30} epoch {pos}/{len}  {msg}  {elapsed}",
@@ -190,21 +195,19 @@ impl Reporter {
             );
             bar
         });
-        Reporter {
-            bar,
-            every: epochs.div_ceil(10).max(1),
-            quiet,
-        }
+        Reporter { bar, quiet }
     }
 
     fn report(&self, p: &Progress) {
         if self.quiet {
             return;
         }
+        let every = p.epochs.div_ceil(10).max(1);
         if let Some(bar) = &self.bar {
+            bar.set_length(p.epochs as u64);
             bar.set_position(p.epoch as u64);
             bar.set_message(format!("loss {:.3}", p.loss));
-        } else if p.epoch % self.every == 0 || p.epoch == p.epochs {
+        } else if p.epoch % every == 0 || p.epoch == p.epochs {
             eprintln!(
                 "epoch {}/{}  loss {:.3}  {:.1} s",
                 p.epoch, p.epochs, p.loss, p.elapsed
@@ -258,7 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         native,
         force_mapping: args.force_mapping,
     };
-    let reporter = Reporter::new(request.config.epochs, args.quiet);
+    let reporter = Reporter::new(args.quiet);
     let outcome = run_prediction(&request, &mut |p| reporter.report(p));
     reporter.finish();
     let outcome = outcome?;

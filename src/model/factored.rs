@@ -22,15 +22,17 @@ pub struct FactoredAttention {
 
 impl FactoredAttention {
     /// A new layer with `heads` heads of dimension `head_dim` for length `l`.
-    /// Queries and keys start uniform in [0, 1) (so that attention starts
-    /// spread but not flat, as in AttentionDCA), values at zero; the
-    /// caller seeds libtorch's generator first.
+    /// Queries and keys start uniform in [0, d^¼) so that the attention
+    /// logits `Q·K/√d` start like AttentionDCA's unscaled `Q·K` with entries
+    /// uniform in [0, 1) (spread but not flat attention), values uniform in
+    /// [0, 1); the caller seeds libtorch's generator first.
     pub fn new(l: usize, heads: usize, head_dim: usize, fields: Tensor) -> FactoredAttention {
         let (h, l, d, q) = (heads as i64, l as i64, head_dim as i64, Q as i64);
         let opts = (fields.kind(), fields.device());
+        let scale = (head_dim as f64).powf(0.25);
         FactoredAttention {
-            query: Tensor::rand([h, l, d], opts).set_requires_grad(true),
-            key: Tensor::rand([h, l, d], opts).set_requires_grad(true),
+            query: (Tensor::rand([h, l, d], opts) * scale).set_requires_grad(true),
+            key: (Tensor::rand([h, l, d], opts) * scale).set_requires_grad(true),
             value: Tensor::rand([h, q, q], opts).set_requires_grad(true),
             fields: fields.set_requires_grad(true),
         }
@@ -56,11 +58,24 @@ impl FactoredAttention {
         logits.masked_fill(&eye, f64::NEG_INFINITY).softmax(-1, kind)
     }
 
-    /// Coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` ((L·q)×(L·q)).
+    /// Coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` ((L·q)×(L·q)):
+    /// one matrix product `(L²×H)·(H×q²)` then one permuting copy (an einsum
+    /// with the interleaved output order is several times slower).
     pub fn coupling_table(&self) -> Tensor {
-        let l = self.query.size()[1];
+        let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let q = Q as i64;
-        Tensor::einsum("hij,hab->jbia", &[self.attention(), self.value.shallow_clone()], None::<i64>)
-            .reshape([l * q, l * q])
+        let pairs = self.attention().reshape([h, l * l]).tr().matmul(&self.value.reshape([h, q * q]));
+        // pairs[(i,j),(a,b)] -> W[(j,b),(i,a)]
+        pairs.reshape([l, l, q, q]).permute([1, 3, 0, 2]).contiguous().reshape([l * q, l * q])
+    }
+
+    /// `Σ_{i≠j} ‖J_ij‖² = Σ_{h,g} ⟨V^h, V^g⟩ Σ_ij A^h_ij A^g_ij`, computed from
+    /// the factors in `O(H²(L² + q²))` without touching the coupling table.
+    pub fn coupling_norm2(&self) -> Tensor {
+        let (h, l) = (self.query.size()[0], self.query.size()[1]);
+        let q = Q as i64;
+        let a = self.attention().reshape([h, l * l]);
+        let v = self.value.reshape([h, q * q]);
+        (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind())
     }
 }

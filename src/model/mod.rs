@@ -109,6 +109,15 @@ impl Model {
         }
     }
 
+    /// `Σ_{i≠j} ‖J_ij‖²` (differentiable), the coupling penalty; `table` is
+    /// this model's [`Model::coupling_table`].
+    pub fn coupling_norm2(&self, table: &Tensor) -> Tensor {
+        match self {
+            Model::Factored(m) => m.coupling_norm2(),
+            Model::Potts(_) => potts::Potts::coupling_norm2(table),
+        }
+    }
+
     /// Conditional logits `h_i(a) + Σ_j J_ij(a, x_j)` of a batch: `states`
     /// is B×L (Int64), the result B×L×q.
     pub fn logits(&self, table: &Tensor, states: &Tensor) -> Tensor {

@@ -40,10 +40,10 @@ pub struct TrainConfig {
     pub lambda_h: f64,
     /// Adam learning rate.
     pub learning_rate: f64,
-    /// Passes over the alignment.
-    pub epochs: usize,
-    /// Sequences per mini-batch.
-    pub batch_size: usize,
+    /// Passes over the alignment; `None` = automatic (see [`TrainConfig::schedule`]).
+    pub epochs: Option<usize>,
+    /// Sequences per mini-batch; `None` = automatic (see [`TrainConfig::schedule`]).
+    pub batch_size: Option<usize>,
     /// Seed of the initialisation and of the batch order.
     pub seed: u64,
     /// Where to train.
@@ -74,10 +74,35 @@ impl TrainConfig {
             lambda_j: 1e-3,
             lambda_h: 1e-4,
             learning_rate: 0.05,
-            epochs: 40,
-            batch_size: 128,
+            epochs: None,
+            batch_size: None,
             seed: 0,
             device: Device::Cpu,
+        }
+    }
+
+    /// The effective (epochs, batch size) for `n` sequences. Automatic
+    /// values keep the number of full passes (the cost) small for deep
+    /// alignments while giving shallow ones enough optimiser steps:
+    /// batch = clamp(N/16, 128, 2048), i.e. at most about 16 steps per pass,
+    /// and epochs = clamp(40·2000/max(N, 2000), 8, 40). README shows the
+    /// benchmark behind these numbers.
+    pub fn schedule(&self, n: usize) -> (usize, usize) {
+        let batch = self.batch_size.unwrap_or_else(|| (n / 16).clamp(128, 2048));
+        let epochs = self.epochs.unwrap_or_else(|| {
+            let e = 40.0 * 2000.0 / (n as f64).max(2000.0);
+            (e.round() as usize).clamp(8, 40)
+        });
+        (epochs, batch)
+    }
+
+    /// This configuration with the automatic values resolved for `n` sequences.
+    pub fn resolved(&self, n: usize) -> TrainConfig {
+        let (epochs, batch) = self.schedule(n);
+        TrainConfig {
+            epochs: Some(epochs),
+            batch_size: Some(batch),
+            ..self.clone()
         }
     }
 
@@ -87,7 +112,7 @@ impl TrainConfig {
         if self.model == ModelKind::Factored && (self.heads == 0 || self.head_dim == 0) {
             bail!(crate::InputError("--heads and --head-dim must be at least 1".into()));
         }
-        if self.epochs == 0 || self.batch_size == 0 {
+        if self.epochs == Some(0) || self.batch_size == Some(0) {
             bail!(crate::InputError("--epochs and --batch-size must be at least 1".into()));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
@@ -177,7 +202,7 @@ pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, lambda_j: f6
     let nll = neg_log_likelihood(&logits, states);
     let kind = table.kind();
     let data = (nll * weights).sum(kind) / weights.sum(kind);
-    data + table.square().sum(kind) * lambda_j + model.fields().square().sum(kind) * lambda_h
+    data + model.coupling_norm2(&table) * lambda_j + model.fields().square().sum(kind) * lambda_h
 }
 
 /// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
@@ -211,6 +236,7 @@ pub fn train(
     if weights.len() != n {
         bail!("{} weights for {n} sequences", weights.len());
     }
+    let (epochs, batch_size) = cfg.schedule(n);
     let start = Instant::now();
     tch::manual_seed(cfg.seed as i64);
     let data = Data::new(states, weights, cfg.device);
@@ -225,13 +251,14 @@ pub fn train(
     let mut optimizer = Adam::new(&vs_params, cfg.learning_rate);
     let mut order: Vec<i64> = (0..n as i64).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut curve = Vec::with_capacity(cfg.epochs);
+    let mut curve = Vec::with_capacity(epochs);
     let mut step = 0;
-    for epoch in 0..cfg.epochs {
+    let total_steps = epochs * n.div_ceil(batch_size);
+    for epoch in 0..epochs {
         order.shuffle(&mut rng);
         let mut epoch_loss = 0.0;
         let mut epoch_weight = 0.0;
-        for chunk in order.chunks(cfg.batch_size) {
+        for chunk in order.chunks(batch_size) {
             let index = Tensor::from_slice(chunk).to_device(cfg.device);
             let batch_states = data.states.index_select(0, &index);
             let batch_weights = data.weights.index_select(0, &index);
@@ -240,6 +267,10 @@ pub fn train(
             if !value.is_finite() {
                 bail!("training diverged: the loss became {value} at epoch {} step {step}", epoch + 1);
             }
+            // Cosine decay from the learning rate to 0 over the run: large
+            // early steps, then averaging out the mini-batch noise.
+            let progress = step as f64 / total_steps as f64;
+            optimizer.lr = cfg.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
             optimizer.step(&loss, &mut vs_params);
             let w: f64 = chunk.iter().map(|&k| data.host_weights[k as usize]).sum();
             epoch_loss += value * w;
@@ -250,7 +281,7 @@ pub fn train(
         curve.push(mean);
         on_progress(&Progress {
             epoch: epoch + 1,
-            epochs: cfg.epochs,
+            epochs,
             step,
             loss: mean,
             elapsed: start.elapsed().as_secs_f64(),

@@ -1,0 +1,28 @@
+//! Times the parts of one training step (dev tool).
+use std::time::Instant;
+use fadca::model::{Model, ModelKind, batch_loss};
+use tch::{Kind, Tensor, Device};
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();
+    let (l, b, h, threads) = (args[0], args[1], args[2], args[3]);
+    tch::set_num_threads(threads as i32);
+    let fields = Tensor::zeros([l as i64, 21], (Kind::Float, Device::Cpu));
+    let model = Model::new(ModelKind::Factored, l, h, 23, fields);
+    let states = Tensor::randint(21, [b as i64, l as i64], (Kind::Int64, Device::Cpu));
+    let w = Tensor::ones([b as i64], (Kind::Float, Device::Cpu));
+    let reps = 10;
+    for _ in 0..3 { let loss = batch_loss(&model, &states, &w, 1e-3, 1e-4); loss.backward(); }
+    let t = Instant::now();
+    for _ in 0..reps { let _ = tch::no_grad(|| model.coupling_table()); }
+    println!("table fwd       {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    let table = tch::no_grad(|| model.coupling_table());
+    let t = Instant::now();
+    for _ in 0..reps { let _ = tch::no_grad(|| model.logits(&table, &states)); }
+    println!("bag fwd         {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    let t = Instant::now();
+    for _ in 0..reps { let _ = tch::no_grad(|| batch_loss(&model, &states, &w, 1e-3, 1e-4)); }
+    println!("loss fwd        {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    let t = Instant::now();
+    for _ in 0..reps { let loss = batch_loss(&model, &states, &w, 1e-3, 1e-4); loss.backward(); }
+    println!("loss fwd+bwd    {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+}
