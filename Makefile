@@ -19,4 +19,4 @@ test:
 	@$(TORCH_ENV) && cargo test --release --locked
 
 bench: build
-	scripts/bench.sh
+	scripts/bench.py

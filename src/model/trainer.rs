@@ -25,6 +25,9 @@ use tch::{Device, Kind, Tensor};
 use super::{Model, ModelKind};
 use crate::Q;
 
+/// Optimiser steps aimed at by the automatic schedule.
+pub const AUTO_STEPS: usize = 400;
+
 /// Hyper-parameters of a training run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrainConfig {
@@ -81,17 +84,17 @@ impl TrainConfig {
         }
     }
 
-    /// The effective (epochs, batch size) for `n` sequences. Automatic
-    /// values keep the number of full passes (the cost) small for deep
-    /// alignments while giving shallow ones enough optimiser steps:
-    /// batch = clamp(N/16, 128, 2048), i.e. at most about 16 steps per pass,
-    /// and epochs = clamp(40·2000/max(N, 2000), 8, 40). README shows the
-    /// benchmark behind these numbers.
+    /// The effective (epochs, batch size) for `n` sequences. Convergence
+    /// depends on the number of optimiser steps more than on the number of
+    /// passes, and a step's cost is dominated by building the coupling table
+    /// until the batch holds a few hundred sequences; so the automatic
+    /// schedule takes batches of min(N, 512) sequences and enough passes for
+    /// about 400 steps (at least 2 passes). README shows the benchmark.
     pub fn schedule(&self, n: usize) -> (usize, usize) {
-        let batch = self.batch_size.unwrap_or_else(|| (n / 16).clamp(128, 2048));
+        let batch = self.batch_size.unwrap_or_else(|| n.clamp(1, 512));
         let epochs = self.epochs.unwrap_or_else(|| {
-            let e = 40.0 * 2000.0 / (n as f64).max(2000.0);
-            (e.round() as usize).clamp(8, 40)
+            let steps_per_epoch = n.div_ceil(batch).max(1);
+            AUTO_STEPS.div_ceil(steps_per_epoch).max(2)
         });
         (epochs, batch)
     }
@@ -338,10 +341,13 @@ impl Adam {
                 if !g.defined() {
                     continue;
                 }
-                let _ = m.g_mul_scalar_(self.beta1).g_add_(&(&g * (1.0 - self.beta1)));
-                let _ = v.g_mul_scalar_(self.beta2).g_add_(&(g.square() * (1.0 - self.beta2)));
-                let update = (&*m / bc1) / ((&*v / bc2).sqrt() + self.eps) * self.lr;
-                let _ = p.g_sub_(&update);
+                // m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
+                let _ = m.lerp_(&g, 1.0 - self.beta1);
+                let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
+                // p ← p − lr · (m/bc1) / (√(v/bc2) + ε)
+                let mut denom = v.sqrt();
+                let _ = denom.g_mul_scalar_(1.0 / bc2.sqrt()).g_add_scalar_(self.eps);
+                let _ = p.addcdiv_(&(&*m * (-self.lr / bc1)), &denom);
             }
         });
     }

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Contact benchmark: runs `fadca predict --pdb` on every family of a manifest
+(default ../shared/bench/families.tsv) one after another, and prints per family
+the wall and CPU seconds of the whole command (reading, weights, training,
+contacts, files) and the precision it reached, then the totals and means.
+
+    scripts/bench.py [--manifest FILE] [--threads 2] [--out DIR] [-- extra predict flags]
+
+Only the standard library is used. Families without a structure are skipped.
+"""
+import argparse, json, os, resource, statistics, subprocess, sys, time
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--manifest", default=os.path.join(root, "..", "shared", "bench", "families.tsv"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="/tmp/fadca-bench")
+    ap.add_argument("--binary", default=os.path.join(root, "target", "release", "fadca"))
+    ap.add_argument("--only", default="", help="comma-separated family names")
+    ap.add_argument("extra", nargs="*", help="extra flags for fadca predict (after --)")
+    a = ap.parse_args()
+    base = os.path.dirname(os.path.abspath(a.manifest))
+    rows = [l.rstrip("\n").split("\t") for l in open(a.manifest)][1:]
+    only = set(filter(None, a.only.split(",")))
+    cols = ["family", "N", "L", "Meff", "wall_s", "cpu_s", "p_L_all", "p_L2_all", "p_L5_all", "p_L_long", "p_L5_long"]
+    print("\t".join(cols), flush=True)
+    results = []
+    for f in rows:
+        if len(f) < 4 or not f[2] or (only and f[0] not in only):
+            continue
+        name, msa, pdb, chain = f[0], os.path.join(base, f[1]), os.path.join(base, f[2]), f[3]
+        out = os.path.join(a.out, name)
+        cmd = [a.binary, "predict", msa, "-o", out, "--model-out", os.path.join(out, "model.safetensors"),
+               "--pdb", pdb, "--chain", chain, "--threads", str(a.threads), "--quiet"] + a.extra
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.time()
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.time() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if proc.returncode != 0:
+            print(f"{name}\tFAILED: {proc.stderr.strip()}", flush=True)
+            continue
+        s = json.load(open(os.path.join(out, "summary.json")))
+        p = s["precision"]
+        r = [name, s["n_kept"], s["length"], round(s["meff"], 1), round(wall, 2), round(cpu, 1),
+             p["all"]["L"], p["all"]["L/2"], p["all"]["L/5"], p["long"]["L"], p["long"]["L/5"]]
+        results.append(r)
+        print("\t".join(f"{x:.4f}" if isinstance(x, float) and i >= 6 else str(x) for i, x in enumerate(r)), flush=True)
+    if results:
+        mean = lambda k: statistics.mean(r[k] or 0.0 for r in results)
+        print(f"# {len(results)} families: total wall {sum(r[4] for r in results):.1f} s, CPU {sum(r[5] for r in results):.1f} s; "
+              f"mean P@L all {mean(6):.4f}, L/2 {mean(7):.4f}, L/5 {mean(8):.4f}, long P@L {mean(9):.4f}; "
+              f"threads {a.threads}; flags: {' '.join(a.extra) or '(defaults)'}")
+
+if __name__ == "__main__":
+    main()
