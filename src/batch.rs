@@ -615,16 +615,20 @@ impl FamilyRow {
 }
 
 /// The `summary.json` of a family folder when it is complete (parses as a
-/// `fadca predict` summary), else `None`.
+/// `fadca predict` summary and every file it lists as written is there),
+/// else `None`.
 pub fn complete_summary(dir: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(dir.join(files::SUMMARY_JSON)).ok()?;
     let value: Value = serde_json::from_str(&text).ok()?;
-    let complete = [
-        "name", "length", "meff", "n_read", "n_kept", "model", "outputs",
-    ]
-    .iter()
-    .all(|k| value.get(k).is_some_and(|v| !v.is_null()));
-    complete.then_some(value)
+    let complete = ["name", "length", "meff", "n_read", "n_kept", "model"]
+        .iter()
+        .all(|k| value.get(k).is_some_and(|v| !v.is_null()));
+    // Every file it lists is still there.
+    let outputs = value.get("outputs").and_then(Value::as_array)?;
+    let present = outputs
+        .iter()
+        .all(|f| f.as_str().is_some_and(|f| dir.join(f).is_file()));
+    (complete && present).then_some(value)
 }
 
 /// Why a complete family from an earlier run cannot be reused for this
