@@ -147,7 +147,7 @@ impl Reporter {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            bar.tick();
+            bar.enable_steady_tick(std::time::Duration::from_secs(1));
             bar
         });
         Reporter { bar, quiet }
