@@ -36,6 +36,17 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# Snakemake, for the cluster workflow in workflow/ and its test (optional:
+# a failed install only means that test skips).
+if [ ! -f "$venv/.fadca-snakemake-ok" ]; then
+    echo "fadca setup: installing snakemake into $venv (once)" >&2
+    if "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off snakemake >&2; then
+        touch "$venv/.fadca-snakemake-ok"
+    else
+        echo "fadca setup: snakemake could not be installed; the workflow test will be skipped" >&2
+    fi
+fi
+
 echo "export VIRTUAL_ENV='$venv'"
 echo "export PATH='$venv/bin':\"\$PATH\""
 echo "export LIBTORCH_USE_PYTORCH=1"

@@ -3,6 +3,7 @@
 //! Data flows one way: alignment → weights → trained model → couplings →
 //! contact scores → files/report. Each stage is one module.
 pub mod alignment;
+pub mod batch;
 pub mod couplings;
 pub mod error;
 pub mod evaluate;

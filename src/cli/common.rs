@@ -47,6 +47,29 @@ impl AlignmentArgs {
         if self.no_weights { 1.0 } else { self.theta }
     }
 
+    /// These flags again as command-line arguments, to pass them on to
+    /// `fadca predict`.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(format) = self.format
+            && let Some(v) = clap::ValueEnum::to_possible_value(&format)
+        {
+            out.push("--format".into());
+            out.push(v.get_name().into());
+        }
+        if self.keep_query_gaps {
+            out.push("--keep-query-gaps".into());
+        }
+        out.push("--max-gap-fraction".into());
+        out.push(self.max_gap_fraction.to_string());
+        out.push("--theta".into());
+        out.push(self.theta.to_string());
+        if self.no_weights {
+            out.push("--no-weights".into());
+        }
+        out
+    }
+
     /// Sequence weights of `alignment` under these flags.
     pub fn weights(&self, alignment: &Alignment) -> Vec<f64> {
         sequence_weights(alignment.states.view(), self.effective_theta())

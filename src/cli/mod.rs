@@ -2,6 +2,7 @@
 //! an `Args` struct and a `run` function; this file only dispatches.
 use clap::{Parser, Subcommand};
 
+mod batch;
 mod common;
 mod contacts;
 mod inspect;
@@ -31,6 +32,8 @@ enum Command {
     Contacts(contacts::Args),
     /// Make a synthetic family: sample sequences from a planted factored-attention Potts model (a "teacher") whose contacts are known.
     Simulate(simulate::Args),
+    /// Predict many families (a folder or a TSV manifest): parallel, resumable, shardable; one summary table.
+    Batch(batch::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -41,5 +44,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Contacts(args) => contacts::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Batch(args) => batch::run(args),
     }
 }

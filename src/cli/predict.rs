@@ -33,35 +33,10 @@ fn auto(value: Option<usize>) -> String {
     value.map_or_else(|| "auto (from N, see TrainConfig::schedule)".into(), |v| v.to_string())
 }
 
-/// Arguments of `fadca predict`.
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Output (SPEC §5), each file written atomically, summary.json last:\n  \
-DIR/contacts.tsv   i j score for every pair i<j, best first\n  \
-DIR/contacts.mat   LxL symmetric scores (CCMpred layout)\n  \
-DIR/contacts.rr    CASP RR with the query sequence, p = min-max scaled score\n  \
-DIR/couplings.npy  with --save-couplings: the raw trained asymmetric J[i][j][a][b] = J_ij(a,b), \
-float32 LxLx21x21, states ARNDCQEGHILKMFPSTWYV- (before symmetrising and gauging)\n  \
-DIR/score.json, DIR/contact_map.png   with --pdb or --contacts-true, as `fadca score` writes them\n  \
-DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings, device, precision\n  \
-MODEL              models/<name>.safetensors unless --model-out; `fadca contacts MODEL` re-extracts the contacts\n\
-DIR defaults to predictions/<name>, where <name> is --name or the MSA file name without .gz and \
-its alignment extension.\n\
-The hyper-parameter defaults are the ones tuned on the benchmark (TrainConfig::defaults, see README)."
-)]
-pub struct Args {
-    /// Alignment file (FASTA/A2M, A3M, Stockholm, PSICOV .aln; optionally gzipped).
-    pub msa: PathBuf,
-    /// Output folder (default: predictions/<name>).
-    #[arg(short, long, value_name = "DIR")]
-    pub output: Option<PathBuf>,
-    /// Family name used for the default output folder and model file (default: the MSA file
-    /// name without .gz and its alignment extension).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Where to save the model (default: models/<name>.safetensors).
-    #[arg(long, value_name = "PATH")]
-    pub model_out: Option<PathBuf>,
+/// Model and training hyper-parameters shared by `fadca predict` and
+/// `fadca batch` (flatten into `Args` with `#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainingArgs {
     /// Model: factored attention or the full Potts model (plmDCA baseline).
     #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]
     pub model: ModelKind,
@@ -101,6 +76,104 @@ and --threads give identical files", |c| c.seed.to_string()))]
     /// Where to train: auto = CUDA when libtorch sees a GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help_heading = "Training")]
     pub device: DeviceChoice,
+}
+
+impl TrainingArgs {
+    /// The training configuration: model defaults overridden by the flags given.
+    pub fn train_config(&self) -> anyhow::Result<TrainConfig> {
+        let mut c = TrainConfig::defaults(self.model);
+        if let Some(v) = self.heads {
+            c.heads = v;
+        }
+        if let Some(v) = self.head_dim {
+            c.head_dim = v;
+        }
+        if let Some(v) = self.epochs {
+            c.epochs = Some(v);
+        }
+        if let Some(v) = self.batch_size {
+            c.batch_size = Some(v);
+        }
+        if let Some(v) = self.learning_rate {
+            c.learning_rate = v;
+        }
+        if let Some(v) = self.lambda_j {
+            c.lambda_j = v;
+        }
+        if let Some(v) = self.lambda_h {
+            c.lambda_h = v;
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        c.device = resolve_device(self.device)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// These flags again as command-line arguments (only those given, in
+    /// their `--flag value` form), to pass them on to `fadca predict`.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = vec!["--model".to_string(), value_name(&self.model)];
+        let mut push = |flag: &str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push(flag.to_string());
+                out.push(v);
+            }
+        };
+        push("--heads", self.heads.map(|v| v.to_string()));
+        push("--head-dim", self.head_dim.map(|v| v.to_string()));
+        push("--epochs", self.epochs.map(|v| v.to_string()));
+        push("--batch-size", self.batch_size.map(|v| v.to_string()));
+        push("--learning-rate", self.learning_rate.map(|v| v.to_string()));
+        push("--lambda-j", self.lambda_j.map(|v| v.to_string()));
+        push("--lambda-h", self.lambda_h.map(|v| v.to_string()));
+        push("--seed", self.seed.map(|v| v.to_string()));
+        out.push("--device".into());
+        out.push(value_name(&self.device));
+        out
+    }
+}
+
+/// The command-line spelling of a clap value.
+pub fn value_name(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// Arguments of `fadca predict`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Output (SPEC §5), each file written atomically, summary.json last:\n  \
+DIR/contacts.tsv   i j score for every pair i<j, best first\n  \
+DIR/contacts.mat   LxL symmetric scores (CCMpred layout)\n  \
+DIR/contacts.rr    CASP RR with the query sequence, p = min-max scaled score\n  \
+DIR/couplings.npy  with --save-couplings: the raw trained asymmetric J[i][j][a][b] = J_ij(a,b), \
+float32 LxLx21x21, states ARNDCQEGHILKMFPSTWYV- (before symmetrising and gauging)\n  \
+DIR/score.json, DIR/contact_map.png   with --pdb or --contacts-true, as `fadca score` writes them\n  \
+DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings, device, precision\n  \
+MODEL              models/<name>.safetensors unless --model-out; `fadca contacts MODEL` re-extracts the contacts\n\
+DIR defaults to predictions/<name>, where <name> is --name or the MSA file name without .gz and \
+its alignment extension.\n\
+The hyper-parameter defaults are the ones tuned on the benchmark (TrainConfig::defaults, see README)."
+)]
+pub struct Args {
+    /// Alignment file (FASTA/A2M, A3M, Stockholm, PSICOV .aln; optionally gzipped).
+    pub msa: PathBuf,
+    /// Output folder (default: predictions/<name>).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Family name used for the default output folder and model file (default: the MSA file
+    /// name without .gz and its alignment extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to save the model (default: models/<name>.safetensors).
+    #[arg(long, value_name = "PATH")]
+    pub model_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub training: TrainingArgs,
     /// CPU threads for libtorch and the weights (default: all cores).
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub threads: Option<usize>,
@@ -139,40 +212,6 @@ and --threads give identical files", |c| c.seed.to_string()))]
     pub quiet: bool,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
-}
-
-impl Args {
-    /// The training configuration: model defaults overridden by the flags given.
-    fn train_config(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = TrainConfig::defaults(self.model);
-        if let Some(v) = self.heads {
-            c.heads = v;
-        }
-        if let Some(v) = self.head_dim {
-            c.head_dim = v;
-        }
-        if let Some(v) = self.epochs {
-            c.epochs = Some(v);
-        }
-        if let Some(v) = self.batch_size {
-            c.batch_size = Some(v);
-        }
-        if let Some(v) = self.learning_rate {
-            c.learning_rate = v;
-        }
-        if let Some(v) = self.lambda_j {
-            c.lambda_j = v;
-        }
-        if let Some(v) = self.lambda_h {
-            c.lambda_h = v;
-        }
-        if let Some(v) = self.seed {
-            c.seed = v;
-        }
-        c.device = resolve_device(self.device)?;
-        c.validate()?;
-        Ok(c)
-    }
 }
 
 /// Progress on stderr: an indicatif bar on a terminal, else a log line
@@ -224,7 +263,7 @@ impl Reporter {
 
 /// Runs `fadca predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.train_config()?;
+    let config = args.training.train_config()?;
     let name = match &args.name {
         Some(n) => n.clone(),
         None => family_name(&args.msa),

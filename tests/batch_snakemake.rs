@@ -1,0 +1,110 @@
+//! Runs workflow/Snakefile for real on two tiny families (one with a
+//! structure) and checks that the merged summary equals a direct
+//! `fadca batch` run. Skips, saying why, when Snakemake is not installed
+//! (neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin).
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn snakemake() -> Option<PathBuf> {
+    let cached = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/fadca/venv-torch-2.13.0/bin/snakemake"));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("snakemake"))
+            .find(|p| p.is_file())
+    });
+    on_path.or(cached.filter(|p| p.is_file()))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Rows without timings and folders.
+fn rows(summary: &Path) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&read(summary)).unwrap();
+    v["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let o = r.as_object_mut().unwrap();
+            o.remove("wall_s");
+            o.remove("dir");
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn snakefile_runs_shards_and_merges_them() {
+    let Some(snakemake) = snakemake() else {
+        eprintln!(
+            "skipped: snakemake is neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin \
+             (install it with: ~/.cache/fadca/venv-torch-2.13.0/bin/pip install snakemake)"
+        );
+        return;
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let small = read(&root.join("tests/data/predict/small.fasta"));
+    let tmp = tempfile::tempdir().unwrap();
+    let fams = tmp.path().join("fams");
+    std::fs::create_dir_all(fams.join("one")).unwrap();
+    std::fs::write(fams.join("one/msa.fasta"), &small).unwrap();
+    std::fs::create_dir_all(fams.join("two")).unwrap();
+    // The query and the next 99 records.
+    let half: String = small.split_inclusive('\n').take(200).collect();
+    std::fs::write(fams.join("two/msa.fasta"), half).unwrap();
+    std::fs::write(
+        fams.join("families.tsv"),
+        "name\tmsa\tstructure\tchain\textra\none\tone/msa.fasta\t\t\tx\ntwo\ttwo/msa.fasta\t\t\ty\n",
+    )
+    .unwrap();
+    let fadca = assert_cmd::cargo::cargo_bin("fadca");
+    let extra = "--epochs 2 --heads 4 --head-dim 4 --batch-size 64 --device cpu --seed 5";
+    let output = std::process::Command::new(&snakemake)
+        .current_dir(tmp.path())
+        .arg("-s")
+        .arg(root.join("workflow/Snakefile"))
+        .args(["--cores", "2", "--quiet", "--config"])
+        .arg(format!("families={}", fams.join("families.tsv").display()))
+        .arg("out=out")
+        .arg("shards=2")
+        .arg(format!("fadca={}", fadca.display()))
+        .arg(format!("extra={extra}"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "snakemake failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out = tmp.path().join("out");
+    for file in ["summary.tsv", "summary.json", "summary.png"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    assert!(out.join("shards/1/one/contacts.tsv").is_file());
+    assert!(out.join("shards/2/two/contacts.tsv").is_file());
+    // The same with fadca batch directly.
+    let direct = tmp.path().join("direct");
+    let status = std::process::Command::new(&fadca)
+        .current_dir(tmp.path())
+        .arg("batch")
+        .arg(fams.join("families.tsv"))
+        .args(extra.split(' '))
+        .args(["--threads", "1", "--quiet", "-o"])
+        .arg(&direct)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let merged = rows(&out.join("summary.json"));
+    assert_eq!(merged.len(), 2);
+    assert_eq!(merged, rows(&direct.join("summary.json")));
+    assert_eq!(
+        read(&out.join("shards/2/two/contacts.tsv")),
+        read(&direct.join("two/contacts.tsv"))
+    );
+}
