@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 
 mod common;
 mod contacts;
+mod evaluate;
+mod experiment;
 mod inspect;
 mod predict;
 mod score;
@@ -31,6 +33,10 @@ enum Command {
     Contacts(contacts::Args),
     /// Make a synthetic family: sample sequences from a planted factored-attention Potts model (a "teacher") whose contacts are known.
     Simulate(simulate::Args),
+    /// Mean per-site negative log-likelihood and perplexity of an alignment under a saved model (and under its planted teacher).
+    Evaluate(evaluate::Args),
+    /// The paper's claims as experiments on synthetic families.
+    Experiment(experiment::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -41,5 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Contacts(args) => contacts::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Experiment(args) => experiment::run(args),
     }
 }

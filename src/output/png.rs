@@ -21,14 +21,14 @@ pub const WIDTH: u32 = 900;
 /// Image height in pixels.
 pub const HEIGHT: u32 = 900;
 
-const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+pub(crate) const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Plot area: left, top, side length (square).
 const PLOT_X: f32 = 90.0;
 const PLOT_Y: f32 = 80.0;
 const PLOT_SIZE: f32 = 700.0;
 
-type Rgb = [u8; 3];
+pub(crate) type Rgb = [u8; 3];
 const BLACK: Rgb = [0, 0, 0];
 const NATIVE: Rgb = [170, 170, 170];
 const UNMAPPED: Rgb = [246, 241, 226];
@@ -37,14 +37,14 @@ const FALSE_POS: Rgb = [220, 40, 40];
 const UNKNOWN: Rgb = [240, 150, 20];
 
 /// A simple RGB raster with alpha blending.
-struct Canvas {
+pub(crate) struct Canvas {
     width: u32,
     height: u32,
-    data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 impl Canvas {
-    fn new(width: u32, height: u32) -> Canvas {
+    pub(crate) fn new(width: u32, height: u32) -> Canvas {
         Canvas {
             width,
             height,
@@ -52,7 +52,7 @@ impl Canvas {
         }
     }
 
-    fn blend(&mut self, x: i64, y: i64, color: Rgb, alpha: f32) {
+    pub(crate) fn blend(&mut self, x: i64, y: i64, color: Rgb, alpha: f32) {
         if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 || alpha <= 0.0 {
             return;
         }
@@ -65,7 +65,7 @@ impl Canvas {
     }
 
     /// Fills [x0, x1) × [y0, y1), at least one pixel wide and high.
-    fn fill_rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, color: Rgb) {
+    pub(crate) fn fill_rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, color: Rgb) {
         let (xa, ya) = (x0.floor() as i64, y0.floor() as i64);
         let xb = (x1.ceil() as i64).max(xa + 1);
         let yb = (y1.ceil() as i64).max(ya + 1);
@@ -76,7 +76,7 @@ impl Canvas {
         }
     }
 
-    fn disc(&mut self, cx: f32, cy: f32, r: f32, color: Rgb) {
+    pub(crate) fn disc(&mut self, cx: f32, cy: f32, r: f32, color: Rgb) {
         let (xa, xb) = ((cx - r - 1.0).floor() as i64, (cx + r + 1.0).ceil() as i64);
         let (ya, yb) = ((cy - r - 1.0).floor() as i64, (cy + r + 1.0).ceil() as i64);
         for y in ya..=yb {
@@ -87,22 +87,22 @@ impl Canvas {
         }
     }
 
-    fn hline(&mut self, x0: f32, x1: f32, y: f32, color: Rgb) {
+    pub(crate) fn hline(&mut self, x0: f32, x1: f32, y: f32, color: Rgb) {
         self.fill_rect(x0, y, x1, y + 1.0, color);
     }
 
-    fn vline(&mut self, x: f32, y0: f32, y1: f32, color: Rgb) {
+    pub(crate) fn vline(&mut self, x: f32, y0: f32, y1: f32, color: Rgb) {
         self.fill_rect(x, y0, x + 1.0, y1, color);
     }
 }
 
 /// Text drawing with the embedded font.
-struct Text<'f> {
-    font: FontRef<'f>,
+pub(crate) struct Text<'f> {
+    pub(crate) font: FontRef<'f>,
 }
 
 impl Text<'_> {
-    fn width(&self, s: &str, size: f32) -> f32 {
+    pub(crate) fn width(&self, s: &str, size: f32) -> f32 {
         let f = self.font.as_scaled(PxScale::from(size));
         let mut w = 0.0;
         let mut prev = None;
@@ -118,7 +118,7 @@ impl Text<'_> {
     }
 
     /// Draws `s` with its baseline at `y`; `anchor` 0 = left, 0.5 = centre, 1 = right of `x`.
-    fn draw(
+    pub(crate) fn draw(
         &self,
         canvas: &mut Canvas,
         s: &str,
