@@ -86,6 +86,7 @@ fn predict_recovers_planted_contacts() {
     );
     let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let gap = eval["gap"].as_f64().unwrap();
+    eprintln!("top-L precision {precision}, gap on the training family {gap:+.4} nats/site");
     assert!(
         gap.abs() < 0.1,
         "student-teacher gap on the training family: {gap}"
