@@ -7,6 +7,8 @@ pub mod batch;
 pub mod couplings;
 pub mod error;
 pub mod evaluate;
+pub mod evaluate_model;
+pub mod experiment;
 pub mod memory;
 pub mod model;
 pub mod output;

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 mod batch;
 mod common;
 mod contacts;
+mod evaluate;
+mod experiment;
 mod inspect;
 mod predict;
 mod score;
@@ -34,6 +36,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Predict many families (a folder or a TSV manifest): parallel, resumable, shardable; one summary table.
     Batch(batch::Args),
+    /// Mean per-site negative log-likelihood and perplexity of an alignment under a saved model (and under its planted teacher).
+    Evaluate(evaluate::Args),
+    /// The paper's claims as experiments on synthetic families.
+    Experiment(experiment::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -45,5 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contacts(args) => contacts::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Batch(args) => batch::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Experiment(args) => experiment::run(args),
     }
 }

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use fadca::evaluate::{DEFAULT_CUTOFF, NativeSource};
-use fadca::model::{ModelKind, Progress, TrainConfig};
+use fadca::model::{DEFAULT_MASK_PROB, ModelKind, Objective, Progress, TrainConfig};
 use fadca::predict::{
     DeviceChoice, PredictRequest, configure_threads, default_model_path, default_output_dir,
     default_threads, family_name, resolve_device, run_prediction, validate_name,
@@ -73,6 +73,14 @@ pub struct TrainingArgs {
           help = default_of("Seed of the initialisation and of the batch order; on the CPU the same seed \
 and --threads give identical files", |c| c.seed.to_string()))]
     pub seed: Option<u64>,
+    /// Training objective: pll = full pseudo-likelihood (every site predicted from all the
+    /// others); mlm = BERT-style masking (each site masked with probability --mask-prob, the
+    /// loss is L times the weighted mean over masked sites of -log P(x_i | unmasked rest)).
+    #[arg(long, value_enum, default_value_t = Objective::Pll, help_heading = "Training")]
+    pub objective: Objective,
+    /// Probability that a site is masked (--objective mlm only), in (0, 1].
+    #[arg(long, value_name = "P", default_value_t = DEFAULT_MASK_PROB, help_heading = "Training")]
+    pub mask_prob: f64,
     /// Where to train: auto = CUDA when libtorch sees a GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help_heading = "Training")]
     pub device: DeviceChoice,
@@ -106,6 +114,8 @@ impl TrainingArgs {
         if let Some(v) = self.seed {
             c.seed = v;
         }
+        c.objective = self.objective;
+        c.mask_prob = self.mask_prob;
         c.device = resolve_device(self.device)?;
         c.validate()?;
         Ok(c)
@@ -129,6 +139,10 @@ impl TrainingArgs {
         push("--lambda-j", self.lambda_j.map(|v| v.to_string()));
         push("--lambda-h", self.lambda_h.map(|v| v.to_string()));
         push("--seed", self.seed.map(|v| v.to_string()));
+        out.push("--objective".into());
+        out.push(value_name(&self.objective));
+        out.push("--mask-prob".into());
+        out.push(self.mask_prob.to_string());
         out.push("--device".into());
         out.push(value_name(&self.device));
         out

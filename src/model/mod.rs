@@ -23,7 +23,8 @@ pub mod potts;
 mod trainer;
 
 pub use trainer::{
-    Progress, TrainConfig, TrainReport, batch_loss, device_name, neg_log_likelihood, train,
+    DEFAULT_MASK_PROB, Objective, Progress, TrainConfig, TrainReport, batch_loss, device_name,
+    masked_batch_loss, neg_log_likelihood, train,
 };
 
 use crate::Q;

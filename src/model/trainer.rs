@@ -52,7 +52,27 @@ pub struct TrainConfig {
     /// Where to train.
     #[serde(serialize_with = "serialize_device")]
     pub device: Device,
+    /// Training objective: full pseudo-likelihood or BERT-style masking.
+    pub objective: Objective,
+    /// Probability that a site is masked ([`Objective::Mlm`] only).
+    pub mask_prob: f64,
 }
+
+/// What the trainer minimises (see [`masked_batch_loss`] for `Mlm`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Full pseudo-likelihood: every site predicted from all the others (SPEC §1).
+    Pll,
+    /// Masked language model: each site masked independently with probability
+    /// `mask_prob`, masked sites predicted from the unmasked rest.
+    Mlm,
+}
+
+/// Default masking probability of [`Objective::Mlm`] (BERT's).
+pub const DEFAULT_MASK_PROB: f64 = 0.15;
 
 fn serialize_device<S: serde::Serializer>(device: &Device, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&device_name(*device))
@@ -81,6 +101,8 @@ impl TrainConfig {
             batch_size: None,
             seed: 0,
             device: Device::Cpu,
+            objective: Objective::Pll,
+            mask_prob: DEFAULT_MASK_PROB,
         }
     }
 
@@ -123,6 +145,9 @@ impl TrainConfig {
         }
         if !(self.lambda_j >= 0.0 && self.lambda_h >= 0.0) {
             bail!(crate::InputError("--lambda-j and --lambda-h must be non-negative".into()));
+        }
+        if !(self.mask_prob > 0.0 && self.mask_prob <= 1.0) {
+            bail!(crate::InputError("--mask-prob must be in (0, 1]".into()));
         }
         Ok(())
     }
@@ -208,6 +233,72 @@ pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, lambda_j: f6
     data + model.coupling_norm2(&table) * lambda_j + model.fields().square().sum(kind) * lambda_h
 }
 
+/// The objective `cfg.objective` on a batch: [`batch_loss`] for `Pll`;
+/// for `Mlm` a fresh random mask (libtorch's generator, seeded by [`train`])
+/// and [`masked_batch_loss`].
+fn objective_loss(model: &Model, cfg: &TrainConfig, states: &Tensor, weights: &Tensor) -> Tensor {
+    match cfg.objective {
+        Objective::Pll => batch_loss(model, states, weights, cfg.lambda_j, cfg.lambda_h),
+        Objective::Mlm => {
+            let mask = Tensor::rand(states.size(), (Kind::Float, states.device())).lt(cfg.mask_prob);
+            masked_batch_loss(model, states, weights, &mask, cfg.lambda_j, cfg.lambda_h)
+        }
+    }
+}
+
+/// The masked-language-model objective on a batch with a given `mask`
+/// (B×L, Bool, true = masked):
+///
+/// ```text
+/// loss = L · Σ_n w_n Σ_{i masked} −log P(x_ni | x_n,unmasked) / Σ_n w_n |masked_n|
+///        + λ_J Σ_{i≠j} ‖J_ij‖² + λ_h Σ_i ‖h_i‖²
+/// ```
+///
+/// where `P(x_i = a | unmasked) = softmax_a(h_i(a) + Σ_{j unmasked} J_ij(a, x_j))`:
+/// a masked site's value embedding is zero, i.e. its row of the coupling
+/// table is left out of the embedding bag (per-sample weight 0). The data
+/// term is the weighted mean over masked sites, times L so that it is on the
+/// scale of the pseudo-likelihood's per-sequence sum over sites and λ means
+/// the same for both objectives. A batch with no masked site has data term 0.
+pub fn masked_batch_loss(
+    model: &Model,
+    states: &Tensor,
+    weights: &Tensor,
+    mask: &Tensor,
+    lambda_j: f64,
+    lambda_h: f64,
+) -> Tensor {
+    let table = model.coupling_table();
+    let kind = table.kind();
+    let size = states.size();
+    let (b, l) = (size[0], size[1]);
+    let device = states.device();
+    let offsets = Tensor::arange(l, (Kind::Int64, device)) * Q as i64;
+    let index = (states + offsets.unsqueeze(0)).reshape([-1]);
+    let bag_offsets = Tensor::arange(b, (Kind::Int64, device)) * l;
+    let masked = mask.to_kind(kind);
+    let keep = (masked.ones_like() - &masked).reshape([-1]);
+    let (sum, _, _, _) = Tensor::embedding_bag(
+        &table,
+        &index,
+        &bag_offsets,
+        false,
+        0, // mode sum
+        false,
+        Some(&keep),
+        false,
+    );
+    let logits = sum.reshape([b, l, Q as i64]) + model.fields().unsqueeze(0);
+    let site_nll = -logits
+        .log_softmax(-1, kind)
+        .gather(2, &states.unsqueeze(-1), false)
+        .squeeze_dim(-1);
+    let per_site_weight = &masked * weights.unsqueeze(-1);
+    let data = (site_nll * &per_site_weight).sum(kind) / per_site_weight.sum(kind).clamp_min(1e-12)
+        * l as f64;
+    data + table.square().sum(kind) * lambda_j + model.fields().square().sum(kind) * lambda_h
+}
+
 /// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
 /// from conditional logits (B×L×q) and states (B×L): a vector of B.
 pub fn neg_log_likelihood(logits: &Tensor, states: &Tensor) -> Tensor {
@@ -265,7 +356,7 @@ pub fn train(
             let index = Tensor::from_slice(chunk).to_device(cfg.device);
             let batch_states = data.states.index_select(0, &index);
             let batch_weights = data.weights.index_select(0, &index);
-            let loss = batch_loss(&model, &batch_states, &batch_weights, cfg.lambda_j, cfg.lambda_h);
+            let loss = objective_loss(&model, cfg, &batch_states, &batch_weights);
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 bail!("training diverged: the loss became {value} at epoch {} step {step}", epoch + 1);
