@@ -108,7 +108,7 @@ fn run_sample_complexity(a: SampleComplexityArgs) -> anyhow::Result<()> {
         cfg.train.head_dim = d;
     }
     if let Some(e) = a.epochs {
-        cfg.train.epochs = e;
+        cfg.train.epochs = Some(e);
     }
     cfg.min_steps = a.min_steps;
     cfg.validate()?;
