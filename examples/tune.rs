@@ -13,6 +13,7 @@ use fadca::output::contact_files::Prediction;
 use fadca::structure::AtomSelection;
 
 fn main() -> anyhow::Result<()> {
+    fadca::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let manifest = PathBuf::from(&args[0]);
     let root = manifest.parent().unwrap_or(Path::new("."));
@@ -29,7 +30,7 @@ fn main() -> anyhow::Result<()> {
             }
             "heads" => cfg.heads = v.parse()?,
             "head_dim" => cfg.head_dim = v.parse()?,
-            "lambda_j" => cfg.lambda_j = v.parse()?,
+            "lambda_j" => cfg.lambda_j = Some(v.parse()?),
             "lambda_h" => cfg.lambda_h = v.parse()?,
             "lr" => cfg.learning_rate = v.parse()?,
             "epochs" => cfg.epochs = Some(v.parse()?),

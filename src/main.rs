@@ -6,6 +6,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    fadca::keep_freed_memory();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => {}

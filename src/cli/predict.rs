@@ -62,7 +62,7 @@ pub struct TrainingArgs {
     pub learning_rate: Option<f64>,
     /// L2 strength on the couplings.
     #[arg(long, value_name = "LAMBDA", help_heading = "Training",
-          help = default_of("L2 strength on the couplings, lambda_J", |c| c.lambda_j.to_string()))]
+          help = "L2 strength on the couplings, lambda_J [default: auto: 0.001 (factored), 0.1(L-1)/M_eff (potts), see TrainConfig::lambda_j_for]")]
     pub lambda_j: Option<f64>,
     /// L2 strength on the fields.
     #[arg(long, value_name = "LAMBDA", help_heading = "Training",
@@ -106,7 +106,7 @@ impl TrainingArgs {
             c.learning_rate = v;
         }
         if let Some(v) = self.lambda_j {
-            c.lambda_j = v;
+            c.lambda_j = Some(v);
         }
         if let Some(v) = self.lambda_h {
             c.lambda_h = v;

@@ -38,7 +38,7 @@ pub struct TrainConfig {
     /// Query/key dimension d (factored model).
     pub head_dim: usize,
     /// L2 strength on the couplings, λ_J.
-    pub lambda_j: f64,
+    pub lambda_j: Option<f64>,
     /// L2 strength on the fields, λ_h.
     pub lambda_h: f64,
     /// Adam learning rate.
@@ -94,7 +94,7 @@ impl TrainConfig {
             model,
             heads: 32,
             head_dim: 23,
-            lambda_j: 1e-3,
+            lambda_j: None,
             lambda_h: 1e-4,
             learning_rate: 0.05,
             epochs: None,
@@ -121,12 +121,26 @@ impl TrainConfig {
         (epochs, batch)
     }
 
-    /// This configuration with the automatic values resolved for `n` sequences.
-    pub fn resolved(&self, n: usize) -> TrainConfig {
+    /// The effective λ_J for length `l` and `meff` effective sequences. The
+    /// automatic value is 10⁻³ for the factored model (its few parameters
+    /// need little shrinking; stronger values lowered precision on the
+    /// benchmark) and plmc's `0.2·(L−1)` per pair, i.e. `0.1·(L−1)/M_eff` per
+    /// entry of the table in this normalised objective, for the Potts model.
+    pub fn lambda_j_for(&self, l: usize, meff: f64) -> f64 {
+        self.lambda_j.unwrap_or_else(|| match self.model {
+            ModelKind::Factored => 1e-3,
+            ModelKind::Potts => 0.1 * (l.max(2) - 1) as f64 / meff.max(1.0),
+        })
+    }
+
+    /// This configuration with the automatic values resolved for `n`
+    /// sequences of length `l` with `meff` effective sequences.
+    pub fn resolved(&self, n: usize, l: usize, meff: f64) -> TrainConfig {
         let (epochs, batch) = self.schedule(n);
         TrainConfig {
             epochs: Some(epochs),
             batch_size: Some(batch),
+            lambda_j: Some(self.lambda_j_for(l, meff)),
             ..self.clone()
         }
     }
@@ -143,7 +157,7 @@ impl TrainConfig {
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             bail!(crate::InputError("--learning-rate must be a positive number".into()));
         }
-        if !(self.lambda_j >= 0.0 && self.lambda_h >= 0.0) {
+        if !(self.lambda_j.unwrap_or(0.0) >= 0.0 && self.lambda_h >= 0.0) {
             bail!(crate::InputError("--lambda-j and --lambda-h must be non-negative".into()));
         }
         if !(self.mask_prob > 0.0 && self.mask_prob <= 1.0) {
@@ -236,12 +250,18 @@ pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, lambda_j: f6
 /// The objective `cfg.objective` on a batch: [`batch_loss`] for `Pll`;
 /// for `Mlm` a fresh random mask (libtorch's generator, seeded by [`train`])
 /// and [`masked_batch_loss`].
-fn objective_loss(model: &Model, cfg: &TrainConfig, states: &Tensor, weights: &Tensor) -> Tensor {
+fn objective_loss(
+    model: &Model,
+    cfg: &TrainConfig,
+    lambda_j: f64,
+    states: &Tensor,
+    weights: &Tensor,
+) -> Tensor {
     match cfg.objective {
-        Objective::Pll => batch_loss(model, states, weights, cfg.lambda_j, cfg.lambda_h),
+        Objective::Pll => batch_loss(model, states, weights, lambda_j, cfg.lambda_h),
         Objective::Mlm => {
             let mask = Tensor::rand(states.size(), (Kind::Float, states.device())).lt(cfg.mask_prob);
-            masked_batch_loss(model, states, weights, &mask, cfg.lambda_j, cfg.lambda_h)
+            masked_batch_loss(model, states, weights, &mask, lambda_j, cfg.lambda_h)
         }
     }
 }
@@ -296,7 +316,7 @@ pub fn masked_batch_loss(
     let per_site_weight = &masked * weights.unsqueeze(-1);
     let data = (site_nll * &per_site_weight).sum(kind) / per_site_weight.sum(kind).clamp_min(1e-12)
         * l as f64;
-    data + table.square().sum(kind) * lambda_j + model.fields().square().sum(kind) * lambda_h
+    data + model.coupling_norm2(&table) * lambda_j + model.fields().square().sum(kind) * lambda_h
 }
 
 /// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
@@ -331,6 +351,7 @@ pub fn train(
         bail!("{} weights for {n} sequences", weights.len());
     }
     let (epochs, batch_size) = cfg.schedule(n);
+    let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
     let start = Instant::now();
     tch::manual_seed(cfg.seed as i64);
     let data = Data::new(states, weights, cfg.device);
@@ -356,7 +377,7 @@ pub fn train(
             let index = Tensor::from_slice(chunk).to_device(cfg.device);
             let batch_states = data.states.index_select(0, &index);
             let batch_weights = data.weights.index_select(0, &index);
-            let loss = objective_loss(&model, cfg, &batch_states, &batch_weights);
+            let loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 bail!("training diverged: the loss became {value} at epoch {} step {step}", epoch + 1);
