@@ -438,6 +438,13 @@ pub fn run_prediction(
     let t = Instant::now();
     let alignment = read_alignment(&request.msa, &request.read_options)?;
     timings.read = seconds(t);
+    if alignment.length() < 2 {
+        return Err(crate::input_error(format!(
+            "alignment {}: {} column(s) left after reading; training needs at least 2",
+            request.msa.display(),
+            alignment.length()
+        )));
+    }
 
     let t = Instant::now();
     let weights = sequence_weights(alignment.states.view(), request.theta);

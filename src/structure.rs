@@ -209,6 +209,17 @@ fn looks_like_mmcif(text: &str) -> bool {
 /// chain of the first model that has an amino-acid residue.
 pub fn read_structure(path: &Path, chain: Option<&str>) -> anyhow::Result<ChainStructure> {
     let text = read_structure_text(path)?;
+    parse_structure(&text, path, chain)
+}
+
+/// Parses the (decompressed) text of a PDB or mmCIF file as
+/// [`read_structure`] does; `path` is only used in messages. Used by the
+/// fuzz targets (fuzz/).
+pub fn parse_structure(
+    text: &str,
+    path: &Path,
+    chain: Option<&str>,
+) -> anyhow::Result<ChainStructure> {
     let mmcif = looks_like_mmcif(&text);
     let format = if mmcif {
         pdbtbx::Format::Mmcif

@@ -540,7 +540,12 @@ fn parse_rr(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
         let j = reader.index(n, t.get(1).copied(), "residue j")?;
         let s = match t.len() {
             3 => reader.score(n, t.get(2).copied(), "probability")?,
-            5.. => reader.score(n, t.get(4).copied(), "probability")?,
+            5.. => {
+                // The distance bounds are not used, but must be numbers.
+                reader.score(n, t.get(2).copied(), "distance bound d1")?;
+                reader.score(n, t.get(3).copied(), "distance bound d2")?;
+                reader.score(n, t.get(4).copied(), "probability")?
+            }
             _ => {
                 return Err(reader.error(n, "expected `i j d1 d2 p` or `i j p`"));
             }
@@ -556,12 +561,14 @@ fn parse_rr(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
 fn parse_ec(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
     // Column positions, from a header when there is one.
     let (mut ci, mut cj, mut cs) = (0, 2, 5);
+    // The `fn` score column is not used, but must be a number when present.
+    let mut cf = Some(4);
     for (n, line) in data_lines(text) {
         let t = split(line);
         if t.first() == Some(&"i") {
             let find = |name: &str| t.iter().position(|c| *c == name);
             match (find("i"), find("j"), find("cn")) {
-                (Some(a), Some(b), Some(c)) => (ci, cj, cs) = (a, b, c),
+                (Some(a), Some(b), Some(c)) => (ci, cj, cs, cf) = (a, b, c, find("fn")),
                 _ => return Err(reader.error(n, "EC header without columns i, j and cn")),
             }
             continue;
@@ -569,6 +576,11 @@ fn parse_ec(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
         let i = reader.index(n, t.get(ci).copied(), "residue i")?;
         let j = reader.index(n, t.get(cj).copied(), "residue j")?;
         let s = reader.score(n, t.get(cs).copied(), "cn score")?;
+        if let Some(f) = cf
+            && t.len() > f
+        {
+            reader.score(n, t.get(f).copied(), "fn score")?;
+        }
         reader.add(n, i, j, s)?;
     }
     Ok(())
