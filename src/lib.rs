@@ -6,6 +6,7 @@ pub mod alignment;
 pub mod couplings;
 pub mod error;
 pub mod evaluate;
+pub mod interrupt;
 pub mod memory;
 pub mod model;
 pub mod output;

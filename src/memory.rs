@@ -75,6 +75,97 @@ pub fn estimate_training_bytes(
         .saturating_add(activations)
 }
 
+/// Parses a size such as `8G`, `512M`, `1.5GiB`, `2048` (bytes); binary
+/// units (K = 1024). A bad value is an input error naming `--max-memory`.
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ => 0,
+    };
+    match number.parse::<f64>() {
+        Ok(v) if factor > 0 && v.is_finite() && v > 0.0 => Ok((v * factor as f64) as u64),
+        _ => Err(crate::input_error(format!(
+            "--max-memory {text:?}: expected a positive size such as 8G, 512M or 1.5G"
+        ))),
+    }
+}
+
+/// Memory available for training on `device`: `MemAvailable` of
+/// /proc/meminfo on the CPU, the free memory reported by `nvidia-smi` on a
+/// CUDA device. `None` when it cannot be found out.
+pub fn available_bytes(device: tch::Device) -> Option<u64> {
+    match device {
+        tch::Device::Cuda(i) => {
+            let out = std::process::Command::new("nvidia-smi")
+                .args([
+                    "--query-gpu=memory.free",
+                    "--format=csv,noheader,nounits",
+                    &format!("--id={i}"),
+                ])
+                .output()
+                .ok()?;
+            let mib: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+            Some(mib * MIB)
+        }
+        _ => {
+            let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        }
+    }
+}
+
+/// The memory guard: fails with an input error when the estimated peak of
+/// training (see [`estimate_training_bytes`]) exceeds `limit`, naming the
+/// estimate and the ways out. `limit_source` says where the limit came from.
+#[allow(clippy::too_many_arguments)]
+pub fn check_training_memory(
+    n: usize,
+    l: usize,
+    model: ModelKind,
+    heads: usize,
+    head_dim: usize,
+    batch: usize,
+    limit: u64,
+    limit_source: &str,
+) -> anyhow::Result<u64> {
+    let estimate = estimate_training_bytes(n, l, model, heads, head_dim, batch);
+    if estimate <= limit {
+        return Ok(estimate);
+    }
+    let factored = estimate_training_bytes(n, l, ModelKind::Factored, heads, head_dim, batch);
+    let mut ways = Vec::new();
+    if model == ModelKind::Potts {
+        ways.push(format!(
+            "the factored model (--model factored, about {})",
+            human_bytes(factored)
+        ));
+    } else if heads > 1 {
+        ways.push("fewer heads (--heads)".to_string());
+    }
+    ways.push("fewer sequences (--max-seqs N, sampled by weight)".to_string());
+    ways.push("a smaller --batch-size".to_string());
+    ways.push("a larger --max-memory if you know better".to_string());
+    Err(crate::input_error(format!(
+        "training the {} model on N = {n} sequences of length L = {l} needs about {} \
+         but only {} is allowed ({limit_source}); try {}",
+        model.name(),
+        human_bytes(estimate),
+        human_bytes(limit),
+        ways.join(", ")
+    )))
+}
+
 /// A byte count in binary units with one decimal: `"512 B"`, `"1.2 GiB"`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -125,5 +216,56 @@ mod tests {
         assert_eq!(human_bytes(1024), "1.0 KiB");
         assert_eq!(human_bytes(1536 * 1024), "1.5 MiB");
         assert_eq!(human_bytes(1_288_490_189), "1.2 GiB");
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_size("8G").unwrap(), 8 << 30);
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("2048").unwrap(), 2048);
+        assert_eq!(parse_size(" 4k ").unwrap(), 4096);
+        for bad in ["", "G", "-1G", "0", "8X", "1e3G", "lots"] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(crate::error::is_input_error(&e), "{bad}");
+            assert!(format!("{e}").contains("--max-memory"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn guard_passes_under_the_limit_and_names_ways_out_above() {
+        let need = estimate_training_bytes(100, 50, ModelKind::Potts, 4, 4, 16);
+        assert_eq!(
+            check_training_memory(100, 50, ModelKind::Potts, 4, 4, 16, need, "x").unwrap(),
+            need
+        );
+        let e = check_training_memory(
+            100,
+            50,
+            ModelKind::Potts,
+            4,
+            4,
+            16,
+            need - 1,
+            "--max-memory",
+        )
+        .unwrap_err();
+        let msg = format!("{e}");
+        assert!(crate::error::is_input_error(&e));
+        assert!(msg.contains(&human_bytes(need)), "{msg}");
+        assert!(
+            msg.contains("--model factored") && msg.contains("--max-seqs"),
+            "{msg}"
+        );
+        let e = check_training_memory(100, 50, ModelKind::Factored, 4, 4, 16, 1, "--max-memory")
+            .unwrap_err();
+        assert!(format!("{e}").contains("fewer heads"), "{e}");
+    }
+
+    #[test]
+    fn available_memory_is_known_on_linux() {
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(available_bytes(tch::Device::Cpu).unwrap() > 0);
+        }
     }
 }

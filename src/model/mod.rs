@@ -25,6 +25,7 @@ mod trainer;
 pub use trainer::{
     Progress, TrainConfig, TrainReport, batch_loss, device_name, neg_log_likelihood, train,
 };
+pub use trainer::{MAX_RESTARTS, Restart, TrainingDiverged};
 
 use crate::Q;
 
