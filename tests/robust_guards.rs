@@ -282,3 +282,38 @@ fn same_seed_and_threads_give_byte_identical_contacts() {
         }
     }
 }
+
+/// Every file fadca writes goes through `fadca::output::write_atomic`: no
+/// other direct file creation in the library or CLI code (test modules aside).
+#[test]
+fn every_writer_goes_through_write_atomic() {
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    assert!(files.len() > 20);
+    let forbidden = ["fs::write(", "File::create(", "OpenOptions", "fs::copy("];
+    let mut offenders = Vec::new();
+    for f in files {
+        if f.ends_with("output/mod.rs") {
+            continue; // write_atomic itself
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            if forbidden.iter().any(|w| line.contains(w)) && !line.trim_start().starts_with("//") {
+                offenders.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}
