@@ -9,8 +9,8 @@
 //!
 //! - base: 256 MiB (libtorch runtime, binary, alignment) + `N·L·9`;
 //! - factored attention: `4·T·f` (the table, its gradient and the einsum /
-//!   masking temporaries) + `2·H·L²·f` (attention and its gradient)
-//!   + `4·B·L·q·f` (logits, log-softmax and their gradients) + `5·P·f` with
+//!   masking temporaries) + `2·H·L²·f` (attention and its gradient) +
+//!   `4·B·L·q·f` (logits, log-softmax and their gradients) + `5·P·f` with
 //!   `P = H(2·L·d + q²) + L·q` (parameters, gradients, Adam m and v, the
 //!   numerical guard's checkpoint);
 //! - full Potts: `10.5·T·f` (parameters, gradient, Adam m and v, checkpoint,

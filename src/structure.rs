@@ -220,7 +220,7 @@ pub fn parse_structure(
     path: &Path,
     chain: Option<&str>,
 ) -> anyhow::Result<ChainStructure> {
-    let mmcif = looks_like_mmcif(&text);
+    let mmcif = looks_like_mmcif(text);
     let format = if mmcif {
         pdbtbx::Format::Mmcif
     } else {

@@ -247,7 +247,7 @@ pub fn train(
             let batch_weights = data.weights.index_select(0, &index);
             let mut loss = batch_loss(&model, &batch_states, &batch_weights, cfg.lambda_j, cfg.lambda_h);
             if fault.poisons(step) {
-                loss = loss * f64::NAN;
+                loss *= f64::NAN;
             }
             let value = loss.double_value(&[]);
             if !value.is_finite() {
