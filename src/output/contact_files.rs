@@ -499,7 +499,10 @@ fn parse_rr(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
     let mut in_contacts = false;
     for (n, line) in data_lines(text) {
         let t = split(line);
-        let head = t[0].to_ascii_uppercase();
+        let Some(first) = t.first() else {
+            return Err(reader.error(n, "a line of separators only (expected `i j d1 d2 p`)"));
+        };
+        let head = first.to_ascii_uppercase();
         if head == "END" {
             break;
         }

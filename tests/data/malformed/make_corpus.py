@@ -72,3 +72,7 @@ w("truncated.cif", "data_X\nloop_\n_atom_site.group_PDB\n_atom_site.id\n_atom_si
 pdb = "".join(atom(i + 1, "CA", r, "A", i + 1, 3.8 * i, 0, 0, "C") for i, r in enumerate(["ALA", "GLY", "SER", "LEU", "VAL", "LYS", "TRP", "TYR"])) + "END\n"
 w("ok.pdb", pdb)
 w("truncated.pdb.gz", gzip.compress(pdb.encode() * 5)[:60])
+
+# Found by fuzzing (FUZZING.md).
+w("separators_only.rr", "s,\n\n,\n")
+# multibyte_char.cif: the structure fuzz crash (tests/data/fuzz-regressions/structure/), minus its selector byte.
