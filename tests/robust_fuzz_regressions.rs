@@ -80,8 +80,11 @@ fn prediction(data: &[u8]) {
     let expected = (selector & 0x08 != 0).then_some((selector >> 4) as usize + 1);
     match parse_prediction(text, format, Path::new("fuzz.input"), expected) {
         Ok(p) => {
-            let m = p.to_matrix();
-            assert_eq!(m.nrows(), m.ncols());
+            // A legitimate L of tens of thousands would need gigabytes here.
+            if p.length <= 2000 {
+                let m = p.to_matrix();
+                assert_eq!(m.nrows(), m.ncols());
+            }
             let _ = p.top(5, 6, None);
         }
         Err(e) => assert!(

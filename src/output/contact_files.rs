@@ -53,6 +53,11 @@ pub fn rank_order(a: &ScoredPair, b: &ScoredPair) -> std::cmp::Ordering {
         .then(a.j.cmp(&b.j))
 }
 
+/// The largest residue number a contact file may name (the longest known
+/// protein has about 35 000 residues); a larger one is an input error rather
+/// than an L×L matrix that cannot be allocated (found by fuzzing).
+pub const MAX_RESIDUE: usize = 100_000;
+
 /// Contact scores for a query of `length` residues.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -420,6 +425,12 @@ impl<'a> PairReader<'a> {
             .map_err(|_| self.error(line, format!("{what} {token:?} is not a residue number")))?;
         if v == 0 {
             return Err(self.error(line, format!("{what} is 0 (residues are numbered from 1)")));
+        }
+        if v > MAX_RESIDUE {
+            return Err(self.error(
+                line,
+                format!("{what} {v} is implausibly large (at most {MAX_RESIDUE})"),
+            ));
         }
         if let Some(l) = self.expected_length.or(self.declared_length)
             && v > l

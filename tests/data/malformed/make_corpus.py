@@ -76,3 +76,7 @@ w("truncated.pdb.gz", gzip.compress(pdb.encode() * 5)[:60])
 # Found by fuzzing (FUZZING.md).
 w("separators_only.rr", "s,\n\n,\n")
 # multibyte_char.cif: the structure fuzz crash (tests/data/fuzz-regressions/structure/), minus its selector byte.
+
+# Found by fuzzing: residue numbers that overflow or are implausibly large.
+w("huge_residue.tsv", "i\tj\tscore\n1\t8\t0.9\n2\t100000000000000000000000\t0.5\n")
+w("implausible_residue.tsv", "i\tj\tscore\n1\t8\t0.9\n2\t1000000000000\t0.5\n")
