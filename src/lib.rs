@@ -9,6 +9,7 @@ pub mod error;
 pub mod evaluate;
 pub mod evaluate_model;
 pub mod experiment;
+pub mod interrupt;
 pub mod memory;
 pub mod model;
 pub mod output;

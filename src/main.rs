@@ -13,7 +13,9 @@ fn main() {
         Err(err) => {
             // `{:#}` joins the context chain on one line: "what: where: why".
             eprintln!("fadca: error: {err:#}");
-            let code = if fadca::error::is_input_error(&err) {
+            let code = if let Some(code) = fadca::interrupt::exit_code_of(&err) {
+                code
+            } else if fadca::error::is_input_error(&err) {
                 2
             } else {
                 1

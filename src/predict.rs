@@ -33,11 +33,11 @@ use crate::evaluate::{
     write_score_outputs,
 };
 use crate::input_error;
-use crate::model::{Model, ModelKind, Progress, TrainConfig, train};
+use crate::model::{Model, ModelKind, Progress, Restart, TrainConfig, TrainingDiverged, train};
 use crate::output::contact_files::{Prediction, ScoredPair, write_mat, write_rr, write_tsv};
 use crate::output::write_atomic;
 use crate::structure::ResidueMapping;
-use crate::weights::{effective_count, sequence_weights};
+use crate::weights::{effective_count, sample_by_weight, sequence_weights};
 
 /// File names in a prediction folder.
 pub mod files {
@@ -287,6 +287,12 @@ pub struct PredictionSummary {
     pub hyperparameters: TrainConfig,
     /// Mean objective per epoch.
     pub loss_curve: Vec<f64>,
+    /// Restarts after a non-finite loss or gradient (numerical guard; usually empty).
+    pub restarts: Vec<Restart>,
+    /// N before `--max-seqs` subsampling, when it applied (`n_kept` is then the sample size).
+    pub subsampled_from: Option<usize>,
+    /// `"ok"`; a run whose training diverged writes a different summary with `"diverged"`.
+    pub status: &'static str,
     /// Optimiser steps.
     pub steps: usize,
     /// Seconds per stage.
@@ -422,11 +428,42 @@ fn seconds(since: Instant) -> f64 {
     since.elapsed().as_secs_f64()
 }
 
-/// Runs one prediction (see the module documentation). Input problems
-/// (alignment, structure, hyper-parameters) are reported before training.
-/// `on_progress` is called after every epoch.
+/// Resource limits of a run (robustness): the memory guard and
+/// subsampling. The default guards against the available memory and keeps
+/// every sequence.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Refuse to train when the estimated peak (see
+    /// [`crate::memory::estimate_training_bytes`]) exceeds this many bytes;
+    /// `None`: the memory available on the device
+    /// ([`crate::memory::available_bytes`]), no check when unknown.
+    pub max_memory: Option<u64>,
+    /// Train on at most this many sequences, sampled by weight with the seed
+    /// ([`crate::weights::sample_by_weight`]; the query is always kept), then
+    /// re-weighted; `None`: all.
+    pub max_seqs: Option<usize>,
+}
+
+/// Runs one prediction (see the module documentation) with the default
+/// [`Limits`].
 pub fn run_prediction(
     request: &PredictRequest,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<PredictOutcome> {
+    run_prediction_with(request, &Limits::default(), on_progress)
+}
+
+/// Runs one prediction (see the module documentation). Input problems
+/// (alignment, structure, hyper-parameters, a run that would not fit in
+/// memory) are reported before training. `on_progress` is called after
+/// every epoch. A pending SIGINT/SIGTERM ([`crate::interrupt`]) stops the
+/// run between stages and between optimiser steps, before anything is
+/// written. When training diverges for good, `summary.json` records the
+/// failure and the loss curve (`"status": "diverged"`) and the error is
+/// returned.
+pub fn run_prediction_with(
+    request: &PredictRequest,
+    limits: &Limits,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<PredictOutcome> {
     let start = Instant::now();
@@ -438,11 +475,57 @@ pub fn run_prediction(
     let t = Instant::now();
     let alignment = read_alignment(&request.msa, &request.read_options)?;
     timings.read = seconds(t);
+    if alignment.length() < 2 {
+        return Err(crate::input_error(format!(
+            "alignment {}: {} column(s) left after reading; training needs at least 2",
+            request.msa.display(),
+            alignment.length()
+        )));
+    }
+
+    crate::interrupt::check("reading the alignment")?;
 
     let t = Instant::now();
-    let weights = sequence_weights(alignment.states.view(), request.theta);
+    let mut alignment = alignment;
+    let mut weights = sequence_weights(alignment.states.view(), request.theta);
+    let mut subsampled_from = None;
+    if let Some(k) = limits.max_seqs {
+        if k == 0 {
+            return Err(input_error("--max-seqs must be at least 1"));
+        }
+        if k < alignment.depth() {
+            let chosen = sample_by_weight(&weights, k, config.seed);
+            subsampled_from = Some(alignment.depth());
+            alignment.states = alignment.states.select(ndarray::Axis(0), &chosen);
+            alignment.names = chosen.iter().map(|&i| alignment.names[i].clone()).collect();
+            alignment.stats.n_kept = alignment.depth();
+            weights = sequence_weights(alignment.states.view(), request.theta);
+        }
+    }
     let meff = effective_count(&weights);
     timings.weights = seconds(t);
+    crate::interrupt::check("computing the weights")?;
+
+    let (limit, limit_source) = match limits.max_memory {
+        Some(bytes) => (Some(bytes), "--max-memory"),
+        None => (
+            crate::memory::available_bytes(config.device),
+            "the memory available on the device; raise or lower with --max-memory",
+        ),
+    };
+    if let Some(limit) = limit {
+        crate::memory::check_training_memory(
+            alignment.depth(),
+            alignment.length(),
+            config.model,
+            config.heads,
+            config.head_dim,
+            config.schedule(alignment.depth()).1,
+            limit,
+            limit_source,
+        )
+        .with_context(|| format!("alignment {}", request.msa.display()))?;
+    }
 
     // Load the structure now so that a bad one fails before training.
     let t = Instant::now();
@@ -470,8 +553,17 @@ pub fn run_prediction(
     }
 
     let t = Instant::now();
-    let (trained, report) = train(&alignment.states, &weights, config, on_progress)?;
+    let (trained, report) = match train(&alignment.states, &weights, config, on_progress) {
+        Ok(done) => done,
+        Err(err) => {
+            if let Some(diverged) = err.downcast_ref::<TrainingDiverged>() {
+                write_diverged_summary(&summary_path, request, &alignment, diverged)?;
+            }
+            return Err(err);
+        }
+    };
     timings.train = seconds(t);
+    crate::interrupt::check("training")?;
 
     let t = Instant::now();
     let model = to_cpu(&trained)?;
@@ -537,6 +629,9 @@ pub fn run_prediction(
         model: config.model,
         hyperparameters: config.resolved(alignment.depth(), alignment.length(), meff),
         loss_curve: report.loss_curve,
+        restarts: report.restarts,
+        subsampled_from,
+        status: "ok",
         steps: report.steps,
         timings,
         device: report.device,
@@ -559,6 +654,47 @@ pub fn run_prediction(
         summary,
         prediction,
         score,
+    })
+}
+
+/// What `summary.json` holds when training diverged for good (no other
+/// output was written).
+#[derive(serde::Serialize)]
+struct DivergedSummary<'a> {
+    status: &'static str,
+    error: &'a str,
+    name: &'a str,
+    msa: String,
+    n_kept: usize,
+    length: usize,
+    hyperparameters: &'a TrainConfig,
+    loss_curve: &'a [f64],
+    restarts: &'a [Restart],
+    version: &'static str,
+}
+
+fn write_diverged_summary(
+    path: &Path,
+    request: &PredictRequest,
+    alignment: &Alignment,
+    diverged: &TrainingDiverged,
+) -> Result<()> {
+    let summary = DivergedSummary {
+        status: "diverged",
+        error: &diverged.message,
+        name: &request.name,
+        msa: request.msa.display().to_string(),
+        n_kept: alignment.depth(),
+        length: alignment.length(),
+        hyperparameters: &request.config,
+        loss_curve: &diverged.loss_curve,
+        restarts: &diverged.restarts,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        w.write_all(b"\n")?;
+        Ok(())
     })
 }
 

@@ -195,6 +195,17 @@ fn read_structure_text(path: &Path) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Runs `f` (a third-party parser) and turns a panic inside it into `None`,
+/// without the panic message on stderr: bad input must give one error line,
+/// never a panic (the default hook is restored afterwards).
+fn without_panics<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result.ok()
+}
+
 /// True when the text looks like mmCIF (a `data_` block or `_atom_site.` items).
 fn looks_like_mmcif(text: &str) -> bool {
     text.lines()
@@ -209,18 +220,50 @@ fn looks_like_mmcif(text: &str) -> bool {
 /// chain of the first model that has an amino-acid residue.
 pub fn read_structure(path: &Path, chain: Option<&str>) -> anyhow::Result<ChainStructure> {
     let text = read_structure_text(path)?;
-    let mmcif = looks_like_mmcif(&text);
+    parse_structure(&text, path, chain)
+}
+
+/// Parses the (decompressed) text of a PDB or mmCIF file as
+/// [`read_structure`] does; `path` is only used in messages. Used by the
+/// fuzz targets (fuzz/).
+pub fn parse_structure(
+    text: &str,
+    path: &Path,
+    chain: Option<&str>,
+) -> anyhow::Result<ChainStructure> {
+    let mmcif = looks_like_mmcif(text);
     let format = if mmcif {
         pdbtbx::Format::Mmcif
     } else {
         pdbtbx::Format::Pdb
     };
-    let result = pdbtbx::ReadOptions::new()
-        .set_format(format)
-        .set_level(pdbtbx::StrictnessLevel::Loose)
-        .set_only_first_model(true)
-        .set_discard_hydrogens(true)
-        .read_raw(std::io::BufReader::new(text.as_bytes()));
+    // PDB and mmCIF are ASCII; pdbtbx 0.12 slices lines by byte offsets and
+    // panics inside a multi-byte character (found by fuzzing), so any
+    // non-ASCII character is replaced by '?' first.
+    let ascii: std::borrow::Cow<str> = if text.is_ascii() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(
+            text.chars()
+                .map(|c| if c.is_ascii() { c } else { '?' })
+                .collect(),
+        )
+    };
+    let result = without_panics(|| {
+        pdbtbx::ReadOptions::new()
+            .set_format(format)
+            .set_level(pdbtbx::StrictnessLevel::Loose)
+            .set_only_first_model(true)
+            .set_discard_hydrogens(true)
+            .read_raw(std::io::BufReader::new(ascii.as_bytes()))
+    })
+    .ok_or_else(|| {
+        input_error(format!(
+            "structure {}: cannot read it as {}: the file is malformed (the parser failed)",
+            path.display(),
+            if mmcif { "mmCIF" } else { "PDB" }
+        ))
+    })?;
     let pdb = match result {
         Ok((pdb, _warnings)) => pdb,
         Err(errors) => {

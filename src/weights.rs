@@ -46,6 +46,43 @@ pub fn effective_count(weights: &[f64]) -> f64 {
     weights.iter().sum()
 }
 
+/// Picks `k` of the sequences at random with probability proportional to
+/// their weight, without replacement (Efraimidis–Spirakis: the `k` largest
+/// keys `u^(1/w)`), seeded; the query (index 0) is always kept. Returns the
+/// chosen indices in increasing order (all of them when `k ≥ N`). Sequences
+/// of weight 0 are only taken when nothing else is left.
+pub fn sample_by_weight(weights: &[f64], k: usize, seed: u64) -> Vec<usize> {
+    use rand::{RngExt, SeedableRng};
+    let n = weights.len();
+    if k >= n {
+        return (0..n).collect();
+    }
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    // log key = ln(u) / w (larger is better); the query gets +inf.
+    let mut keyed: Vec<(f64, usize)> = weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            let key = if i == 0 {
+                f64::INFINITY
+            } else if w > 0.0 {
+                u.ln() / w
+            } else {
+                f64::NEG_INFINITY
+            };
+            (key, i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut chosen: Vec<usize> = keyed[..k].iter().map(|&(_, i)| i).collect();
+    chosen.sort_unstable();
+    chosen
+}
+
 /// The smallest number of matching columns `m` with `m / L ≥ θ`, computed
 /// with exactly that floating-point comparison; `None` when no `m ≤ L`
 /// qualifies (θ > 1).
@@ -455,5 +492,24 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn sample_by_weight_keeps_query_and_prefers_heavy_sequences() {
+        let weights = [0.1, 0.01, 1.0, 0.01, 1.0, 0.01];
+        assert_eq!(sample_by_weight(&weights, 10, 1), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(sample_by_weight(&weights, 0, 1), Vec::<usize>::new());
+        let mut heavy = 0;
+        for seed in 0..200 {
+            let s = sample_by_weight(&weights, 3, seed);
+            assert_eq!(s.len(), 3);
+            assert_eq!(s[0], 0, "the query is always kept");
+            assert!(s.windows(2).all(|w| w[0] < w[1]));
+            heavy += s.iter().filter(|&&i| i == 2 || i == 4).count();
+            assert_eq!(s, sample_by_weight(&weights, 3, seed), "seeded");
+        }
+        // Two draws besides the query: weight 1.0 vs 0.01 sequences, so nearly
+        // always the two heavy ones.
+        assert!(heavy > 380, "{heavy}");
     }
 }

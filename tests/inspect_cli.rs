@@ -57,7 +57,8 @@ fn json_report_of_the_a3m_fixture() {
         4,
     );
     assert_eq!(v["memory"]["factored_bytes"].as_u64(), Some(expect));
-    assert!(v["memory"]["potts_bytes"].as_u64().unwrap() > 300 * 1024 * 1024);
+    // At least the 256 MiB runtime base of the estimate.
+    assert!(v["memory"]["potts_bytes"].as_u64().unwrap() > 256 * 1024 * 1024);
 }
 
 #[test]

@@ -60,8 +60,8 @@ impl LineReader {
         })
     }
 
-    /// Wraps an in-memory reader (used by unit tests); `file` names it in messages.
-    #[cfg(test)]
+    /// Wraps an in-memory reader (unit tests, [`super::parse_alignment_bytes`]);
+    /// `file` names it in messages.
     pub(crate) fn from_reader(file: &str, reader: impl std::io::Read + 'static) -> Self {
         LineReader {
             inner: Box::new(BufReader::new(reader)),
@@ -71,6 +71,19 @@ impl LineReader {
             line_no: 0,
             replay: false,
             eof: false,
+        }
+    }
+
+    /// Wraps in-memory bytes, decompressing them when they start with the
+    /// gzip magic (as [`LineReader::open`] does for files).
+    pub(crate) fn from_bytes(file: &str, bytes: Vec<u8>) -> Self {
+        if bytes.starts_with(&GZIP_MAGIC) {
+            let mut reader =
+                Self::from_reader(file, MultiGzDecoder::new(std::io::Cursor::new(bytes)));
+            reader.gzipped = true;
+            reader
+        } else {
+            Self::from_reader(file, std::io::Cursor::new(bytes))
         }
     }
 

@@ -197,6 +197,18 @@ pub fn read_alignment(path: &Path, options: &ReadOptions) -> anyhow::Result<Alig
     read_lines(lines, path, options)
 }
 
+/// Parses an alignment held in memory (optionally gzipped), exactly as
+/// [`read_alignment`] parses a file; `name` stands for the file in messages
+/// and in [`Alignment::path`]. Used by the fuzz targets (fuzz/).
+pub fn parse_alignment_bytes(
+    name: &str,
+    bytes: &[u8],
+    options: &ReadOptions,
+) -> anyhow::Result<Alignment> {
+    let lines = input::LineReader::from_bytes(name, bytes.to_vec());
+    read_lines(lines, Path::new(name), options)
+}
+
 /// Reads an alignment from an opened line reader.
 fn read_lines(
     mut lines: input::LineReader,

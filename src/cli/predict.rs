@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use fadca::evaluate::{DEFAULT_CUTOFF, NativeSource};
 use fadca::model::{DEFAULT_MASK_PROB, ModelKind, Objective, Progress, TrainConfig};
 use fadca::predict::{
-    DeviceChoice, PredictRequest, configure_threads, default_model_path, default_output_dir,
-    default_threads, family_name, resolve_device, run_prediction, validate_name,
+    DeviceChoice, Limits, PredictRequest, configure_threads, default_model_path,
+    default_output_dir, default_threads, family_name, resolve_device, run_prediction_with,
+    validate_name,
 };
 use fadca::structure::AtomSelection;
 
@@ -224,6 +225,14 @@ pub struct Args {
     /// No progress output on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Refuse to train when the estimated peak memory is above SIZE (e.g. 8G, 512M; binary
+    /// units) [default: the available memory: MemAvailable on the CPU, free GPU memory on CUDA].
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub max_memory: Option<String>,
+    /// Train on at most N sequences, sampled with probability proportional to their weight
+    /// (seeded by --seed; the query is always kept), then re-weighted [default: all].
+    #[arg(long, value_name = "N", help_heading = "Resources")]
+    pub max_seqs: Option<usize>,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
 }
@@ -314,8 +323,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         native,
         force_mapping: args.force_mapping,
     };
+    let limits = Limits {
+        max_memory: args
+            .max_memory
+            .as_deref()
+            .map(fadca::memory::parse_size)
+            .transpose()?,
+        max_seqs: args.max_seqs,
+    };
+    // SIGINT/SIGTERM stop the run between steps, leaving no partial output.
+    fadca::interrupt::install_handlers()?;
     let reporter = Reporter::new(args.quiet);
-    let outcome = run_prediction(&request, &mut |p| reporter.report(p));
+    let outcome = run_prediction_with(&request, &limits, &mut |p| reporter.report(p));
     reporter.finish();
     let outcome = outcome?;
     print!("{}", outcome.summary.render(outcome.score.as_ref()));

@@ -26,6 +26,7 @@ pub use trainer::{
     DEFAULT_MASK_PROB, Objective, Progress, TrainConfig, TrainReport, batch_loss, device_name,
     masked_batch_loss, neg_log_likelihood, train,
 };
+pub use trainer::{MAX_RESTARTS, Restart, TrainingDiverged};
 
 use crate::Q;
 

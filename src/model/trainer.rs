@@ -193,6 +193,8 @@ pub struct TrainReport {
     pub seconds: f64,
     /// Device trained on.
     pub device: String,
+    /// Restarts after a non-finite loss or gradient (numerical guard).
+    pub restarts: Vec<Restart>,
 }
 
 /// Tensors of the alignment on the training device.
@@ -363,39 +365,77 @@ pub fn train(
         initial_fields(states, weights).to_device(cfg.device),
     );
     let mut vs_params: Vec<Tensor> = model.parameters().into_iter().map(|t| t.shallow_clone()).collect();
-    let mut optimizer = Adam::new(&vs_params, cfg.learning_rate);
+    let mut learning_rate = cfg.learning_rate;
+    let mut optimizer = Adam::new(&vs_params, learning_rate);
     let mut order: Vec<i64> = (0..n as i64).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut curve = Vec::with_capacity(epochs);
     let mut step = 0;
     let total_steps = epochs * n.div_ceil(batch_size);
-    for epoch in 0..epochs {
+    // Numerical guard: see `Checkpoint`.
+    let mut fault = FaultInjection::from_env();
+    let mut checkpoint = Checkpoint::save(&vs_params, step);
+    let mut restarts: Vec<Restart> = Vec::new();
+    let mut epoch = 0;
+    while epoch < epochs {
         order.shuffle(&mut rng);
         let mut epoch_loss = 0.0;
         let mut epoch_weight = 0.0;
+        let mut failure = None;
         for chunk in order.chunks(batch_size) {
+            crate::interrupt::check("training")?;
             let index = Tensor::from_slice(chunk).to_device(cfg.device);
             let batch_states = data.states.index_select(0, &index);
             let batch_weights = data.weights.index_select(0, &index);
-            let loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
+            let mut loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
+            if fault.poisons(step) {
+                loss *= f64::NAN;
+            }
             let value = loss.double_value(&[]);
             if !value.is_finite() {
-                bail!("training diverged: the loss became {value} at epoch {} step {step}", epoch + 1);
+                failure = Some(format!("the loss became {value}"));
+                break;
             }
             // Cosine decay from the learning rate to 0 over the run: large
             // early steps, then averaging out the mini-batch noise.
             let progress = step as f64 / total_steps as f64;
-            optimizer.lr = cfg.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
-            optimizer.step(&loss, &mut vs_params);
+            optimizer.lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+            if !optimizer.step(&loss, &mut vs_params) {
+                failure = Some("a gradient became non-finite".to_string());
+                break;
+            }
             let w: f64 = chunk.iter().map(|&k| data.host_weights[k as usize]).sum();
             epoch_loss += value * w;
             epoch_weight += w;
             step += 1;
         }
+        if let Some(what) = failure {
+            let message = format!("training diverged: {what} at epoch {} step {}", epoch + 1, step + 1);
+            if restarts.len() >= MAX_RESTARTS {
+                return Err(anyhow::Error::new(TrainingDiverged {
+                    message: format!(
+                        "{message}, again after restarting from the last good state with half the learning rate \
+                         ({learning_rate}); try a smaller --learning-rate or a larger --lambda-j"
+                    ),
+                    loss_curve: curve,
+                    restarts,
+                }));
+            }
+            // Back to the end of the last good epoch, with a fresh optimiser at half the rate;
+            // the failed epoch is done again (with the next batch order).
+            checkpoint.restore(&mut vs_params);
+            step = checkpoint.step;
+            learning_rate /= 2.0;
+            optimizer = Adam::new(&vs_params, learning_rate);
+            restarts.push(Restart { epoch: epoch + 1, reason: message, learning_rate });
+            continue;
+        }
         let mean = epoch_loss / epoch_weight.max(f64::MIN_POSITIVE);
         curve.push(mean);
+        checkpoint = Checkpoint::save(&vs_params, step);
+        epoch += 1;
         on_progress(&Progress {
-            epoch: epoch + 1,
+            epoch,
             epochs,
             step,
             loss: mean,
@@ -407,8 +447,87 @@ pub fn train(
         steps: step,
         seconds: start.elapsed().as_secs_f64(),
         device: device_name(cfg.device),
+        restarts,
     };
     Ok((model, report))
+}
+
+// ---- Numerical guard (robustness): checkpoint, restart, fault injection. ----
+
+/// How many times training restarts after a non-finite loss or gradient
+/// before it gives up.
+pub const MAX_RESTARTS: usize = 1;
+
+/// A restart of training after a non-finite loss or gradient.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Restart {
+    /// The epoch (1-based) that failed and was done again.
+    pub epoch: usize,
+    /// What went wrong.
+    pub reason: String,
+    /// The learning rate used from then on (half the previous one).
+    pub learning_rate: f64,
+}
+
+/// Training failed for good: the loss or a gradient became non-finite again
+/// after [`MAX_RESTARTS`] restart(s). Carries what was learnt about the run
+/// so that callers can still record the loss curve.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TrainingDiverged {
+    /// The one-line explanation.
+    pub message: String,
+    /// Mean loss of each completed (good) epoch.
+    pub loss_curve: Vec<f64>,
+    /// The restarts that were tried.
+    pub restarts: Vec<Restart>,
+}
+
+/// A copy of the parameters at the end of the last good epoch (one more
+/// copy of the parameters in memory, counted by `crate::memory`).
+struct Checkpoint {
+    params: Vec<Tensor>,
+    step: usize,
+}
+
+impl Checkpoint {
+    fn save(params: &[Tensor], step: usize) -> Checkpoint {
+        let params = tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect());
+        Checkpoint { params, step }
+    }
+
+    fn restore(&self, params: &mut [Tensor]) {
+        tch::no_grad(|| {
+            for (p, saved) in params.iter_mut().zip(&self.params) {
+                p.copy_(saved);
+            }
+        });
+    }
+}
+
+/// Test hook: `FADCA_FAULT_NAN_AT_STEPS=3,7` makes the loss NaN once at each
+/// listed optimiser step (0-based; a step redone after a restart has the same
+/// number, so `3,3` fails step 3 on both tries). Unset in normal use.
+struct FaultInjection(Vec<usize>);
+
+impl FaultInjection {
+    fn from_env() -> FaultInjection {
+        let steps = std::env::var("FADCA_FAULT_NAN_AT_STEPS")
+            .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+            .unwrap_or_default();
+        FaultInjection(steps)
+    }
+
+    /// True (once per listing) when `step` is to be poisoned.
+    fn poisons(&mut self, step: usize) -> bool {
+        match self.0.iter().position(|&s| s == step) {
+            Some(i) => {
+                self.0.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Adam (Kingma & Ba) over a list of leaf tensors; kept here rather than
@@ -436,7 +555,8 @@ impl Adam {
         }
     }
 
-    fn step(&mut self, loss: &Tensor, params: &mut [Tensor]) {
+    /// One step; returns false (and changes nothing) when a gradient is not finite.
+    fn step(&mut self, loss: &Tensor, params: &mut [Tensor]) -> bool {
         for p in params.iter_mut() {
             let mut g = p.grad();
             if g.defined() {
@@ -444,6 +564,13 @@ impl Adam {
             }
         }
         loss.backward();
+        let finite = params.iter().all(|p| {
+            let g = p.grad();
+            !g.defined() || g.isfinite().all().int64_value(&[]) != 0
+        });
+        if !finite {
+            return false;
+        }
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t);
         let bc2 = 1.0 - self.beta2.powi(self.t);
@@ -462,6 +589,7 @@ impl Adam {
                 let _ = p.addcdiv_(&(&*m * (-self.lr / bc1)), &denom);
             }
         });
+        true
     }
 }
 

@@ -53,6 +53,11 @@ pub fn rank_order(a: &ScoredPair, b: &ScoredPair) -> std::cmp::Ordering {
         .then(a.j.cmp(&b.j))
 }
 
+/// The largest residue number a contact file may name (the longest known
+/// protein has about 35 000 residues); a larger one is an input error rather
+/// than an L×L matrix that cannot be allocated (found by fuzzing).
+pub const MAX_RESIDUE: usize = 100_000;
+
 /// Contact scores for a query of `length` residues.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -421,6 +426,12 @@ impl<'a> PairReader<'a> {
         if v == 0 {
             return Err(self.error(line, format!("{what} is 0 (residues are numbered from 1)")));
         }
+        if v > MAX_RESIDUE {
+            return Err(self.error(
+                line,
+                format!("{what} {v} is implausibly large (at most {MAX_RESIDUE})"),
+            ));
+        }
         if let Some(l) = self.expected_length.or(self.declared_length)
             && v > l
         {
@@ -499,7 +510,10 @@ fn parse_rr(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
     let mut in_contacts = false;
     for (n, line) in data_lines(text) {
         let t = split(line);
-        let head = t[0].to_ascii_uppercase();
+        let Some(first) = t.first() else {
+            return Err(reader.error(n, "a line of separators only (expected `i j d1 d2 p`)"));
+        };
+        let head = first.to_ascii_uppercase();
         if head == "END" {
             break;
         }
@@ -540,7 +554,12 @@ fn parse_rr(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
         let j = reader.index(n, t.get(1).copied(), "residue j")?;
         let s = match t.len() {
             3 => reader.score(n, t.get(2).copied(), "probability")?,
-            5.. => reader.score(n, t.get(4).copied(), "probability")?,
+            5.. => {
+                // The distance bounds are not used, but must be numbers.
+                reader.score(n, t.get(2).copied(), "distance bound d1")?;
+                reader.score(n, t.get(3).copied(), "distance bound d2")?;
+                reader.score(n, t.get(4).copied(), "probability")?
+            }
             _ => {
                 return Err(reader.error(n, "expected `i j d1 d2 p` or `i j p`"));
             }
@@ -556,12 +575,14 @@ fn parse_rr(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
 fn parse_ec(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
     // Column positions, from a header when there is one.
     let (mut ci, mut cj, mut cs) = (0, 2, 5);
+    // The `fn` score column is not used, but must be a number when present.
+    let mut cf = Some(4);
     for (n, line) in data_lines(text) {
         let t = split(line);
         if t.first() == Some(&"i") {
             let find = |name: &str| t.iter().position(|c| *c == name);
             match (find("i"), find("j"), find("cn")) {
-                (Some(a), Some(b), Some(c)) => (ci, cj, cs) = (a, b, c),
+                (Some(a), Some(b), Some(c)) => (ci, cj, cs, cf) = (a, b, c, find("fn")),
                 _ => return Err(reader.error(n, "EC header without columns i, j and cn")),
             }
             continue;
@@ -569,6 +590,11 @@ fn parse_ec(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
         let i = reader.index(n, t.get(ci).copied(), "residue i")?;
         let j = reader.index(n, t.get(cj).copied(), "residue j")?;
         let s = reader.score(n, t.get(cs).copied(), "cn score")?;
+        if let Some(f) = cf
+            && t.len() > f
+        {
+            reader.score(n, t.get(f).copied(), "fn score")?;
+        }
         reader.add(n, i, j, s)?;
     }
     Ok(())
