@@ -640,7 +640,7 @@ pub fn reuse_problem(summary: &Value, family: &Family, expected: Option<&Value>)
         return Some("its summary.json names another family".into());
     }
     if let Some(expected) = expected
-        && summary.get("hyperparameters") != Some(expected)
+        && summary.get("requested_hyperparameters") != Some(expected)
     {
         return Some("its hyper-parameters differ from this run's".into());
     }

@@ -285,6 +285,10 @@ pub struct PredictionSummary {
     pub model: ModelKind,
     /// Every training hyper-parameter.
     pub hyperparameters: TrainConfig,
+    /// The hyper-parameters as requested, before the automatic values
+    /// (epochs, batch size, λ_J: `null`) were resolved for this alignment;
+    /// `fadca batch --resume` compares these.
+    pub requested_hyperparameters: TrainConfig,
     /// Mean objective per epoch.
     pub loss_curve: Vec<f64>,
     /// Restarts after a non-finite loss or gradient (numerical guard; usually empty).
@@ -628,6 +632,7 @@ pub fn run_prediction_with(
         },
         model: config.model,
         hyperparameters: config.resolved(alignment.depth(), alignment.length(), meff),
+        requested_hyperparameters: config.clone(),
         loss_curve: report.loss_curve,
         restarts: report.restarts,
         subsampled_from,

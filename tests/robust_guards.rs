@@ -37,7 +37,7 @@ fn one_non_finite_loss_restarts_from_the_last_epoch_at_half_the_rate() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     // small.fasta: 200 sequences, batch 128 -> 2 steps per epoch; step 3 is in epoch 2.
-    let run = predict(&small_msa(), &out, &["--epochs", "3"])
+    let run = predict(&small_msa(), &out, &["--epochs", "3", "--batch-size", "128"])
         .env("FADCA_FAULT_NAN_AT_STEPS", "3")
         .output()
         .unwrap();
@@ -61,7 +61,7 @@ fn one_non_finite_loss_restarts_from_the_last_epoch_at_half_the_rate() {
 fn repeated_divergence_is_a_clear_error_with_the_loss_curve_in_summary() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
-    let run = predict(&small_msa(), &out, &["--epochs", "3"])
+    let run = predict(&small_msa(), &out, &["--epochs", "3", "--batch-size", "128"])
         .env("FADCA_FAULT_NAN_AT_STEPS", "3,3")
         .output()
         .unwrap();
