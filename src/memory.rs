@@ -25,12 +25,6 @@
 //! saturates instead of overflowing.
 use crate::model::ModelKind;
 
-/// Default number of attention heads assumed by the estimate.
-pub const DEFAULT_HEADS: usize = 32;
-/// Default head dimension assumed by the estimate (as `TrainConfig::defaults`).
-pub const DEFAULT_HEAD_DIM: usize = 23;
-/// Default batch size (sequences per step) assumed by the estimate (as `TrainConfig::defaults`).
-pub const DEFAULT_BATCH: usize = 128;
 
 const MIB: u64 = 1024 * 1024;
 /// libtorch runtime overhead.

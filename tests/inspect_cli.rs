@@ -52,8 +52,8 @@ fn json_report_of_the_a3m_fixture() {
         4,
         6,
         fadca::model::ModelKind::Factored,
-        fadca::memory::DEFAULT_HEADS,
-        fadca::memory::DEFAULT_HEAD_DIM,
+        fadca::model::TrainConfig::defaults(fadca::model::ModelKind::Factored).heads,
+        fadca::model::TrainConfig::defaults(fadca::model::ModelKind::Factored).head_dim,
         4,
     );
     assert_eq!(v["memory"]["factored_bytes"].as_u64(), Some(expect));

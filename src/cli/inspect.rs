@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use fadca::memory::{
-    DEFAULT_BATCH, DEFAULT_HEAD_DIM, DEFAULT_HEADS, estimate_training_bytes, human_bytes,
+    estimate_training_bytes, human_bytes,
 };
-use fadca::model::ModelKind;
+use fadca::model::{ModelKind, TrainConfig};
 use fadca::weights::effective_count;
 
 use super::common::AlignmentArgs;
@@ -29,24 +29,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let weights = args.alignment.weights(&aln);
     let meff = effective_count(&weights);
     let (n, l) = (aln.depth(), aln.length());
-    // The batch cannot be larger than the alignment.
-    let batch = DEFAULT_BATCH.min(n.max(1));
-    let factored = estimate_training_bytes(
-        n,
-        l,
-        ModelKind::Factored,
-        DEFAULT_HEADS,
-        DEFAULT_HEAD_DIM,
-        batch,
-    );
-    let potts = estimate_training_bytes(
-        n,
-        l,
-        ModelKind::Potts,
-        DEFAULT_HEADS,
-        DEFAULT_HEAD_DIM,
-        batch,
-    );
+    // The estimates assume predict's defaults for this alignment.
+    let defaults = TrainConfig::defaults(ModelKind::Factored);
+    let (heads, head_dim) = (defaults.heads, defaults.head_dim);
+    let (_, batch) = defaults.schedule(n);
+    let factored = estimate_training_bytes(n, l, ModelKind::Factored, heads, head_dim, batch);
+    let potts = estimate_training_bytes(n, l, ModelKind::Potts, heads, head_dim, batch);
     let s = &aln.stats;
     let gap = aln.mean_gap_fraction();
     if args.json {
@@ -69,8 +57,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "memory": {
                 "factored_bytes": factored,
                 "potts_bytes": potts,
-                "heads": DEFAULT_HEADS,
-                "head_dim": DEFAULT_HEAD_DIM,
+                "heads": heads,
+                "head_dim": head_dim,
                 "batch": batch,
             },
         });
@@ -102,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("weights     {weighting}");
     println!("gaps        {:.1}% of kept positions", gap * 100.0);
     println!(
-        "memory      factored ~{} (H {DEFAULT_HEADS}, d {DEFAULT_HEAD_DIM}, batch {batch}), potts ~{}",
+        "memory      factored ~{} (H {heads}, d {head_dim}, batch {batch}), potts ~{}",
         human_bytes(factored),
         human_bytes(potts)
     );
