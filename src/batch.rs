@@ -1344,15 +1344,7 @@ pub fn write_precision_plot(
     aggregate: &Aggregate,
 ) -> Result<()> {
     let pixels = render_precision_plot(points, aggregate)?;
-    write_atomic(path, |w| {
-        let mut encoder = png::Encoder::new(w, PLOT_WIDTH, PLOT_HEIGHT);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(&pixels)?;
-        writer.finish()?;
-        Ok(())
-    })
+    crate::output::png::write_rgb_png(path, PLOT_WIDTH, PLOT_HEIGHT, &pixels)
 }
 
 /// One progress line: `[3/20] PF00013 ok 4.1 s P@L 0.46`.

@@ -9,7 +9,6 @@ use ab_glyph::FontRef;
 
 use super::SampleComplexityReport;
 use crate::output::png::{Canvas, FONT_BYTES, Rgb, Text};
-use crate::output::write_atomic;
 
 /// Image width in pixels.
 pub const WIDTH: u32 = 1200;
@@ -240,15 +239,7 @@ pub fn render(report: &SampleComplexityReport) -> anyhow::Result<Vec<u8>> {
 /// Writes the figure as PNG (atomically).
 pub fn write_png(path: &Path, report: &SampleComplexityReport) -> anyhow::Result<()> {
     let pixels = render(report)?;
-    write_atomic(path, |w| {
-        let mut encoder = ::png::Encoder::new(w, WIDTH, HEIGHT);
-        encoder.set_color(::png::ColorType::Rgb);
-        encoder.set_depth(::png::BitDepth::Eight);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(&pixels)?;
-        writer.finish()?;
-        Ok(())
-    })
+    crate::output::png::write_rgb_png(path, WIDTH, HEIGHT, &pixels)
 }
 
 #[cfg(test)]

@@ -364,12 +364,18 @@ pub fn write_contact_map(
     precision_at_l: Option<f64>,
 ) -> anyhow::Result<()> {
     let pixels = render_contact_map(prediction, native, precision_at_l)?;
+    write_rgb_png(path, WIDTH, HEIGHT, &pixels)
+}
+
+/// Writes an 8-bit RGB raster (`width`×`height`, row-major) as a PNG file,
+/// atomically; every plot of fadca goes through here.
+pub(crate) fn write_rgb_png(path: &Path, width: u32, height: u32, pixels: &[u8]) -> anyhow::Result<()> {
     write_atomic(path, |w| {
-        let mut encoder = ::png::Encoder::new(w, WIDTH, HEIGHT);
+        let mut encoder = ::png::Encoder::new(w, width, height);
         encoder.set_color(::png::ColorType::Rgb);
         encoder.set_depth(::png::BitDepth::Eight);
         let mut writer = encoder.write_header()?;
-        writer.write_image_data(&pixels)?;
+        writer.write_image_data(pixels)?;
         writer.finish()?;
         Ok(())
     })
