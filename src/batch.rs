@@ -615,14 +615,18 @@ impl FamilyRow {
 }
 
 /// The `summary.json` of a family folder when it is complete (parses as a
-/// `fadca predict` summary and every file it lists as written is there),
+/// `fadca predict` summary with status `ok` and every file it lists as
+/// written is there),
 /// else `None`.
 pub fn complete_summary(dir: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(dir.join(files::SUMMARY_JSON)).ok()?;
     let value: Value = serde_json::from_str(&text).ok()?;
-    let complete = ["name", "length", "meff", "n_read", "n_kept", "model"]
-        .iter()
-        .all(|k| value.get(k).is_some_and(|v| !v.is_null()));
+    // A diverged run also writes a summary.json (status "diverged"): not complete.
+    let ok = value.get("status").and_then(Value::as_str) == Some("ok");
+    let complete = ok
+        && ["name", "length", "meff", "n_read", "n_kept", "model"]
+            .iter()
+            .all(|k| value.get(k).is_some_and(|v| !v.is_null()));
     // Every file it lists is still there.
     let outputs = value.get("outputs").and_then(Value::as_array)?;
     let present = outputs
