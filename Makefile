@@ -1,7 +1,7 @@
 # fadca build entry points. Each target first runs scripts/torch-env.sh, which
 # installs libtorch (the PyPI torch wheel) once into ~/.cache/fadca and reuses it.
 SHELL := /bin/bash
-TORCH_ENV = eval "$$(scripts/torch-env.sh)"
+TORCH_ENV = torch_env="$$(scripts/torch-env.sh)" && eval "$$torch_env"
 EXAMPLE ?= msa/example.fasta
 
 .PHONY: build demo test bench setup

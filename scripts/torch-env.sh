@@ -3,7 +3,7 @@
 # holding the PyPI `torch` wheel whose version tch expects, then prints the
 # environment that `cargo` needs to build against it:
 #
-#     eval "$(scripts/torch-env.sh)" && cargo build --release
+#     e="$(scripts/torch-env.sh)" && eval "$e" && cargo build --release
 #
 # The cache lives in ${FADCA_CACHE:-$HOME/.cache/fadca}; deleting it forces a
 # fresh install. A second run takes well under a second.
@@ -32,7 +32,7 @@ if [ ! -f "$stamp" ]; then
         exit 1
     fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off "torch==$TORCH_VERSION" >&2
-    "$venv/bin/python" -c "import warnings; warnings.filterwarnings("ignore"); import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)"
+    "$venv/bin/python" -c "import warnings; warnings.filterwarnings('ignore'); import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)"
     touch "$stamp"
 fi
 
