@@ -30,8 +30,8 @@ fn default_of(what: &str, value: impl Fn(&TrainConfig) -> String) -> String {
 }
 
 /// "auto" for an automatic value, else the value.
-fn auto(value: Option<usize>) -> String {
-    value.map_or_else(|| "auto (from N, see TrainConfig::schedule)".into(), |v| v.to_string())
+fn auto(value: Option<usize>, rule: &str) -> String {
+    value.map_or_else(|| format!("auto: {rule}"), |v| v.to_string())
 }
 
 /// Model and training hyper-parameters shared by `fadca predict` and
@@ -51,11 +51,11 @@ pub struct TrainingArgs {
     pub head_dim: Option<usize>,
     /// Passes over the alignment.
     #[arg(long, value_name = "E", help_heading = "Training",
-          help = default_of("Passes over the alignment", |c| auto(c.epochs)))]
+          help = default_of("Passes over the alignment", |c| auto(c.epochs, "enough passes for about 400 optimiser steps, at least 2")))]
     pub epochs: Option<usize>,
     /// Sequences per mini-batch.
     #[arg(long, value_name = "B", help_heading = "Training",
-          help = default_of("Sequences per mini-batch", |c| auto(c.batch_size)))]
+          help = default_of("Sequences per mini-batch", |c| auto(c.batch_size, "min(N, 512)")))]
     pub batch_size: Option<usize>,
     /// Adam learning rate.
     #[arg(long, value_name = "ETA", help_heading = "Training",
