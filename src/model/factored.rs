@@ -62,20 +62,27 @@ impl FactoredAttention {
     /// one matrix product `(L²×H)·(H×q²)` then one permuting copy (an einsum
     /// with the interleaved output order is several times slower).
     pub fn coupling_table(&self) -> Tensor {
-        let (h, l) = (self.query.size()[0], self.query.size()[1]);
-        let q = Q as i64;
-        let pairs = self.attention().reshape([h, l * l]).tr().matmul(&self.value.reshape([h, q * q]));
-        // pairs[(i,j),(a,b)] -> W[(j,b),(i,a)]
-        pairs.reshape([l, l, q, q]).permute([1, 3, 0, 2]).contiguous().reshape([l * q, l * q])
+        self.table_from(&self.attention())
     }
 
-    /// `Σ_{i≠j} ‖J_ij‖² = Σ_{h,g} ⟨V^h, V^g⟩ Σ_ij A^h_ij A^g_ij`, computed from
-    /// the factors in `O(H²(L² + q²))` without touching the coupling table.
-    pub fn coupling_norm2(&self) -> Tensor {
+    /// The coupling table and `Σ_{i≠j} ‖J_ij‖²` from one evaluation of the
+    /// attention (what a training step needs). The norm is
+    /// `Σ_{h,g} ⟨V^h, V^g⟩ Σ_ij A^h_ij A^g_ij`, computed from the factors in
+    /// `O(H²(L² + q²))` without touching the table.
+    pub fn coupling_table_and_norm2(&self) -> (Tensor, Tensor) {
+        let attention = self.attention();
+        let (h, l) = (self.query.size()[0], self.query.size()[1]);
+        let a = attention.reshape([h, l * l]);
+        let v = self.value.reshape([h, (Q * Q) as i64]);
+        let norm2 = (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind());
+        (self.table_from(&attention), norm2)
+    }
+
+    fn table_from(&self, attention: &Tensor) -> Tensor {
         let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let q = Q as i64;
-        let a = self.attention().reshape([h, l * l]);
-        let v = self.value.reshape([h, q * q]);
-        (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind())
+        let pairs = attention.reshape([h, l * l]).tr().matmul(&self.value.reshape([h, q * q]));
+        // pairs[(i,j),(a,b)] -> W[(j,b),(i,a)]
+        pairs.reshape([l, l, q, q]).permute([1, 3, 0, 2]).contiguous().reshape([l * q, l * q])
     }
 }

@@ -111,31 +111,43 @@ impl Model {
         }
     }
 
-    /// `Σ_{i≠j} ‖J_ij‖²` (differentiable), the coupling penalty; `table` is
-    /// this model's [`Model::coupling_table`].
-    pub fn coupling_norm2(&self, table: &Tensor) -> Tensor {
+    /// The coupling table and `Σ_{i≠j} ‖J_ij‖²` (both differentiable), the
+    /// table built once (and, for the factored model, the attention once).
+    pub fn coupling_table_and_norm2(&self) -> (Tensor, Tensor) {
         match self {
-            Model::Factored(m) => m.coupling_norm2(),
-            Model::Potts(_) => potts::Potts::coupling_norm2(table),
+            Model::Factored(m) => m.coupling_table_and_norm2(),
+            Model::Potts(m) => {
+                let table = m.coupling_table();
+                let norm2 = table.square().sum(table.kind());
+                (table, norm2)
+            }
         }
     }
 
     /// Conditional logits `h_i(a) + Σ_j J_ij(a, x_j)` of a batch: `states`
     /// is B×L (Int64), the result B×L×q.
     pub fn logits(&self, table: &Tensor, states: &Tensor) -> Tensor {
+        self.logits_keeping(table, states, None)
+    }
+
+    /// Like [`Model::logits`], with each site's contribution to the others
+    /// multiplied by `keep` (B×L, 0 leaves a masked site out of its
+    /// sequence's sum: an embedding bag with per-sample weights).
+    pub fn logits_keeping(&self, table: &Tensor, states: &Tensor, keep: Option<&Tensor>) -> Tensor {
         let size = states.size();
         let (b, l) = (size[0], size[1]);
         let offsets = Tensor::arange(l, (Kind::Int64, states.device())) * Q as i64;
         let index = (states + offsets.unsqueeze(0)).reshape([-1]);
         let bag_offsets = Tensor::arange(b, (Kind::Int64, states.device())) * l;
-        let (sum, _, _, _) = Tensor::embedding_bag::<Tensor>(
+        let keep = keep.map(|k| k.reshape([-1]));
+        let (sum, _, _, _) = Tensor::embedding_bag(
             table,
             &index,
             &bag_offsets,
             false,
             0, // mode sum
             false,
-            None,
+            keep.as_ref(),
             false,
         );
         sum.reshape([b, l, Q as i64]) + self.fields().unsqueeze(0)

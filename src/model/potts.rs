@@ -34,9 +34,4 @@ impl Potts {
         .repeat_interleave_self_int(Q as i64, 1, None);
         (&self.couplings + self.couplings.tr()) * 0.5 * off_diagonal
     }
-
-    /// `Σ_{i≠j} ‖J_ij‖²` of the coupling table.
-    pub fn coupling_norm2(table: &Tensor) -> Tensor {
-        table.square().sum(table.kind())
-    }
 }

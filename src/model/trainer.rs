@@ -241,12 +241,18 @@ fn initial_fields(states: &Array2<u8>, weights: &[f64]) -> Tensor {
 /// The objective on a batch (see the module documentation): `states` B×L
 /// (Int64) with `weights` (B). Differentiable in the model's parameters.
 pub fn batch_loss(model: &Model, states: &Tensor, weights: &Tensor, lambda_j: f64, lambda_h: f64) -> Tensor {
-    let table = model.coupling_table();
+    let (table, norm2) = model.coupling_table_and_norm2();
     let logits = model.logits(&table, states);
     let nll = neg_log_likelihood(&logits, states);
     let kind = table.kind();
     let data = (nll * weights).sum(kind) / weights.sum(kind);
-    data + model.coupling_norm2(&table) * lambda_j + model.fields().square().sum(kind) * lambda_h
+    data + penalty(model, &norm2, lambda_j, lambda_h)
+}
+
+/// `λ_J Σ_{i≠j} ‖J_ij‖² + λ_h Σ_i ‖h_i‖²`, the L2 part of both objectives.
+fn penalty(model: &Model, coupling_norm2: &Tensor, lambda_j: f64, lambda_h: f64) -> Tensor {
+    let fields = model.fields();
+    coupling_norm2 * lambda_j + fields.square().sum(fields.kind()) * lambda_h
 }
 
 /// The objective `cfg.objective` on a batch: [`batch_loss`] for `Pll`;
@@ -290,27 +296,12 @@ pub fn masked_batch_loss(
     lambda_j: f64,
     lambda_h: f64,
 ) -> Tensor {
-    let table = model.coupling_table();
+    let (table, norm2) = model.coupling_table_and_norm2();
     let kind = table.kind();
-    let size = states.size();
-    let (b, l) = (size[0], size[1]);
-    let device = states.device();
-    let offsets = Tensor::arange(l, (Kind::Int64, device)) * Q as i64;
-    let index = (states + offsets.unsqueeze(0)).reshape([-1]);
-    let bag_offsets = Tensor::arange(b, (Kind::Int64, device)) * l;
+    let l = states.size()[1];
     let masked = mask.to_kind(kind);
-    let keep = (masked.ones_like() - &masked).reshape([-1]);
-    let (sum, _, _, _) = Tensor::embedding_bag(
-        &table,
-        &index,
-        &bag_offsets,
-        false,
-        0, // mode sum
-        false,
-        Some(&keep),
-        false,
-    );
-    let logits = sum.reshape([b, l, Q as i64]) + model.fields().unsqueeze(0);
+    let keep = masked.ones_like() - &masked;
+    let logits = model.logits_keeping(&table, states, Some(&keep));
     let site_nll = -logits
         .log_softmax(-1, kind)
         .gather(2, &states.unsqueeze(-1), false)
@@ -318,7 +309,7 @@ pub fn masked_batch_loss(
     let per_site_weight = &masked * weights.unsqueeze(-1);
     let data = (site_nll * &per_site_weight).sum(kind) / per_site_weight.sum(kind).clamp_min(1e-12)
         * l as f64;
-    data + model.coupling_norm2(&table) * lambda_j + model.fields().square().sum(kind) * lambda_h
+    data + penalty(model, &norm2, lambda_j, lambda_h)
 }
 
 /// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
