@@ -201,7 +201,6 @@ pub struct TrainReport {
 struct Data {
     states: Tensor,
     weights: Tensor,
-    host_weights: Vec<f64>,
 }
 
 impl Data {
@@ -211,7 +210,6 @@ impl Data {
         Data {
             states: Tensor::from_slice(&flat).reshape([n as i64, l as i64]).to_device(device),
             weights: Tensor::from_slice(weights).to_kind(Kind::Float).to_device(device),
-            host_weights: weights.to_vec(),
         }
     }
 }
@@ -395,7 +393,7 @@ pub fn train(
                 failure = Some("a gradient became non-finite".to_string());
                 break;
             }
-            let w: f64 = chunk.iter().map(|&k| data.host_weights[k as usize]).sum();
+            let w: f64 = chunk.iter().map(|&k| weights[k as usize]).sum();
             epoch_loss += value * w;
             epoch_weight += w;
             step += 1;
