@@ -8,6 +8,15 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
+/// libtorch's random generator and thread count are global to the process,
+/// and the test harness runs tests on parallel threads: every test here
+/// holds this lock so that one test's seeding is not consumed by another's.
+static TORCH_GLOBALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn torch_globals() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_GLOBALS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn random_states(n: usize, l: usize, seed: u64) -> Array2<u8> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Array2::from_shape_fn((n, l), |_| rng.random_range(0..Q as u8))
@@ -77,11 +86,13 @@ fn check_gradients(kind: ModelKind) {
 
 #[test]
 fn factored_gradient_matches_finite_differences() {
+    let _torch = torch_globals();
     check_gradients(ModelKind::Factored);
 }
 
 #[test]
 fn potts_gradient_matches_finite_differences() {
+    let _torch = torch_globals();
     check_gradients(ModelKind::Potts);
 }
 
@@ -91,6 +102,7 @@ fn potts_gradient_matches_finite_differences() {
 /// through the coupling table: the paper's equivalence.
 #[test]
 fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
+    let _torch = torch_globals();
     let (n, l) = (4, 6);
     let states_arr = random_states(n, l, 5);
     let states = to_tensor(&states_arr);
@@ -130,6 +142,7 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
 
 #[test]
 fn potts_couplings_are_symmetric_with_zero_self_couplings() {
+    let _torch = torch_globals();
     let model = random_model(ModelKind::Potts, 4, 1);
     let j = model.couplings();
     let mut nonzero = 0;
@@ -156,6 +169,7 @@ fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
 
 #[test]
 fn same_seed_gives_identical_couplings_and_a_new_seed_does_not() {
+    let _torch = torch_globals();
     tch::set_num_threads(1);
     let states = random_states(50, 8, 3);
     let weights = vec![1.0; 50];
@@ -173,6 +187,7 @@ fn same_seed_gives_identical_couplings_and_a_new_seed_does_not() {
 
 #[test]
 fn training_lowers_the_objective() {
+    let _torch = torch_globals();
     let states = random_states(60, 6, 4);
     let weights = vec![1.0; 60];
     for kind in [ModelKind::Factored, ModelKind::Potts] {
@@ -186,6 +201,7 @@ fn training_lowers_the_objective() {
 
 #[test]
 fn saved_model_loads_back_with_the_same_couplings() {
+    let _torch = torch_globals();
     let model = random_model(ModelKind::Factored, 5, 2);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
