@@ -71,18 +71,29 @@ impl FactoredAttention {
     /// `O(H²(L² + q²))` without touching the table.
     pub fn coupling_table_and_norm2(&self) -> (Tensor, Tensor) {
         let attention = self.attention();
+        let norm2 = self.coupling_norm2(&attention);
+        (self.table_from(&attention), norm2)
+    }
+
+    /// `Σ_{i≠j} ‖J_ij‖² = Σ_{h,g} ⟨V^h, V^g⟩ Σ_ij A^h_ij A^g_ij` for a given
+    /// `attention` (see [`FactoredAttention::coupling_table_and_norm2`]).
+    pub fn coupling_norm2(&self, attention: &Tensor) -> Tensor {
         let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let a = attention.reshape([h, l * l]);
         let v = self.value.reshape([h, (Q * Q) as i64]);
-        let norm2 = (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind());
-        (self.table_from(&attention), norm2)
+        (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind())
     }
 
     fn table_from(&self, attention: &Tensor) -> Tensor {
         let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let q = Q as i64;
-        let pairs = attention.reshape([h, l * l]).tr().matmul(&self.value.reshape([h, q * q]));
-        // pairs[(i,j),(a,b)] -> W[(j,b),(i,a)]
-        pairs.reshape([l, l, q, q]).permute([1, 3, 0, 2]).contiguous().reshape([l * q, l * q])
+        // pairs[(j,i),(b,a)]: the product's output already has the states'
+        // 21 contiguous values innermost, so the permute to W moves runs of q
+        // floats instead of single ones.
+        let a_ji = attention.transpose(1, 2).reshape([h, l * l]);
+        let v_ba = self.value.transpose(1, 2).reshape([h, q * q]);
+        let pairs = a_ji.tr().matmul(&v_ba);
+        // pairs[(j,i),(b,a)] -> W[(j,b),(i,a)]
+        pairs.reshape([l, l, q, q]).permute([0, 2, 1, 3]).contiguous().reshape([l * q, l * q])
     }
 }

@@ -19,12 +19,13 @@ use ndarray::Array4;
 use tch::{Device, Kind, Tensor};
 
 pub mod factored;
+pub mod fused;
 pub mod potts;
 mod trainer;
 
 pub use trainer::{
-    DEFAULT_MASK_PROB, Objective, Progress, TrainConfig, TrainReport, batch_loss, device_name,
-    masked_batch_loss, neg_log_likelihood, train,
+    DEFAULT_MASK_PROB, FusedObjective, Objective, Progress, TrainConfig, TrainReport, batch_loss, device_name,
+    masked_batch_loss, neg_log_likelihood, reference_states, train,
 };
 pub use trainer::{MAX_RESTARTS, Restart, TrainingDiverged};
 

@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use super::{Model, ModelKind};
+use super::{Model, ModelKind, fused};
 use crate::Q;
 
 /// Optimiser steps aimed at by the automatic schedule.
@@ -253,6 +253,138 @@ fn penalty(model: &Model, coupling_norm2: &Tensor, lambda_j: f64, lambda_h: f64)
     coupling_norm2 * lambda_j + fields.square().sum(fields.kind()) * lambda_h
 }
 
+/// The pseudo-likelihood objective on the CPU through the fused kernels of
+/// [`super::fused`] (the trainer's path for `--device cpu` with the `pll`
+/// objective; [`batch_loss`] is the same objective in libtorch operators,
+/// used on CUDA and as the reference in tests). Holds the thread pool and
+/// the `(L·q)²` buffers, reused from step to step.
+pub struct FusedObjective {
+    pool: rayon::ThreadPool,
+    reference: Vec<u8>,
+    table: Vec<f32>,
+    d_table: Vec<f32>,
+    grad: Vec<f32>,
+}
+
+impl FusedObjective {
+    /// Kernels running on `threads` threads (libtorch keeps its own), for
+    /// sequences of length `reference.len()`. Each sequence's logits are
+    /// computed as those of the `reference` sequence plus the table rows
+    /// where the two differ (see [`fused::pll_rows`]): any reference gives
+    /// the same result, one close to the sequences (the column-wise most
+    /// frequent states, [`reference_states`]) the least work.
+    pub fn new(threads: usize, reference: Vec<u8>) -> Result<FusedObjective> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("fadca-pll-{i}"))
+            .build()?;
+        Ok(FusedObjective { pool, reference, table: Vec::new(), d_table: Vec::new(), grad: Vec::new() })
+    }
+
+    /// The objective of [`batch_loss`] on a batch (`states` B×L row-major,
+    /// `weights` B) for a model on the CPU: returns a tensor whose gradient
+    /// with respect to the model's parameters is the objective's gradient
+    /// (call `backward` on it), and the objective's value.
+    pub fn batch(
+        &mut self,
+        model: &Model,
+        states: &[u8],
+        weights: &[f32],
+        lambda_j: f64,
+        lambda_h: f64,
+    ) -> (Tensor, f64) {
+        let l = model.length();
+        assert_eq!(l, self.reference.len(), "model length and reference length differ");
+        let n = l * Q;
+        let b = weights.len();
+        self.table.resize(n * n, 0.0);
+        self.d_table.resize(n * n, 0.0);
+        self.grad.resize(b * n, 0.0);
+        let fields = model.fields();
+        let fields_now = to_vec(fields);
+        let kind = fields.kind();
+        let (surrogate, norm2) = match model {
+            Model::Factored(m) => {
+                let heads = m.heads();
+                let attention = m.attention();
+                let a_jih = to_vec(&attention.permute([2, 1, 0]));
+                let v_hba = to_vec(&m.value.transpose(1, 2));
+                fused::build_table(&self.pool, &a_jih, &v_hba, l, heads, &mut self.table);
+                let (data, d_fields) = fused::pll_rows(
+                    &self.pool, &mut self.table, &fields_now, &self.reference, states, weights, &mut self.grad,
+                );
+                fused::scatter_rows(&self.pool, &self.grad, &d_fields, &self.reference, states, &mut self.d_table);
+                let (d_a, d_v) = fused::table_grads(&self.pool, &self.d_table, &a_jih, &v_hba, l, heads);
+                let (h, li, q) = (heads as i64, l as i64, Q as i64);
+                let d_a = Tensor::from_slice(&d_a).reshape([li, li, h]).permute([2, 1, 0]);
+                let d_v = Tensor::from_slice(&d_v).reshape([h, q, q]).transpose(1, 2);
+                let d_h = Tensor::from_slice(&d_fields).reshape([li, q]);
+                let surrogate = (&attention * d_a).sum(kind) + (&m.value * d_v).sum(kind) + (fields * d_h).sum(kind);
+                ((surrogate, data), m.coupling_norm2(&attention))
+            }
+            Model::Potts(m) => {
+                let table = m.coupling_table();
+                table.detach().to_kind(Kind::Float).contiguous().copy_data(&mut self.table, n * n);
+                let (data, d_fields) = fused::pll_rows(
+                    &self.pool, &mut self.table, &fields_now, &self.reference, states, weights, &mut self.grad,
+                );
+                fused::scatter_rows(&self.pool, &self.grad, &d_fields, &self.reference, states, &mut self.d_table);
+                let d_w = Tensor::from_slice(&self.d_table).reshape([n as i64, n as i64]);
+                let d_h = Tensor::from_slice(&d_fields).reshape([l as i64, Q as i64]);
+                let surrogate = (&table * d_w).sum(kind) + (fields * d_h).sum(kind);
+                let norm2 = table.square().sum(kind);
+                ((surrogate, data), norm2)
+            }
+        };
+        let (surrogate, data) = surrogate;
+        let penalty = penalty(model, &norm2, lambda_j, lambda_h);
+        let value = data + penalty.double_value(&[]);
+        (surrogate + penalty, value)
+    }
+}
+
+/// The most frequent state of each column, sequences counted with their
+/// weights (ties to the lower state): the reference of [`FusedObjective`].
+pub fn reference_states(states: &Array2<u8>, weights: &[f64]) -> Vec<u8> {
+    let (_, l) = states.dim();
+    let mut counts = vec![0.0f64; l * Q];
+    for (row, &w) in states.rows().into_iter().zip(weights) {
+        for (i, &s) in row.iter().enumerate() {
+            counts[i * Q + s as usize] += w;
+        }
+    }
+    counts
+        .chunks_exact(Q)
+        .map(|c| (0..Q).fold(0, |best, a| if c[a] > c[best] { a } else { best }) as u8)
+        .collect()
+}
+
+/// Sets libtorch's thread count, restoring the previous one when dropped.
+struct TorchThreads(i32);
+
+impl TorchThreads {
+    fn set(threads: i32) -> TorchThreads {
+        let previous = tch::get_num_threads();
+        tch::set_num_threads(threads);
+        TorchThreads(previous)
+    }
+}
+
+impl Drop for TorchThreads {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.0);
+    }
+}
+
+/// A CPU float tensor's values (contiguous copy), detached.
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    let numel = t.numel();
+    let mut out = vec![0.0f32; numel];
+    t.copy_data(&mut out, numel);
+    out
+}
+
 /// The objective `cfg.objective` on a batch: [`batch_loss`] for `Pll`;
 /// for `Mlm` a fresh random mask (libtorch's generator, seeded by [`train`])
 /// and [`masked_batch_loss`].
@@ -346,6 +478,21 @@ pub fn train(
     let start = Instant::now();
     tch::manual_seed(cfg.seed as i64);
     let data = Data::new(states, weights, cfg.device);
+    // The fused CPU kernels for the pseudo-likelihood (see `FusedObjective`);
+    // libtorch's operators on CUDA and for the masked objective.
+    let threads = tch::get_num_threads().max(1);
+    let mut fused = if cfg.device == Device::Cpu && cfg.objective == Objective::Pll {
+        Some(FusedObjective::new(threads as usize, reference_states(states, weights))?)
+    } else {
+        None
+    };
+    // With the factored model the kernels do nearly all the work and
+    // libtorch's part (attention, its backward, Adam: O(H·L²)) is small;
+    // libtorch's OpenMP workers spin after each of its operators and take
+    // cycles from the kernels' threads, so it runs on one thread meanwhile
+    // (about 20 % less wall time with two threads on the benchmark). The
+    // Potts model keeps libtorch's threads for its (L·q)² Adam updates.
+    let _torch_threads = (fused.is_some() && cfg.model == ModelKind::Factored).then(|| TorchThreads::set(1));
     let model = Model::new(
         cfg.model,
         l,
@@ -373,14 +520,27 @@ pub fn train(
         let mut failure = None;
         for chunk in order.chunks(batch_size) {
             crate::interrupt::check("training")?;
-            let index = Tensor::from_slice(chunk).to_device(cfg.device);
-            let batch_states = data.states.index_select(0, &index);
-            let batch_weights = data.weights.index_select(0, &index);
-            let mut loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
+            let (loss, mut value) = match fused.as_mut() {
+                Some(fused) => {
+                    let mut rows = Vec::with_capacity(chunk.len() * l);
+                    for &k in chunk {
+                        rows.extend(states.row(k as usize).iter());
+                    }
+                    let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
+                    fused.batch(&model, &rows, &w, lambda_j, cfg.lambda_h)
+                }
+                None => {
+                    let index = Tensor::from_slice(chunk).to_device(cfg.device);
+                    let batch_states = data.states.index_select(0, &index);
+                    let batch_weights = data.weights.index_select(0, &index);
+                    let loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
+                    let value = loss.double_value(&[]);
+                    (loss, value)
+                }
+            };
             if fault.poisons(step) {
-                loss *= f64::NAN;
+                value = f64::NAN;
             }
-            let value = loss.double_value(&[]);
             if !value.is_finite() {
                 failure = Some(format!("the loss became {value}"));
                 break;

@@ -1,0 +1,505 @@
+//! The CPU fast path of the pseudo-likelihood objective: the coupling table,
+//! the conditional logits of a batch, the loss and its gradients in a few
+//! fused, cache-aware loops instead of a chain of libtorch operators.
+//!
+//! A training step needs, for a batch of B sequences of length L (n = L·q):
+//!
+//! 1. the table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` (factored model;
+//!    the Potts model's table is its couplings) — [`build_table`];
+//! 2. per sequence the logits `h_i(a) + Σ_j W[(j,x_j),(i,a)]` (the sum of L
+//!    table rows), the weighted negative log pseudo-likelihood and its
+//!    gradient `G[n,(i,a)] = c_n (softmax − one-hot)` — [`pll_rows`];
+//! 3. the table's gradient `dW[(j,b),·] = Σ_{n: x_nj = b} G[n,·]` — [`scatter_rows`];
+//!
+//! Steps 2 and 3 read and write whole rows of n floats per sequence and
+//! position and are bound by memory traffic. Both work relative to a
+//! reference sequence r (the column-wise most frequent states): the logits
+//! are those of r plus the rows `W[(j,x_j)] − W[(j,r_j)]` of the positions
+//! where the sequence differs from r, and the gradient row of `(j, r_j)` is
+//! the batch's total minus the position's other rows; in a protein family
+//! about half of the positions agree with r, so half the rows are touched.
+//! 4. for the factored model `dA^h_ij = ⟨dW_ij, V^h⟩` and
+//!    `dV^h = Σ_ij A^h_ij dW_ij` — [`table_grads`].
+//!
+//! libtorch then back-propagates `dA` through the softmax to Q and K (an
+//! `H·L²` operation) and Adam updates the parameters; see
+//! `trainer::fused_objective`. Done with libtorch operators the same step
+//! materialises and permutes several `(L·q)²` tensors and runs a generic
+//! embedding bag; these loops touch each table entry a few times with
+//! contiguous, vectorised accesses (BENCHMARKS.md, "Training step").
+//!
+//! Work is split into fixed chunks and partial sums are added in chunk order,
+//! so the results do not depend on the number of threads or on scheduling.
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use crate::Q;
+
+const QQ: usize = Q * Q;
+
+/// Instruction-set level chosen once per process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Avx512,
+    Avx2,
+    Generic,
+}
+
+fn level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                return Level::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Level::Avx2;
+            }
+        }
+        Level::Generic
+    })
+}
+
+/// Calls `$body` (an expression using only inlined helpers) compiled for the
+/// best instruction set of this CPU.
+macro_rules! dispatch {
+    ($name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty $body:block) => {
+        fn $name($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,fma")]
+            fn avx512($($arg: $ty),*) -> $ret { generic($($arg),*) }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2($($arg: $ty),*) -> $ret { generic($($arg),*) }
+            match level() {
+                // SAFETY: the features were detected at run time.
+                #[cfg(target_arch = "x86_64")]
+                Level::Avx512 => unsafe { avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                Level::Avx2 => unsafe { avx2($($arg),*) },
+                _ => generic($($arg),*),
+            }
+        }
+    };
+}
+
+/// `y += x`.
+#[inline(always)]
+fn add(y: &mut [f32], x: &[f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += *x;
+    }
+}
+
+/// `e^x` for x ≤ 0 to about 2 ulp, branch-free so that loops over it
+/// vectorise (Cody–Waite range reduction and a degree-6 polynomial);
+/// arguments below −87 give ≈ 0.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    let x = x.max(-87.0);
+    let k = (x * std::f32::consts::LOG2_E).round();
+    let r = k.mul_add(-0.693_145_75, x);
+    let r = k.mul_add(-1.428_606_8e-6, r);
+    let mut p = 1.0 / 720.0f32;
+    p = p.mul_add(r, 1.0 / 120.0);
+    p = p.mul_add(r, 1.0 / 24.0);
+    p = p.mul_add(r, 1.0 / 6.0);
+    p = p.mul_add(r, 0.5);
+    p = p.mul_add(r, 1.0);
+    p = p.mul_add(r, 1.0);
+    let scale = f32::from_bits((((k as i32) + 127) as u32) << 23);
+    p * scale
+}
+
+/// The factored coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` into
+/// `table` (n×n, n = L·q). `a_jih` is the attention laid out `[j][i][h]`
+/// (L·L·H), `v_hba` the values laid out `[h][b][a]` (H·q·q). For each
+/// position j one matrix product `(L×H)·(H×q²)` gives the block
+/// `[i][(b,a)]`, copied into the q rows `(j,·)`; the masked diagonal
+/// (`A^h_jj = 0`) gives zero blocks.
+pub fn build_table(pool: &rayon::ThreadPool, a_jih: &[f32], v_hba: &[f32], l: usize, heads: usize, table: &mut [f32]) {
+    let n = l * Q;
+    assert_eq!(table.len(), n * n);
+    assert_eq!(a_jih.len(), l * l * heads);
+    assert_eq!(v_hba.len(), heads * QQ);
+    let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
+    pool.install(|| {
+        table.par_chunks_mut(Q * n).enumerate().for_each_init(
+            || Array2::<f32>::zeros((l, QQ)),
+            |block, (j, rows)| {
+                let a = ArrayView2::from_shape((l, heads), &a_jih[j * l * heads..(j + 1) * l * heads])
+                    .expect("L×H attention");
+                general_mat_mul(1.0, &a, &v, 0.0, block);
+                let block = block.as_slice().expect("contiguous");
+                for i in 0..l {
+                    for b in 0..Q {
+                        rows[b * n + i * Q..b * n + i * Q + Q]
+                            .copy_from_slice(&block[i * QQ + b * Q..i * QQ + b * Q + Q]);
+                    }
+                }
+            },
+        )
+    });
+}
+
+/// Sequences per parallel task of [`pll_rows`]: they are summed together,
+/// one block of columns at a time, so that the table rows they share (a
+/// family's sequences agree at most positions) are read once per block.
+const SEQ_CHUNK: usize = 32;
+
+/// Columns per block of [`pll_rows`] (a multiple of 16 floats).
+const COLUMN_BLOCK: usize = 256;
+
+/// The data term of the objective on a batch and its gradient with respect
+/// to the logits. `states` is B×L (row-major), `weights` B. Writes
+/// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×n) and
+/// returns `(−(1/Σw) Σ_n w_n Σ_i log P(x_ni | x_n\i), Σ_n grad[n])`, the
+/// second being the gradient with respect to the fields.
+pub fn pll_rows(
+    pool: &rayon::ThreadPool,
+    table: &mut [f32],
+    fields: &[f32],
+    reference: &[u8],
+    states: &[u8],
+    weights: &[f32],
+    grad: &mut [f32],
+) -> (f64, Vec<f32>) {
+    let l = reference.len();
+    let n = l * Q;
+    let b = weights.len();
+    assert_eq!(table.len(), n * n);
+    assert_eq!(fields.len(), n);
+    assert_eq!(states.len(), b * l);
+    assert_eq!(grad.len(), b * n);
+    // Differences from the reference rows, and the reference sequence's sum.
+    pool.install(|| {
+        table.par_chunks_mut(Q * n).zip(reference.par_iter()).for_each(|(rows, &r)| subtract_reference(rows, r as usize))
+    });
+    let mut base = fields.to_vec();
+    for (j, &r) in reference.iter().enumerate() {
+        let row = (j * Q + r as usize) * n;
+        add(&mut base, &table[row..row + n]);
+    }
+    let table = &*table;
+    let total: f64 = weights.iter().map(|&w| w as f64).sum();
+    let inv_total = if total > 0.0 { 1.0 / total } else { 0.0 };
+    let coefs: Vec<f32> = weights.iter().map(|&w| (w as f64 * inv_total) as f32).collect();
+    let partials: Vec<(f64, Vec<f32>)> = pool.install(|| {
+        grad.par_chunks_mut(SEQ_CHUNK * n)
+            .enumerate()
+            .map(|(c, rows)| {
+                let first = c * SEQ_CHUNK;
+                let count = rows.len() / n;
+                let x = &states[first * l..(first + count) * l];
+                let nll = chunk_rows(table, &base, reference, x, &coefs[first..first + count], rows);
+                let loss: f64 = nll.iter().zip(&weights[first..first + count]).map(|(v, &w)| v * w as f64).sum();
+                let mut d_fields = vec![0.0f32; n];
+                for row in rows.chunks_exact(n) {
+                    add(&mut d_fields, row);
+                }
+                (loss, d_fields)
+            })
+            .collect()
+    });
+    let mut d_fields = vec![0.0f32; n];
+    let mut loss = 0.0;
+    for (part, d) in partials {
+        loss += part;
+        add(&mut d_fields, &d);
+    }
+    (loss * inv_total, d_fields)
+}
+
+dispatch!(subtract_reference(rows: &mut [f32], r: usize) -> () {
+    let n = rows.len() / Q;
+    let (before, rest) = rows.split_at_mut(r * n);
+    let (reference, after) = rest.split_at_mut(n);
+    for row in before.chunks_exact_mut(n).chain(after.chunks_exact_mut(n)) {
+        for (x, y) in row.iter_mut().zip(reference.iter()) {
+            *x -= *y;
+        }
+    }
+});
+
+dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], coefs: &[f32], rows: &mut [f32]) -> Vec<f64> {
+    let count = coefs.len();
+    let l = reference.len();
+    let n = l * Q;
+    // Logits: the reference sequence's (`base`) plus the difference rows of
+    // the positions where the sequence differs from it, a block of columns
+    // at a time.
+    let mut c0 = 0;
+    while c0 < n {
+        let c1 = (c0 + COLUMN_BLOCK).min(n);
+        for (s, seq) in x.chunks_exact(l).enumerate() {
+            let acc = &mut rows[s * n + c0..s * n + c1];
+            acc.copy_from_slice(&base[c0..c1]);
+            for (j, (&state, &r)) in seq.iter().zip(reference).enumerate() {
+                if state != r {
+                    let row = (j * Q + state as usize) * n;
+                    add(acc, &table[row + c0..row + c1]);
+                }
+            }
+        }
+        c0 = c1;
+    }
+    // Per site: −log P(target) and the gradient (softmax − one-hot)·coef.
+    let mut nll = vec![0.0f64; count];
+    for (s, seq) in x.chunks_exact(l).enumerate() {
+        let coef = coefs[s];
+        for (i, logits) in rows[s * n..(s + 1) * n].chunks_exact_mut(Q).enumerate() {
+            let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0.0f32;
+            for v in logits.iter_mut() {
+                *v = exp_nonpositive(*v - max);
+                sum += *v;
+            }
+            let target = seq[i] as usize;
+            // −log P(target) = log Σ e^{v−max} − (v_target − max)
+            nll[s] += (sum as f64).ln() - (logits[target] as f64).ln();
+            let scale = coef / sum;
+            for v in logits.iter_mut() {
+                *v *= scale;
+            }
+            logits[target] -= coef;
+        }
+    }
+    nll
+});
+
+/// Bytes of table rows one task of [`scatter_rows`] accumulates into (kept
+/// within a core's L2 cache while the batch's gradient rows stream past).
+const SCATTER_BLOCK_BYTES: usize = 512 * 1024;
+
+/// The table's gradient `d_table[(j,b),·] = Σ_{n: x_nj = b} grad[n,·]`
+/// (n×n, overwritten) from the logits' gradient `grad` (B×n) and its sum
+/// over the batch `total` (the fields' gradient). Only the sequences that
+/// differ from the `reference` state at j are added; the reference row is
+/// `total` minus the position's other rows.
+pub fn scatter_rows(
+    pool: &rayon::ThreadPool,
+    grad: &[f32],
+    total: &[f32],
+    reference: &[u8],
+    states: &[u8],
+    d_table: &mut [f32],
+) {
+    let l = reference.len();
+    let n = l * Q;
+    let b = grad.len() / n;
+    assert_eq!(d_table.len(), n * n);
+    assert_eq!(states.len(), b * l);
+    assert_eq!(total.len(), n);
+    let positions = (SCATTER_BLOCK_BYTES / (Q * n * 4)).max(1);
+    pool.install(|| {
+        d_table.par_chunks_mut(positions * Q * n).enumerate().for_each(|(c, rows)| {
+            scatter_block(grad, total, reference, states, c * positions, rows)
+        })
+    });
+}
+
+dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], states: &[u8], first: usize, rows: &mut [f32]) -> () {
+    let l = reference.len();
+    let n = l * Q;
+    rows.fill(0.0);
+    let count = rows.len() / (Q * n);
+    let reference = &reference[first..first + count];
+    for (s, g) in grad.chunks_exact(n).enumerate() {
+        let x = &states[s * l + first..s * l + first + count];
+        for (p, (&state, &r)) in x.iter().zip(reference).enumerate() {
+            if state != r {
+                let row = (p * Q + state as usize) * n;
+                add(&mut rows[row..row + n], g);
+            }
+        }
+    }
+    for (p, &r) in reference.iter().enumerate() {
+        let block = &mut rows[p * Q * n..(p + 1) * Q * n];
+        let (before, rest) = block.split_at_mut(r as usize * n);
+        let (own, after) = rest.split_at_mut(n);
+        own.copy_from_slice(total);
+        for row in before.chunks_exact(n).chain(after.chunks_exact(n)) {
+            for (x, y) in own.iter_mut().zip(row) {
+                *x -= *y;
+            }
+        }
+    }
+});
+
+/// Positions per parallel task of [`table_grads`].
+const GRAD_POSITIONS: usize = 4;
+
+/// Gradients of the factored table's factors from the table's gradient:
+/// `dA[j][i][h] = Σ_{a,b} dW[(j,b),(i,a)] V^h(a,b)` (0 on the diagonal) and
+/// `dV[h][b][a] = Σ_{i,j} A^h_ij dW[(j,b),(i,a)]`, in the layouts of
+/// [`build_table`]. Per position j the q rows `(j,·)` are gathered into a
+/// block `B_j[i][(b,a)]` (L×q²), then `dA_j = B_j·Vᵀ` and `dV += A_jᵀ·B_j`.
+pub fn table_grads(
+    pool: &rayon::ThreadPool,
+    d_table: &[f32],
+    a_jih: &[f32],
+    v_hba: &[f32],
+    l: usize,
+    heads: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = l * Q;
+    assert_eq!(d_table.len(), n * n);
+    let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
+    let mut d_a = vec![0.0f32; l * l * heads];
+    let partials: Vec<Array2<f32>> = pool.install(|| {
+        d_a.par_chunks_mut(GRAD_POSITIONS * l * heads)
+            .enumerate()
+            .map(|(c, d_a_chunk)| {
+                let mut d_v = Array2::<f32>::zeros((heads, QQ));
+                let mut block = Array2::<f32>::zeros((l, QQ));
+                for (k, d_a_ih) in d_a_chunk.chunks_exact_mut(l * heads).enumerate() {
+                    let j = c * GRAD_POSITIONS + k;
+                    let rows = &d_table[j * Q * n..(j + 1) * Q * n];
+                    {
+                        let block = block.as_slice_mut().expect("contiguous");
+                        for i in 0..l {
+                            for b in 0..Q {
+                                block[i * QQ + b * Q..i * QQ + b * Q + Q]
+                                    .copy_from_slice(&rows[b * n + i * Q..b * n + i * Q + Q]);
+                            }
+                        }
+                        // The diagonal block is not a parameter (A^h_jj = 0).
+                        block[j * QQ..(j + 1) * QQ].fill(0.0);
+                    }
+                    let a = ArrayView2::from_shape((l, heads), &a_jih[j * l * heads..(j + 1) * l * heads])
+                        .expect("L×H attention");
+                    let mut d_a_j = ArrayViewMut2::from_shape((l, heads), d_a_ih).expect("L×H");
+                    general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_j);
+                    general_mat_mul(1.0, &a.t(), &block, 1.0, &mut d_v);
+                }
+                d_v
+            })
+            .collect()
+    });
+    let mut d_v = Array2::<f32>::zeros((heads, QQ));
+    for part in partials {
+        d_v += &part;
+    }
+    (d_a, d_v.into_raw_vec_and_offset().0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+    }
+
+    #[test]
+    fn exp_matches_the_library_on_its_range() {
+        for k in 0..=8700 {
+            let x = -(k as f32) * 0.01;
+            let (got, want) = (exp_nonpositive(x), x.exp());
+            assert!((got - want).abs() <= 4.0 * f32::EPSILON * want + 1e-37, "exp({x}) = {got}, want {want}");
+        }
+        assert!(exp_nonpositive(-1000.0) < 1e-37);
+    }
+
+    #[test]
+    fn table_and_its_gradients_match_the_definitions() {
+        // L = 3, H = 2: W[(j,b),(i,a)] = Σ_h A[h][i][j] V[h][a][b], checked entry by entry,
+        // and the factors' gradients against Σ over the table.
+        let (l, heads, n) = (3, 2, 3 * Q);
+        let a = |h: usize, i: usize, j: usize| if i == j { 0.0 } else { 0.1 + (h * 9 + i * 3 + j) as f32 * 0.05 };
+        let v = |h: usize, x: usize, y: usize| ((h * 441 + x * 21 + y) % 17) as f32 * 0.1 - 0.8;
+        let mut a_jih = vec![0.0; l * l * heads];
+        for j in 0..l {
+            for i in 0..l {
+                for h in 0..heads {
+                    a_jih[(j * l + i) * heads + h] = a(h, i, j);
+                }
+            }
+        }
+        let mut v_hba = vec![0.0; heads * QQ];
+        for h in 0..heads {
+            for bb in 0..Q {
+                for aa in 0..Q {
+                    v_hba[h * QQ + bb * Q + aa] = v(h, aa, bb);
+                }
+            }
+        }
+        let pool = pool();
+        let mut table = vec![0.0; n * n];
+        build_table(&pool, &a_jih, &v_hba, l, heads, &mut table);
+        let d_w = |r: usize, c: usize| ((r * 7 + c * 3) % 11) as f32 * 0.01;
+        let d_table: Vec<f32> = (0..n * n).map(|k| d_w(k / n, k % n)).collect();
+        let (d_a, d_v) = table_grads(&pool, &d_table, &a_jih, &v_hba, l, heads);
+        for j in 0..l {
+            for i in 0..l {
+                for (aa, bb) in [(0, 0), (3, 20), (20, 7)] {
+                    let want: f32 = (0..heads).map(|h| a(h, i, j) * v(h, aa, bb)).sum();
+                    let got = table[(j * Q + bb) * n + i * Q + aa];
+                    assert!((got - want).abs() < 1e-5, "W[{j},{bb},{i},{aa}] = {got}, want {want}");
+                }
+                for h in 0..heads {
+                    let mut want = 0.0f64;
+                    if i != j {
+                        for aa in 0..Q {
+                            for bb in 0..Q {
+                                want += (d_w(j * Q + bb, i * Q + aa) * v(h, aa, bb)) as f64;
+                            }
+                        }
+                    }
+                    let got = d_a[(j * l + i) * heads + h] as f64;
+                    assert!((got - want).abs() < 1e-4, "dA[{h},{i},{j}] = {got}, want {want}");
+                }
+            }
+        }
+        for h in 0..heads {
+            for (aa, bb) in [(0, 0), (5, 9), (20, 20)] {
+                let mut want = 0.0f64;
+                for i in 0..l {
+                    for j in 0..l {
+                        want += (a(h, i, j) * d_w(j * Q + bb, i * Q + aa)) as f64;
+                    }
+                }
+                let got = d_v[h * QQ + bb * Q + aa] as f64;
+                assert!((got - want).abs() < 1e-4, "dV[{h},{aa},{bb}] = {got}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn pll_of_a_hand_example_and_its_scatter() {
+        // L = 2, zero table except W[(1,x1),(0,·)] = e_a · 2 for a = 4: sequence (4, 7)
+        // sees logit 2 at state 4 of site 0 plus fields 0; site 1 sees only zeros.
+        let (l, n) = (2, 2 * Q);
+        let mut table = vec![0.0f32; n * n];
+        table[(Q + 7) * n + 4] = 2.0;
+        let fields = vec![0.0f32; n];
+        let states = [4u8, 7, 4, 7];
+        let weights = [1.0f32, 3.0];
+        let mut grad = vec![0.0f32; 2 * n];
+        let pool = pool();
+        // Reference state 4 at site 0 (what both sequences hold), 0 at site 1 (what neither holds).
+        let reference = [4u8, 0];
+        let (loss, d_fields) = pll_rows(&pool, &mut table, &fields, &reference, &states, &weights, &mut grad);
+        let z0 = 20.0 + 2.0f64.exp();
+        let nll = (z0.ln() - 2.0) + (21.0f64).ln();
+        assert!((loss - nll).abs() < 1e-5, "loss {loss} want {nll}");
+        // Sequence 2 (weight 3/4): site 0, state 4: (e²/z0 − 1)·0.75.
+        let g = (2.0f64.exp() / z0 - 1.0) * 0.75;
+        assert!((grad[n + 4] as f64 - g).abs() < 1e-6);
+        assert!((d_fields[4] as f64 - (2.0f64.exp() / z0 - 1.0)).abs() < 1e-6);
+        let mut d_table = vec![1.0f32; n * n];
+        scatter_rows(&pool, &grad, &d_fields, &reference, &states, &mut d_table);
+        // Rows (0, 4) and (1, 7) hold both sequences' gradients, rows (0, 5) and (1, 0) nothing.
+        for c in 0..n {
+            let both = grad[c] + grad[n + c];
+            assert!((d_table[4 * n + c] - both).abs() < 1e-6);
+            assert!((d_table[(Q + 7) * n + c] - both).abs() < 1e-6);
+            assert!(d_table[5 * n + c].abs() < 1e-6);
+            assert!(d_table[Q * n + c].abs() < 1e-6);
+        }
+    }
+}
