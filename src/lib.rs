@@ -5,6 +5,7 @@
 pub mod alignment;
 pub mod batch;
 pub mod couplings;
+pub mod cuda;
 pub mod error;
 pub mod evaluate;
 pub mod evaluate_model;

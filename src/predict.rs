@@ -73,12 +73,13 @@ pub enum DeviceChoice {
 pub fn resolve_device(choice: DeviceChoice) -> Result<Device> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
-        DeviceChoice::Auto if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        DeviceChoice::Auto if crate::cuda::available(false) => Ok(Device::Cuda(0)),
         DeviceChoice::Auto => Ok(Device::Cpu),
-        DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        DeviceChoice::Cuda => Err(input_error(
-            "--device cuda: libtorch sees no CUDA device (use --device cpu or auto)",
-        )),
+        DeviceChoice::Cuda if crate::cuda::available(true) => Ok(Device::Cuda(0)),
+        DeviceChoice::Cuda => Err(input_error(match crate::cuda::load_backend() {
+            Err(why) => format!("--device cuda: cannot load libtorch's CUDA backend ({why}); use --device cpu or auto"),
+            Ok(()) => "--device cuda: libtorch sees no CUDA device (use --device cpu or auto)".to_string(),
+        })),
     }
 }
 
