@@ -115,12 +115,16 @@ fn exp_nonpositive(x: f32) -> f32 {
     p * scale
 }
 
+/// Positions per matrix product of [`build_table`] and [`table_grads`]
+/// (products of a few hundred rows amortise the packing of V).
+const POSITIONS: usize = 4;
+
 /// The factored coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` into
 /// `table` (n×n, n = L·q). `a_jih` is the attention laid out `[j][i][h]`
-/// (L·L·H), `v_hba` the values laid out `[h][b][a]` (H·q·q). For each
-/// position j one matrix product `(L×H)·(H×q²)` gives the block
-/// `[i][(b,a)]`, copied into the q rows `(j,·)`; the masked diagonal
-/// (`A^h_jj = 0`) gives zero blocks.
+/// (L·L·H), `v_hba` the values laid out `[h][b][a]` (H·q·q). For a few
+/// positions j at a time one matrix product `(P·L×H)·(H×q²)` gives the
+/// blocks `[(j,i)][(b,a)]`, copied into the rows `(j,·)`; the masked
+/// diagonal (`A^h_jj = 0`) gives zero blocks.
 pub fn build_table(pool: &rayon::ThreadPool, a_jih: &[f32], v_hba: &[f32], l: usize, heads: usize, table: &mut [f32]) {
     let n = l * Q;
     assert_eq!(table.len(), n * n);
@@ -128,21 +132,24 @@ pub fn build_table(pool: &rayon::ThreadPool, a_jih: &[f32], v_hba: &[f32], l: us
     assert_eq!(v_hba.len(), heads * QQ);
     let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
     pool.install(|| {
-        table.par_chunks_mut(Q * n).enumerate().for_each_init(
-            || Array2::<f32>::zeros((l, QQ)),
-            |block, (j, rows)| {
-                let a = ArrayView2::from_shape((l, heads), &a_jih[j * l * heads..(j + 1) * l * heads])
-                    .expect("L×H attention");
-                general_mat_mul(1.0, &a, &v, 0.0, block);
-                let block = block.as_slice().expect("contiguous");
+        table.par_chunks_mut(POSITIONS * Q * n).enumerate().for_each(|(c, rows)| {
+            let count = rows.len() / (Q * n);
+            let first = c * POSITIONS;
+            let a = ArrayView2::from_shape((count * l, heads), &a_jih[first * l * heads..(first + count) * l * heads])
+                .expect("(P·L)×H attention");
+            let mut block = Array2::<f32>::zeros((count * l, QQ));
+            general_mat_mul(1.0, &a, &v, 0.0, &mut block);
+            let block = block.as_slice().expect("contiguous");
+            for p in 0..count {
                 for i in 0..l {
+                    let k = (p * l + i) * QQ;
                     for b in 0..Q {
-                        rows[b * n + i * Q..b * n + i * Q + Q]
-                            .copy_from_slice(&block[i * QQ + b * Q..i * QQ + b * Q + Q]);
+                        let r = (p * Q + b) * n + i * Q;
+                        rows[r..r + Q].copy_from_slice(&block[k + b * Q..k + b * Q + Q]);
                     }
                 }
-            },
-        )
+            }
+        })
     });
 }
 
@@ -330,14 +337,12 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], states: &
     }
 });
 
-/// Positions per parallel task of [`table_grads`].
-const GRAD_POSITIONS: usize = 4;
-
 /// Gradients of the factored table's factors from the table's gradient:
 /// `dA[j][i][h] = Σ_{a,b} dW[(j,b),(i,a)] V^h(a,b)` (0 on the diagonal) and
 /// `dV[h][b][a] = Σ_{i,j} A^h_ij dW[(j,b),(i,a)]`, in the layouts of
-/// [`build_table`]. Per position j the q rows `(j,·)` are gathered into a
-/// block `B_j[i][(b,a)]` (L×q²), then `dA_j = B_j·Vᵀ` and `dV += A_jᵀ·B_j`.
+/// [`build_table`]. For a few positions j at a time the rows `(j,·)` are
+/// gathered into blocks `B[(j,i)][(b,a)]` ((P·L)×q²), then `dA = B·Vᵀ` and
+/// `dV += Aᵀ·B`.
 pub fn table_grads(
     pool: &rayon::ThreadPool,
     d_table: &[f32],
@@ -351,31 +356,35 @@ pub fn table_grads(
     let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
     let mut d_a = vec![0.0f32; l * l * heads];
     let partials: Vec<Array2<f32>> = pool.install(|| {
-        d_a.par_chunks_mut(GRAD_POSITIONS * l * heads)
+        d_a.par_chunks_mut(POSITIONS * l * heads)
             .enumerate()
             .map(|(c, d_a_chunk)| {
-                let mut d_v = Array2::<f32>::zeros((heads, QQ));
-                let mut block = Array2::<f32>::zeros((l, QQ));
-                for (k, d_a_ih) in d_a_chunk.chunks_exact_mut(l * heads).enumerate() {
-                    let j = c * GRAD_POSITIONS + k;
-                    let rows = &d_table[j * Q * n..(j + 1) * Q * n];
-                    {
-                        let block = block.as_slice_mut().expect("contiguous");
+                let count = d_a_chunk.len() / (l * heads);
+                let first = c * POSITIONS;
+                let mut block = Array2::<f32>::zeros((count * l, QQ));
+                {
+                    let block = block.as_slice_mut().expect("contiguous");
+                    for p in 0..count {
+                        let j = first + p;
+                        let rows = &d_table[j * Q * n..(j + 1) * Q * n];
                         for i in 0..l {
+                            // The diagonal block stays 0: it is not a parameter (A^h_jj = 0).
+                            if i == j {
+                                continue;
+                            }
+                            let k = (p * l + i) * QQ;
                             for b in 0..Q {
-                                block[i * QQ + b * Q..i * QQ + b * Q + Q]
-                                    .copy_from_slice(&rows[b * n + i * Q..b * n + i * Q + Q]);
+                                block[k + b * Q..k + b * Q + Q].copy_from_slice(&rows[b * n + i * Q..b * n + i * Q + Q]);
                             }
                         }
-                        // The diagonal block is not a parameter (A^h_jj = 0).
-                        block[j * QQ..(j + 1) * QQ].fill(0.0);
                     }
-                    let a = ArrayView2::from_shape((l, heads), &a_jih[j * l * heads..(j + 1) * l * heads])
-                        .expect("L×H attention");
-                    let mut d_a_j = ArrayViewMut2::from_shape((l, heads), d_a_ih).expect("L×H");
-                    general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_j);
-                    general_mat_mul(1.0, &a.t(), &block, 1.0, &mut d_v);
                 }
+                let a = ArrayView2::from_shape((count * l, heads), &a_jih[first * l * heads..(first + count) * l * heads])
+                    .expect("(P·L)×H attention");
+                let mut d_a_view = ArrayViewMut2::from_shape((count * l, heads), d_a_chunk).expect("(P·L)×H");
+                general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_view);
+                let mut d_v = Array2::<f32>::zeros((heads, QQ));
+                general_mat_mul(1.0, &a.t(), &block, 0.0, &mut d_v);
                 d_v
             })
             .collect()
