@@ -1,9 +1,12 @@
 //! Times the parts of one training step (dev tool).
-use std::time::Instant;
 use fadca::model::{FusedObjective, Model, ModelKind, batch_loss};
-use tch::{Kind, Tensor, Device};
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap())
+        .collect();
     let (l, b, h, threads) = (args[0], args[1], args[2], args[3]);
     tch::set_num_threads(threads as i32);
     let fields = Tensor::zeros([l as i64, 21], (Kind::Float, Device::Cpu));
@@ -12,26 +15,63 @@ fn main() {
     let w = Tensor::ones([b as i64], (Kind::Float, Device::Cpu));
     let reps = 10;
     if std::env::var("FUSED_ONLY").is_err() {
-    for _ in 0..3 { let loss = batch_loss(&model, &states, &w, 1e-3, 1e-4); loss.backward(); }
-    let t = Instant::now();
-    for _ in 0..reps { let _ = tch::no_grad(|| model.coupling_table()); }
-    println!("table fwd       {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
-    let table = tch::no_grad(|| model.coupling_table());
-    let t = Instant::now();
-    for _ in 0..reps { let _ = tch::no_grad(|| model.logits(&table, &states)); }
-    println!("bag fwd         {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
-    let t = Instant::now();
-    for _ in 0..reps { let _ = tch::no_grad(|| batch_loss(&model, &states, &w, 1e-3, 1e-4)); }
-    println!("loss fwd        {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
-    let t = Instant::now();
-    for _ in 0..reps { let loss = batch_loss(&model, &states, &w, 1e-3, 1e-4); loss.backward(); }
-    println!("loss fwd+bwd    {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+        for _ in 0..3 {
+            let loss = batch_loss(&model, &states, &w, 1e-3, 1e-4);
+            loss.backward();
+        }
+        let t = Instant::now();
+        for _ in 0..reps {
+            let _ = tch::no_grad(|| model.coupling_table());
+        }
+        println!(
+            "table fwd       {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
+        let table = tch::no_grad(|| model.coupling_table());
+        let t = Instant::now();
+        for _ in 0..reps {
+            let _ = tch::no_grad(|| model.logits(&table, &states));
+        }
+        println!(
+            "bag fwd         {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
+        let t = Instant::now();
+        for _ in 0..reps {
+            let _ = tch::no_grad(|| batch_loss(&model, &states, &w, 1e-3, 1e-4));
+        }
+        println!(
+            "loss fwd        {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
+        let t = Instant::now();
+        for _ in 0..reps {
+            let loss = batch_loss(&model, &states, &w, 1e-3, 1e-4);
+            loss.backward();
+        }
+        println!(
+            "loss fwd+bwd    {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
     }
     let mut fused = FusedObjective::new(threads, vec![0; l]).unwrap();
-    let flat: Vec<u8> = Vec::<i64>::try_from(states.reshape([-1])).unwrap().iter().map(|&x| x as u8).collect();
+    let flat: Vec<u8> = Vec::<i64>::try_from(states.reshape([-1]))
+        .unwrap()
+        .iter()
+        .map(|&x| x as u8)
+        .collect();
     let w32 = vec![1.0f32; b];
-    for _ in 0..2 { let (s, _) = fused.batch(&model, &flat, &w32, 1e-3, 1e-4); s.backward(); }
+    for _ in 0..2 {
+        let (s, _) = fused.batch(&model, &flat, &w32, 1e-3, 1e-4);
+        s.backward();
+    }
     let t = Instant::now();
-    for _ in 0..reps { let (s, _) = fused.batch(&model, &flat, &w32, 1e-3, 1e-4); s.backward(); }
-    println!("fused fwd+bwd   {:.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    for _ in 0..reps {
+        let (s, _) = fused.batch(&model, &flat, &w32, 1e-3, 1e-4);
+        s.backward();
+    }
+    println!(
+        "fused fwd+bwd   {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
 }

@@ -2,7 +2,8 @@
 //! prints top-L precision and timings per family (library calls only).
 //!
 //! `cargo run --release --example tune -- FAMILIES.tsv [key=value ...]`
-//! keys: model heads head_dim lambda_j lambda_h lr epochs batch seed threads only=FAM,FAM
+//! keys: model heads head_dim lambda_j lambda_h lr epochs steps batch seed
+//! seeds (average the couplings of that many seeds) threads only=FAM,FAM
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,13 +21,22 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = TrainConfig::defaults(ModelKind::Factored);
     let mut only: Option<Vec<String>> = None;
     let mut threads = 2;
+    let mut seeds: u64 = 1;
+    let mut steps: Option<usize> = None;
     for kv in &args[1..] {
         let (k, v) = kv.split_once('=').expect("key=value");
         match k {
             "model" => {
-                let kind = if v == "potts" { ModelKind::Potts } else { ModelKind::Factored };
+                let kind = if v == "potts" {
+                    ModelKind::Potts
+                } else {
+                    ModelKind::Factored
+                };
                 let seed = cfg.seed;
-                cfg = TrainConfig { seed, ..TrainConfig::defaults(kind) };
+                cfg = TrainConfig {
+                    seed,
+                    ..TrainConfig::defaults(kind)
+                };
             }
             "heads" => cfg.heads = v.parse()?,
             "head_dim" => cfg.head_dim = v.parse()?,
@@ -34,8 +44,10 @@ fn main() -> anyhow::Result<()> {
             "lambda_h" => cfg.lambda_h = v.parse()?,
             "lr" => cfg.learning_rate = v.parse()?,
             "epochs" => cfg.epochs = Some(v.parse()?),
+            "steps" => steps = Some(v.parse::<usize>()?),
             "batch" => cfg.batch_size = Some(v.parse()?),
             "seed" => cfg.seed = v.parse()?,
+            "seeds" => seeds = v.parse()?,
             "threads" => threads = v.parse()?,
             "only" => only = Some(v.split(',').map(String::from).collect()),
             _ => anyhow::bail!("unknown key {k}"),
@@ -58,8 +70,22 @@ fn main() -> anyhow::Result<()> {
         let aln = read_alignment(&root.join(f[1]), &ReadOptions::default())?;
         let w = fadca::weights::sequence_weights(aln.states.view(), 0.8);
         let t_w = start.elapsed().as_secs_f64();
+        let mut cfg = cfg.clone();
+        if let Some(st) = steps {
+            let (_, b) = cfg.schedule(aln.depth());
+            cfg.epochs = Some(st.div_ceil(aln.depth().div_ceil(b)).max(1));
+        }
         let (model, report) = train(&aln.states, &w, &cfg, &mut |_| {})?;
-        let scores = fadca::couplings::contact_scores(model.couplings().view());
+        let mut jc = model.couplings();
+        for k in 1..seeds {
+            let c2 = fadca::model::TrainConfig {
+                seed: cfg.seed + k,
+                ..cfg.clone()
+            };
+            let (m2, _) = train(&aln.states, &w, &c2, &mut |_| {})?;
+            jc = jc + m2.couplings();
+        }
+        let scores = fadca::couplings::contact_scores(jc.view());
         let wall = start.elapsed().as_secs_f64();
         let pred = Prediction::from_matrix(&scores);
         let source = NativeSource::Structure {
@@ -73,13 +99,24 @@ fn main() -> anyhow::Result<()> {
         let pl = rep.precision.get(SeparationClass::Long, "L").unwrap_or(0.0);
         println!(
             "{}\tN={}\tL={}\tweights={:.1}s\ttrain={:.1}s\twall={:.1}s\tloss={:.3}\tP@L={:.4}\tP@L_long={:.4}",
-            f[0], aln.depth(), aln.length(), t_w, report.seconds, wall,
-            report.loss_curve.last().unwrap_or(&0.0), p, pl
+            f[0],
+            aln.depth(),
+            aln.length(),
+            t_w,
+            report.seconds,
+            wall,
+            report.loss_curve.last().unwrap_or(&0.0),
+            p,
+            pl
         );
         sum_p += p;
         count += 1;
         total += wall;
     }
-    println!("mean P@L {:.4} over {count} families, total wall {total:.1}s  {}", sum_p / count.max(1) as f64, args[1..].join(" "));
+    println!(
+        "mean P@L {:.4} over {count} families, total wall {total:.1}s  {}",
+        sum_p / count.max(1) as f64,
+        args[1..].join(" ")
+    );
     Ok(())
 }

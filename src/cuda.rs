@@ -18,7 +18,8 @@ pub const BACKEND: &str = "libtorch_cuda.so";
 
 /// Whether this machine shows signs of an NVIDIA driver.
 pub fn driver_present() -> bool {
-    std::path::Path::new("/proc/driver/nvidia").exists() || std::path::Path::new("/dev/nvidiactl").exists()
+    std::path::Path::new("/proc/driver/nvidia").exists()
+        || std::path::Path::new("/dev/nvidiactl").exists()
 }
 
 /// Opens [`BACKEND`] once per process (later calls return the first
@@ -35,7 +36,11 @@ pub fn load_backend() -> Result<(), String> {
                 // SAFETY: dlerror returns a thread-local C string or NULL.
                 let message = unsafe {
                     let e = libc::dlerror();
-                    if e.is_null() { "unknown error".to_string() } else { CStr::from_ptr(e).to_string_lossy().into_owned() }
+                    if e.is_null() {
+                        "unknown error".to_string()
+                    } else {
+                        CStr::from_ptr(e).to_string_lossy().into_owned()
+                    }
                 };
                 Err(message)
             } else {

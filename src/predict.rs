@@ -77,8 +77,12 @@ pub fn resolve_device(choice: DeviceChoice) -> Result<Device> {
         DeviceChoice::Auto => Ok(Device::Cpu),
         DeviceChoice::Cuda if crate::cuda::available(true) => Ok(Device::Cuda(0)),
         DeviceChoice::Cuda => Err(input_error(match crate::cuda::load_backend() {
-            Err(why) => format!("--device cuda: cannot load libtorch's CUDA backend ({why}); use --device cpu or auto"),
-            Ok(()) => "--device cuda: libtorch sees no CUDA device (use --device cpu or auto)".to_string(),
+            Err(why) => format!(
+                "--device cuda: cannot load libtorch's CUDA backend ({why}); use --device cpu or auto"
+            ),
+            Ok(()) => {
+                "--device cuda: libtorch sees no CUDA device (use --device cpu or auto)".to_string()
+            }
         })),
     }
 }

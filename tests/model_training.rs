@@ -2,7 +2,9 @@
 //! the masked-language-model ↔ pseudo-likelihood equivalence, the Potts
 //! model's symmetry, and seed reproducibility.
 use fadca::Q;
-use fadca::model::{FusedObjective, Model, ModelKind, TrainConfig, batch_loss, neg_log_likelihood, train};
+use fadca::model::{
+    FusedObjective, Model, ModelKind, TrainConfig, batch_loss, neg_log_likelihood, train,
+};
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -118,13 +120,19 @@ fn check_fused_matches_libtorch(kind: ModelKind) {
     let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
     let (surrogate, value) = fused.batch(&model, &flat, &w32, lj, lh);
     let expected = reference.double_value(&[]);
-    assert!((value - expected).abs() < 1e-5 * expected.abs(), "{kind:?}: objective {value} vs {expected}");
+    assert!(
+        (value - expected).abs() < 1e-5 * expected.abs(),
+        "{kind:?}: objective {value} vs {expected}"
+    );
     surrogate.backward();
     for (p, want) in model.parameters().iter().zip(&want) {
         let got = p.grad();
         let scale = want.abs().max().double_value(&[]);
         let diff = (&got - want).abs().max().double_value(&[]);
-        assert!(scale > 0.0 && diff < 1e-4 * scale, "{kind:?}: gradient differs by {diff} (scale {scale})");
+        assert!(
+            scale > 0.0 && diff < 1e-4 * scale,
+            "{kind:?}: gradient differs by {diff} (scale {scale})"
+        );
     }
 }
 
@@ -151,12 +159,17 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
     let states_arr = random_states(n, l, 5);
     let states = to_tensor(&states_arr);
     let model = random_model(ModelKind::Factored, l, 9);
-    let Model::Factored(layer) = &model else { unreachable!() };
+    let Model::Factored(layer) = &model else {
+        unreachable!()
+    };
     let attention = layer.attention(); // H×L×L
     let heads = layer.heads() as i64;
     // values with an extra all-zero column for the mask token (state q)
     let values = Tensor::cat(
-        &[layer.value.detach(), Tensor::zeros([heads, Q as i64, 1], (Kind::Double, Device::Cpu))],
+        &[
+            layer.value.detach(),
+            Tensor::zeros([heads, Q as i64, 1], (Kind::Double, Device::Cpu)),
+        ],
         2,
     );
     let mask = Q as i64;
@@ -169,9 +182,13 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
             // output at the masked site: h_i + Σ_h Σ_j A^h_ij V^h[:, token_j]
             let mut logits = layer.fields.detach().get(site as i64).copy();
             for (j, &tok) in tokens.iter().enumerate() {
-                let a = attention.detach().select(1, site as i64).select(1, j as i64); // H
+                let a = attention
+                    .detach()
+                    .select(1, site as i64)
+                    .select(1, j as i64); // H
                 let v = values.select(2, tok); // H×q
-                logits += (a.unsqueeze(1) * v).sum_dim_intlist([0i64].as_slice(), false, Kind::Double);
+                logits +=
+                    (a.unsqueeze(1) * v).sum_dim_intlist([0i64].as_slice(), false, Kind::Double);
             }
             mlm_total[seq] -= logits.log_softmax(0, Kind::Double).double_value(&[target]);
         }
@@ -180,7 +197,11 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
     let pll = neg_log_likelihood(&model.logits(&table, &states), &states);
     for seq in 0..n {
         let p = pll.double_value(&[seq as i64]);
-        assert!((p - mlm_total[seq]).abs() < 1e-9, "sequence {seq}: PLL {p} vs MLM {}", mlm_total[seq]);
+        assert!(
+            (p - mlm_total[seq]).abs() < 1e-9,
+            "sequence {seq}: PLL {p} vs MLM {}",
+            mlm_total[seq]
+        );
     }
 }
 
@@ -208,7 +229,14 @@ fn potts_couplings_are_symmetric_with_zero_self_couplings() {
 }
 
 fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
-    TrainConfig { epochs: Some(3), batch_size: Some(16), heads: 4, head_dim: 4, seed, ..TrainConfig::defaults(kind) }
+    TrainConfig {
+        epochs: Some(3),
+        batch_size: Some(16),
+        heads: 4,
+        head_dim: 4,
+        seed,
+        ..TrainConfig::defaults(kind)
+    }
 }
 
 #[test]
@@ -218,7 +246,13 @@ fn same_seed_gives_identical_couplings_and_a_new_seed_does_not() {
     let states = random_states(50, 8, 3);
     let weights = vec![1.0; 50];
     let run = |seed| {
-        let (model, report) = train(&states, &weights, &small_config(ModelKind::Factored, seed), &mut |_| {}).unwrap();
+        let (model, report) = train(
+            &states,
+            &weights,
+            &small_config(ModelKind::Factored, seed),
+            &mut |_| {},
+        )
+        .unwrap();
         (model.couplings(), report.loss_curve)
     };
     let (a, curve_a) = run(1);
@@ -235,7 +269,10 @@ fn training_lowers_the_objective() {
     let states = random_states(60, 6, 4);
     let weights = vec![1.0; 60];
     for kind in [ModelKind::Factored, ModelKind::Potts] {
-        let cfg = TrainConfig { epochs: Some(8), ..small_config(kind, 0) };
+        let cfg = TrainConfig {
+            epochs: Some(8),
+            ..small_config(kind, 0)
+        };
         let (_, report) = train(&states, &weights, &cfg, &mut |_| {}).unwrap();
         let first = report.loss_curve[0];
         let last = *report.loss_curve.last().unwrap();

@@ -1,7 +1,7 @@
 //! End to end on a synthetic family (SPEC §6): `fadca simulate --length 40
 //! --heads 4 --samples 3000 --seed 1` (default β = 0.4), then `fadca predict`
 //! with the default hyper-parameters (the automatic schedule: about 400
-//! Adam steps of 512 sequences), must recover the planted contacts: top-L
+//! Adam steps of 256 sequences), must recover the planted contacts: top-L
 //! precision over pairs with separation ≥ 6 ≥ 0.9.
 use assert_cmd::Command;
 use fadca::simulate::{SampleOptions, TeacherParams, write_family};

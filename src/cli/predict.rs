@@ -55,15 +55,19 @@ pub struct TrainingArgs {
     pub epochs: Option<usize>,
     /// Sequences per mini-batch.
     #[arg(long, value_name = "B", help_heading = "Training",
-          help = default_of("Sequences per mini-batch", |c| auto(c.batch_size, "min(N, 512)")))]
+          help = default_of("Sequences per mini-batch", |c| auto(c.batch_size, "min(N, 256)")))]
     pub batch_size: Option<usize>,
     /// Adam learning rate.
     #[arg(long, value_name = "ETA", help_heading = "Training",
           help = default_of("Adam learning rate", |c| c.learning_rate.to_string()))]
     pub learning_rate: Option<f64>,
     /// L2 strength on the couplings.
-    #[arg(long, value_name = "LAMBDA", help_heading = "Training",
-          help = "L2 strength on the couplings, lambda_J [default: auto: 0.001 (factored), 0.1(L-1)/M_eff (potts), see TrainConfig::lambda_j_for]")]
+    #[arg(
+        long,
+        value_name = "LAMBDA",
+        help_heading = "Training",
+        help = "L2 strength on the couplings, lambda_J [default: auto: 0.001 (factored), 0.1(L-1)/M_eff (potts), see TrainConfig::lambda_j_for]"
+    )]
     pub lambda_j: Option<f64>,
     /// L2 strength on the fields.
     #[arg(long, value_name = "LAMBDA", help_heading = "Training",

@@ -124,34 +124,72 @@ const POSITIONS: usize = 4;
 /// (L·L·H), `v_hba` the values laid out `[h][b][a]` (H·q·q). For a few
 /// positions j at a time one matrix product `(P·L×H)·(H×q²)` gives the
 /// blocks `[(j,i)][(b,a)]`, copied into the rows `(j,·)`; the masked
-/// diagonal (`A^h_jj = 0`) gives zero blocks.
-pub fn build_table(pool: &rayon::ThreadPool, a_jih: &[f32], v_hba: &[f32], l: usize, heads: usize, table: &mut [f32]) {
+/// diagonal (`A^h_jj = 0`) gives zero blocks. Returns `Σ W²`, i.e.
+/// `Σ_{i≠j} ‖J_ij‖²` (the coupling penalty without λ).
+pub fn build_table(
+    pool: &rayon::ThreadPool,
+    a_jih: &[f32],
+    v_hba: &[f32],
+    l: usize,
+    heads: usize,
+    table: &mut [f32],
+) -> f64 {
     let n = l * Q;
     assert_eq!(table.len(), n * n);
     assert_eq!(a_jih.len(), l * l * heads);
     assert_eq!(v_hba.len(), heads * QQ);
     let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
-    pool.install(|| {
-        table.par_chunks_mut(POSITIONS * Q * n).enumerate().for_each(|(c, rows)| {
-            let count = rows.len() / (Q * n);
-            let first = c * POSITIONS;
-            let a = ArrayView2::from_shape((count * l, heads), &a_jih[first * l * heads..(first + count) * l * heads])
-                .expect("(P·L)×H attention");
-            let mut block = Array2::<f32>::zeros((count * l, QQ));
-            general_mat_mul(1.0, &a, &v, 0.0, &mut block);
-            let block = block.as_slice().expect("contiguous");
-            for p in 0..count {
-                for i in 0..l {
-                    let k = (p * l + i) * QQ;
-                    for b in 0..Q {
-                        let r = (p * Q + b) * n + i * Q;
-                        rows[r..r + Q].copy_from_slice(&block[k + b * Q..k + b * Q + Q]);
+    let partials: Vec<f64> = pool.install(|| {
+        table
+            .par_chunks_mut(POSITIONS * Q * n)
+            .enumerate()
+            .map_init(
+                || vec![0.0f32; POSITIONS * l * QQ],
+                |buffer, (c, rows)| {
+                    let count = rows.len() / (Q * n);
+                    let first = c * POSITIONS;
+                    let a = ArrayView2::from_shape(
+                        (count * l, heads),
+                        &a_jih[first * l * heads..(first + count) * l * heads],
+                    )
+                    .expect("(P·L)×H attention");
+                    let mut block =
+                        ArrayViewMut2::from_shape((count * l, QQ), &mut buffer[..count * l * QQ])
+                            .expect("(P·L)×q² block");
+                    // β = 0: the product overwrites the reused buffer.
+                    general_mat_mul(1.0, &a, &v, 0.0, &mut block);
+                    let block = block.into_slice().expect("contiguous");
+                    for p in 0..count {
+                        for i in 0..l {
+                            let k = (p * l + i) * QQ;
+                            for b in 0..Q {
+                                let r = (p * Q + b) * n + i * Q;
+                                rows[r..r + Q].copy_from_slice(&block[k + b * Q..k + b * Q + Q]);
+                            }
+                        }
                     }
-                }
-            }
-        })
+                    sum_of_squares(block)
+                },
+            )
+            .collect()
     });
+    partials.iter().sum()
 }
+
+dispatch!(sum_of_squares(x: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; 16];
+    let mut total = 0.0f64;
+    for chunk in x.chunks(4096) {
+        for part in chunk.chunks(16) {
+            for (lane, v) in lanes.iter_mut().zip(part) {
+                *lane = v.mul_add(*v, *lane);
+            }
+        }
+        total += lanes.iter().map(|&v| v as f64).sum::<f64>();
+        lanes = [0.0; 16];
+    }
+    total
+});
 
 /// Sequences per parallel task of [`pll_rows`]: they are summed together,
 /// one block of columns at a time, so that the table rows they share (a
@@ -184,7 +222,10 @@ pub fn pll_rows(
     assert_eq!(grad.len(), b * n);
     // Differences from the reference rows, and the reference sequence's sum.
     pool.install(|| {
-        table.par_chunks_mut(Q * n).zip(reference.par_iter()).for_each(|(rows, &r)| subtract_reference(rows, r as usize))
+        table
+            .par_chunks_mut(Q * n)
+            .zip(reference.par_iter())
+            .for_each(|(rows, &r)| subtract_reference(rows, r as usize))
     });
     let mut base = fields.to_vec();
     for (j, &r) in reference.iter().enumerate() {
@@ -194,7 +235,10 @@ pub fn pll_rows(
     let table = &*table;
     let total: f64 = weights.iter().map(|&w| w as f64).sum();
     let inv_total = if total > 0.0 { 1.0 / total } else { 0.0 };
-    let coefs: Vec<f32> = weights.iter().map(|&w| (w as f64 * inv_total) as f32).collect();
+    let coefs: Vec<f32> = weights
+        .iter()
+        .map(|&w| (w as f64 * inv_total) as f32)
+        .collect();
     let partials: Vec<(f64, Vec<f32>)> = pool.install(|| {
         grad.par_chunks_mut(SEQ_CHUNK * n)
             .enumerate()
@@ -202,8 +246,19 @@ pub fn pll_rows(
                 let first = c * SEQ_CHUNK;
                 let count = rows.len() / n;
                 let x = &states[first * l..(first + count) * l];
-                let nll = chunk_rows(table, &base, reference, x, &coefs[first..first + count], rows);
-                let loss: f64 = nll.iter().zip(&weights[first..first + count]).map(|(v, &w)| v * w as f64).sum();
+                let nll = chunk_rows(
+                    table,
+                    &base,
+                    reference,
+                    x,
+                    &coefs[first..first + count],
+                    rows,
+                );
+                let loss: f64 = nll
+                    .iter()
+                    .zip(&weights[first..first + count])
+                    .map(|(v, &w)| v * w as f64)
+                    .sum();
                 let mut d_fields = vec![0.0f32; n];
                 for row in rows.chunks_exact(n) {
                     add(&mut d_fields, row);
@@ -286,13 +341,17 @@ const SCATTER_BLOCK_BYTES: usize = 512 * 1024;
 /// (n×n, overwritten) from the logits' gradient `grad` (B×n) and its sum
 /// over the batch `total` (the fields' gradient). Only the sequences that
 /// differ from the `reference` state at j are added; the reference row is
-/// `total` minus the position's other rows.
+/// `total` minus the position's other rows. With `l2 ≠ 0` the gradient of
+/// `(l2/2)·Σ W²` is added, `l2·W`, where `differences` is the table as
+/// [`pll_rows`] left it (rows relative to the reference rows).
 pub fn scatter_rows(
     pool: &rayon::ThreadPool,
     grad: &[f32],
     total: &[f32],
     reference: &[u8],
     states: &[u8],
+    differences: &[f32],
+    l2: f32,
     d_table: &mut [f32],
 ) {
     let l = reference.len();
@@ -301,11 +360,25 @@ pub fn scatter_rows(
     assert_eq!(d_table.len(), n * n);
     assert_eq!(states.len(), b * l);
     assert_eq!(total.len(), n);
+    assert_eq!(differences.len(), n * n);
     let positions = (SCATTER_BLOCK_BYTES / (Q * n * 4)).max(1);
     pool.install(|| {
-        d_table.par_chunks_mut(positions * Q * n).enumerate().for_each(|(c, rows)| {
-            scatter_block(grad, total, reference, states, c * positions, rows)
-        })
+        d_table
+            .par_chunks_mut(positions * Q * n)
+            .enumerate()
+            .for_each(|(c, rows)| {
+                let first = c * positions;
+                scatter_block(grad, total, reference, states, first, rows);
+                if l2 != 0.0 {
+                    let table = &differences[first * Q * n..first * Q * n + rows.len()];
+                    add_l2(
+                        table,
+                        &reference[first..first + rows.len() / (Q * n)],
+                        l2,
+                        rows,
+                    );
+                }
+            })
     });
 }
 
@@ -337,6 +410,26 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], states: &
     }
 });
 
+dispatch!(add_l2(differences: &[f32], reference: &[u8], l2: f32, rows: &mut [f32]) -> () {
+    let n = differences.len() / (reference.len() * Q);
+    for (p, &r) in reference.iter().enumerate() {
+        let own = &differences[(p * Q + r as usize) * n..(p * Q + r as usize + 1) * n];
+        for b in 0..Q {
+            let at = (p * Q + b) * n;
+            let (out, d) = (&mut rows[at..at + n], &differences[at..at + n]);
+            if b == r as usize {
+                for (o, w) in out.iter_mut().zip(d) {
+                    *o = l2.mul_add(*w, *o);
+                }
+            } else {
+                for ((o, w), w_ref) in out.iter_mut().zip(d).zip(own) {
+                    *o = l2.mul_add(*w + *w_ref, *o);
+                }
+            }
+        }
+    }
+});
+
 /// Gradients of the factored table's factors from the table's gradient:
 /// `dA[j][i][h] = Σ_{a,b} dW[(j,b),(i,a)] V^h(a,b)` (0 on the diagonal) and
 /// `dV[h][b][a] = Σ_{i,j} A^h_ij dW[(j,b),(i,a)]`, in the layouts of
@@ -358,35 +451,42 @@ pub fn table_grads(
     let partials: Vec<Array2<f32>> = pool.install(|| {
         d_a.par_chunks_mut(POSITIONS * l * heads)
             .enumerate()
-            .map(|(c, d_a_chunk)| {
-                let count = d_a_chunk.len() / (l * heads);
-                let first = c * POSITIONS;
-                let mut block = Array2::<f32>::zeros((count * l, QQ));
-                {
-                    let block = block.as_slice_mut().expect("contiguous");
+            .map_init(
+                || vec![0.0f32; POSITIONS * l * QQ],
+                |buffer, (c, d_a_chunk)| {
+                    let count = d_a_chunk.len() / (l * heads);
+                    let first = c * POSITIONS;
                     for p in 0..count {
                         let j = first + p;
                         let rows = &d_table[j * Q * n..(j + 1) * Q * n];
                         for i in 0..l {
-                            // The diagonal block stays 0: it is not a parameter (A^h_jj = 0).
+                            let k = (p * l + i) * QQ;
                             if i == j {
+                                // The diagonal block is not a parameter (A^h_jj = 0).
+                                buffer[k..k + QQ].fill(0.0);
                                 continue;
                             }
-                            let k = (p * l + i) * QQ;
                             for b in 0..Q {
-                                block[k + b * Q..k + b * Q + Q].copy_from_slice(&rows[b * n + i * Q..b * n + i * Q + Q]);
+                                buffer[k + b * Q..k + b * Q + Q]
+                                    .copy_from_slice(&rows[b * n + i * Q..b * n + i * Q + Q]);
                             }
                         }
                     }
-                }
-                let a = ArrayView2::from_shape((count * l, heads), &a_jih[first * l * heads..(first + count) * l * heads])
+                    let block = ArrayView2::from_shape((count * l, QQ), &buffer[..count * l * QQ])
+                        .expect("(P·L)×q² block");
+                    let a = ArrayView2::from_shape(
+                        (count * l, heads),
+                        &a_jih[first * l * heads..(first + count) * l * heads],
+                    )
                     .expect("(P·L)×H attention");
-                let mut d_a_view = ArrayViewMut2::from_shape((count * l, heads), d_a_chunk).expect("(P·L)×H");
-                general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_view);
-                let mut d_v = Array2::<f32>::zeros((heads, QQ));
-                general_mat_mul(1.0, &a.t(), &block, 0.0, &mut d_v);
-                d_v
-            })
+                    let mut d_a_view =
+                        ArrayViewMut2::from_shape((count * l, heads), d_a_chunk).expect("(P·L)×H");
+                    general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_view);
+                    let mut d_v = Array2::<f32>::zeros((heads, QQ));
+                    general_mat_mul(1.0, &a.t(), &block, 0.0, &mut d_v);
+                    d_v
+                },
+            )
             .collect()
     });
     let mut d_v = Array2::<f32>::zeros((heads, QQ));
@@ -401,7 +501,10 @@ mod tests {
     use super::*;
 
     fn pool() -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -409,7 +512,10 @@ mod tests {
         for k in 0..=8700 {
             let x = -(k as f32) * 0.01;
             let (got, want) = (exp_nonpositive(x), x.exp());
-            assert!((got - want).abs() <= 4.0 * f32::EPSILON * want + 1e-37, "exp({x}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() <= 4.0 * f32::EPSILON * want + 1e-37,
+                "exp({x}) = {got}, want {want}"
+            );
         }
         assert!(exp_nonpositive(-1000.0) < 1e-37);
     }
@@ -419,7 +525,13 @@ mod tests {
         // L = 3, H = 2: W[(j,b),(i,a)] = Σ_h A[h][i][j] V[h][a][b], checked entry by entry,
         // and the factors' gradients against Σ over the table.
         let (l, heads, n) = (3, 2, 3 * Q);
-        let a = |h: usize, i: usize, j: usize| if i == j { 0.0 } else { 0.1 + (h * 9 + i * 3 + j) as f32 * 0.05 };
+        let a = |h: usize, i: usize, j: usize| {
+            if i == j {
+                0.0
+            } else {
+                0.1 + (h * 9 + i * 3 + j) as f32 * 0.05
+            }
+        };
         let v = |h: usize, x: usize, y: usize| ((h * 441 + x * 21 + y) % 17) as f32 * 0.1 - 0.8;
         let mut a_jih = vec![0.0; l * l * heads];
         for j in 0..l {
@@ -439,7 +551,9 @@ mod tests {
         }
         let pool = pool();
         let mut table = vec![0.0; n * n];
-        build_table(&pool, &a_jih, &v_hba, l, heads, &mut table);
+        let norm2 = build_table(&pool, &a_jih, &v_hba, l, heads, &mut table);
+        let want_norm2: f64 = table.iter().map(|&w| (w as f64).powi(2)).sum();
+        assert!((norm2 - want_norm2).abs() < 1e-6 * want_norm2);
         let d_w = |r: usize, c: usize| ((r * 7 + c * 3) % 11) as f32 * 0.01;
         let d_table: Vec<f32> = (0..n * n).map(|k| d_w(k / n, k % n)).collect();
         let (d_a, d_v) = table_grads(&pool, &d_table, &a_jih, &v_hba, l, heads);
@@ -448,7 +562,10 @@ mod tests {
                 for (aa, bb) in [(0, 0), (3, 20), (20, 7)] {
                     let want: f32 = (0..heads).map(|h| a(h, i, j) * v(h, aa, bb)).sum();
                     let got = table[(j * Q + bb) * n + i * Q + aa];
-                    assert!((got - want).abs() < 1e-5, "W[{j},{bb},{i},{aa}] = {got}, want {want}");
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "W[{j},{bb},{i},{aa}] = {got}, want {want}"
+                    );
                 }
                 for h in 0..heads {
                     let mut want = 0.0f64;
@@ -460,7 +577,10 @@ mod tests {
                         }
                     }
                     let got = d_a[(j * l + i) * heads + h] as f64;
-                    assert!((got - want).abs() < 1e-4, "dA[{h},{i},{j}] = {got}, want {want}");
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "dA[{h},{i},{j}] = {got}, want {want}"
+                    );
                 }
             }
         }
@@ -473,7 +593,10 @@ mod tests {
                     }
                 }
                 let got = d_v[h * QQ + bb * Q + aa] as f64;
-                assert!((got - want).abs() < 1e-4, "dV[{h},{aa},{bb}] = {got}, want {want}");
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "dV[{h},{aa},{bb}] = {got}, want {want}"
+                );
             }
         }
     }
@@ -492,7 +615,9 @@ mod tests {
         let pool = pool();
         // Reference state 4 at site 0 (what both sequences hold), 0 at site 1 (what neither holds).
         let reference = [4u8, 0];
-        let (loss, d_fields) = pll_rows(&pool, &mut table, &fields, &reference, &states, &weights, &mut grad);
+        let (loss, d_fields) = pll_rows(
+            &pool, &mut table, &fields, &reference, &states, &weights, &mut grad,
+        );
         let z0 = 20.0 + 2.0f64.exp();
         let nll = (z0.ln() - 2.0) + (21.0f64).ln();
         assert!((loss - nll).abs() < 1e-5, "loss {loss} want {nll}");
@@ -501,7 +626,16 @@ mod tests {
         assert!((grad[n + 4] as f64 - g).abs() < 1e-6);
         assert!((d_fields[4] as f64 - (2.0f64.exp() / z0 - 1.0)).abs() < 1e-6);
         let mut d_table = vec![1.0f32; n * n];
-        scatter_rows(&pool, &grad, &d_fields, &reference, &states, &mut d_table);
+        scatter_rows(
+            &pool,
+            &grad,
+            &d_fields,
+            &reference,
+            &states,
+            &table,
+            0.0,
+            &mut d_table,
+        );
         // Rows (0, 4) and (1, 7) hold both sequences' gradients, rows (0, 5) and (1, 0) nothing.
         for c in 0..n {
             let both = grad[c] + grad[n + c];

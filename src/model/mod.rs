@@ -24,8 +24,8 @@ pub mod potts;
 mod trainer;
 
 pub use trainer::{
-    DEFAULT_MASK_PROB, FusedObjective, Objective, Progress, TrainConfig, TrainReport, batch_loss, device_name,
-    masked_batch_loss, neg_log_likelihood, reference_states, train,
+    DEFAULT_MASK_PROB, FusedObjective, Objective, Progress, TrainConfig, TrainReport, batch_loss,
+    device_name, masked_batch_loss, neg_log_likelihood, reference_states, train,
 };
 pub use trainer::{MAX_RESTARTS, Restart, TrainingDiverged};
 
@@ -203,7 +203,10 @@ impl Model {
                 value: take("value")?,
                 fields,
             }),
-            ModelKind::Potts => Model::Potts(potts::Potts { couplings: take("couplings")?, fields }),
+            ModelKind::Potts => Model::Potts(potts::Potts {
+                couplings: take("couplings")?,
+                fields,
+            }),
         };
         model.check_shapes()?;
         Ok(model)
@@ -213,18 +216,28 @@ impl Model {
         let l = self.length() as i64;
         let q = Q as i64;
         if self.fields().size() != [l, q] {
-            bail!("fields have shape {:?}, expected [L, {q}]", self.fields().size());
+            bail!(
+                "fields have shape {:?}, expected [L, {q}]",
+                self.fields().size()
+            );
         }
         match self {
             Model::Factored(m) => {
                 let (qs, ks, vs) = (m.query.size(), m.key.size(), m.value.size());
                 if qs.len() != 3 || qs != ks || qs[1] != l || vs != [qs[0], q, q] {
-                    bail!("inconsistent factored-attention shapes: query {qs:?}, key {ks:?}, value {vs:?}");
+                    bail!(
+                        "inconsistent factored-attention shapes: query {qs:?}, key {ks:?}, value {vs:?}"
+                    );
                 }
             }
             Model::Potts(m) => {
                 if m.couplings.size() != [l * q, l * q] {
-                    bail!("couplings have shape {:?}, expected [{}, {}]", m.couplings.size(), l * q, l * q);
+                    bail!(
+                        "couplings have shape {:?}, expected [{}, {}]",
+                        m.couplings.size(),
+                        l * q,
+                        l * q
+                    );
                 }
             }
         }
@@ -232,7 +245,11 @@ impl Model {
     }
 
     /// Saves the model as safetensors with `metadata` (atomically).
-    pub fn save(&self, path: &Path, metadata: std::collections::HashMap<String, String>) -> Result<()> {
+    pub fn save(
+        &self,
+        path: &Path,
+        metadata: std::collections::HashMap<String, String>,
+    ) -> Result<()> {
         let tensors = self.named_tensors();
         let mut metadata = metadata;
         metadata.insert("fadca_model".into(), self.kind().name().into());
@@ -267,7 +284,10 @@ impl Model {
         let bytes = std::fs::read(path)
             .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
-            crate::input_error(format!("model {}: not a safetensors file ({e})", path.display()))
+            crate::input_error(format!(
+                "model {}: not a safetensors file ({e})",
+                path.display()
+            ))
         })?;
         let metadata = meta.metadata().clone().unwrap_or_default();
         let kind = match metadata.get("fadca_model").map(String::as_str) {
@@ -280,9 +300,8 @@ impl Model {
                 )));
             }
         };
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
-            crate::input_error(format!("model {}: {e}", path.display()))
-        })?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
         let mut named = Vec::new();
         for (name, view) in st.tensors() {
             if view.dtype() != safetensors::Dtype::F32 {
