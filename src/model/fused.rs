@@ -115,81 +115,73 @@ fn exp_nonpositive(x: f32) -> f32 {
     p * scale
 }
 
-/// Positions per matrix product of [`build_table`] and [`table_grads`]
-/// (products of a few hundred rows amortise the packing of V).
-const POSITIONS: usize = 4;
+/// The states of `mask` (bit b set = state b), in increasing order.
+fn states_of(mask: u32) -> Vec<usize> {
+    (0..Q).filter(|&b| mask & (1 << b) != 0).collect()
+}
+
+/// `V` restricted to the states `states` as second index: `[h][(k,a)]`
+/// for `b = states[k]` (H × |states|·q).
+fn values_of(v_hba: &[f32], heads: usize, states: &[usize]) -> Array2<f32> {
+    let width = states.len() * Q;
+    let mut out = Array2::<f32>::zeros((heads, width));
+    for h in 0..heads {
+        let row = out.row_mut(h).into_slice().expect("contiguous");
+        for (k, &b) in states.iter().enumerate() {
+            row[k * Q..(k + 1) * Q].copy_from_slice(&v_hba[h * QQ + b * Q..h * QQ + (b + 1) * Q]);
+        }
+    }
+    out
+}
 
 /// The factored coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` into
-/// `table` (n×n, n = L·q). `a_jih` is the attention laid out `[j][i][h]`
-/// (L·L·H), `v_hba` the values laid out `[h][b][a]` (H·q·q). For a few
-/// positions j at a time one matrix product `(P·L×H)·(H×q²)` gives the
-/// blocks `[(j,i)][(b,a)]`, copied into the rows `(j,·)`; the masked
-/// diagonal (`A^h_jj = 0`) gives zero blocks. Returns `Σ W²`, i.e.
-/// `Σ_{i≠j} ‖J_ij‖²` (the coupling penalty without λ).
+/// `table` (n×n, n = L·q), for the rows `(j,b)` with bit b of `present[j]`
+/// set (the states the batch holds at j, and the reference state): no other
+/// row is read by [`pll_rows`], and in a batch of a family's sequences only
+/// part of the 21 states occur at a position. Other rows are left as they
+/// were. `a_jih` is the attention laid out `[j][i][h]` (L·L·H), `v_hba` the
+/// values laid out `[h][b][a]` (H·q·q). Per position j one matrix product
+/// `(L×H)·(H×|S_j|q)` gives the blocks `[i][(b,a)]`, copied into the rows;
+/// the masked diagonal (`A^h_jj = 0`) gives zero blocks.
 pub fn build_table(
     pool: &rayon::ThreadPool,
     a_jih: &[f32],
     v_hba: &[f32],
-    l: usize,
+    present: &[u32],
     heads: usize,
     table: &mut [f32],
-) -> f64 {
+) {
+    let l = present.len();
     let n = l * Q;
     assert_eq!(table.len(), n * n);
     assert_eq!(a_jih.len(), l * l * heads);
     assert_eq!(v_hba.len(), heads * QQ);
-    let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
-    let partials: Vec<f64> = pool.install(|| {
-        table
-            .par_chunks_mut(POSITIONS * Q * n)
-            .enumerate()
-            .map_init(
-                || vec![0.0f32; POSITIONS * l * QQ],
-                |buffer, (c, rows)| {
-                    let count = rows.len() / (Q * n);
-                    let first = c * POSITIONS;
-                    let a = ArrayView2::from_shape(
-                        (count * l, heads),
-                        &a_jih[first * l * heads..(first + count) * l * heads],
-                    )
-                    .expect("(P·L)×H attention");
-                    let mut block =
-                        ArrayViewMut2::from_shape((count * l, QQ), &mut buffer[..count * l * QQ])
-                            .expect("(P·L)×q² block");
-                    // β = 0: the product overwrites the reused buffer.
-                    general_mat_mul(1.0, &a, &v, 0.0, &mut block);
-                    let block = block.into_slice().expect("contiguous");
-                    for p in 0..count {
-                        for i in 0..l {
-                            let k = (p * l + i) * QQ;
-                            for b in 0..Q {
-                                let r = (p * Q + b) * n + i * Q;
-                                rows[r..r + Q].copy_from_slice(&block[k + b * Q..k + b * Q + Q]);
-                            }
-                        }
+    pool.install(|| {
+        table.par_chunks_mut(Q * n).enumerate().for_each_init(
+            || vec![0.0f32; l * QQ],
+            |buffer, (j, rows)| {
+                let states = states_of(present[j]);
+                let width = states.len() * Q;
+                let v = values_of(v_hba, heads, &states);
+                let a =
+                    ArrayView2::from_shape((l, heads), &a_jih[j * l * heads..(j + 1) * l * heads])
+                        .expect("L×H attention");
+                let mut block = ArrayViewMut2::from_shape((l, width), &mut buffer[..l * width])
+                    .expect("L×|S|q block");
+                // β = 0: the product overwrites the reused buffer.
+                general_mat_mul(1.0, &a, &v, 0.0, &mut block);
+                let block = block.into_slice().expect("contiguous");
+                for i in 0..l {
+                    for (k, &b) in states.iter().enumerate() {
+                        let r = b * n + i * Q;
+                        rows[r..r + Q]
+                            .copy_from_slice(&block[i * width + k * Q..i * width + (k + 1) * Q]);
                     }
-                    sum_of_squares(block)
-                },
-            )
-            .collect()
+                }
+            },
+        )
     });
-    partials.iter().sum()
 }
-
-dispatch!(sum_of_squares(x: &[f32]) -> f64 {
-    let mut lanes = [0.0f32; 16];
-    let mut total = 0.0f64;
-    for chunk in x.chunks(4096) {
-        for part in chunk.chunks(16) {
-            for (lane, v) in lanes.iter_mut().zip(part) {
-                *lane = v.mul_add(*v, *lane);
-            }
-        }
-        total += lanes.iter().map(|&v| v as f64).sum::<f64>();
-        lanes = [0.0; 16];
-    }
-    total
-});
 
 /// Sequences per parallel task of [`pll_rows`]: they are summed together,
 /// one block of columns at a time, so that the table rows they share (a
@@ -341,17 +333,14 @@ const SCATTER_BLOCK_BYTES: usize = 512 * 1024;
 /// (n×n, overwritten) from the logits' gradient `grad` (B×n) and its sum
 /// over the batch `total` (the fields' gradient). Only the sequences that
 /// differ from the `reference` state at j are added; the reference row is
-/// `total` minus the position's other rows. With `l2 ≠ 0` the gradient of
-/// `(l2/2)·Σ W²` is added, `l2·W`, where `differences` is the table as
-/// [`pll_rows`] left it (rows relative to the reference rows).
+/// `total` minus the position's other rows. Rows of states that no
+/// sequence holds at j are 0.
 pub fn scatter_rows(
     pool: &rayon::ThreadPool,
     grad: &[f32],
     total: &[f32],
     reference: &[u8],
     states: &[u8],
-    differences: &[f32],
-    l2: f32,
     d_table: &mut [f32],
 ) {
     let l = reference.len();
@@ -360,24 +349,13 @@ pub fn scatter_rows(
     assert_eq!(d_table.len(), n * n);
     assert_eq!(states.len(), b * l);
     assert_eq!(total.len(), n);
-    assert_eq!(differences.len(), n * n);
     let positions = (SCATTER_BLOCK_BYTES / (Q * n * 4)).max(1);
     pool.install(|| {
         d_table
             .par_chunks_mut(positions * Q * n)
             .enumerate()
             .for_each(|(c, rows)| {
-                let first = c * positions;
-                scatter_block(grad, total, reference, states, first, rows);
-                if l2 != 0.0 {
-                    let table = &differences[first * Q * n..first * Q * n + rows.len()];
-                    add_l2(
-                        table,
-                        &reference[first..first + rows.len() / (Q * n)],
-                        l2,
-                        rows,
-                    );
-                }
+                scatter_block(grad, total, reference, states, c * positions, rows)
             })
     });
 }
@@ -410,90 +388,85 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], states: &
     }
 });
 
-dispatch!(add_l2(differences: &[f32], reference: &[u8], l2: f32, rows: &mut [f32]) -> () {
-    let n = differences.len() / (reference.len() * Q);
-    for (p, &r) in reference.iter().enumerate() {
-        let own = &differences[(p * Q + r as usize) * n..(p * Q + r as usize + 1) * n];
-        for b in 0..Q {
-            let at = (p * Q + b) * n;
-            let (out, d) = (&mut rows[at..at + n], &differences[at..at + n]);
-            if b == r as usize {
-                for (o, w) in out.iter_mut().zip(d) {
-                    *o = l2.mul_add(*w, *o);
-                }
-            } else {
-                for ((o, w), w_ref) in out.iter_mut().zip(d).zip(own) {
-                    *o = l2.mul_add(*w + *w_ref, *o);
-                }
-            }
-        }
-    }
-});
+/// Positions per parallel task of [`table_grads`].
+const GRAD_POSITIONS: usize = 4;
 
 /// Gradients of the factored table's factors from the table's gradient:
 /// `dA[j][i][h] = Σ_{a,b} dW[(j,b),(i,a)] V^h(a,b)` (0 on the diagonal) and
 /// `dV[h][b][a] = Σ_{i,j} A^h_ij dW[(j,b),(i,a)]`, in the layouts of
-/// [`build_table`]. For a few positions j at a time the rows `(j,·)` are
-/// gathered into blocks `B[(j,i)][(b,a)]` ((P·L)×q²), then `dA = B·Vᵀ` and
-/// `dV += Aᵀ·B`.
+/// [`build_table`], where only the rows `(j,b)` with bit b of `present[j]`
+/// can be nonzero (the batch's states; [`scatter_rows`] leaves the others
+/// 0). Per position j those rows are gathered into a block
+/// `B_j[i][(b,a)]` (L×|S_j|q), then `dA_j = B_j·V_jᵀ` and `dV_j += A_jᵀ·B_j`.
 pub fn table_grads(
     pool: &rayon::ThreadPool,
     d_table: &[f32],
     a_jih: &[f32],
     v_hba: &[f32],
-    l: usize,
+    present: &[u32],
     heads: usize,
 ) -> (Vec<f32>, Vec<f32>) {
+    let l = present.len();
     let n = l * Q;
     assert_eq!(d_table.len(), n * n);
-    let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
     let mut d_a = vec![0.0f32; l * l * heads];
-    let partials: Vec<Array2<f32>> = pool.install(|| {
-        d_a.par_chunks_mut(POSITIONS * l * heads)
+    let partials: Vec<Vec<f32>> = pool.install(|| {
+        d_a.par_chunks_mut(GRAD_POSITIONS * l * heads)
             .enumerate()
             .map_init(
-                || vec![0.0f32; POSITIONS * l * QQ],
+                || vec![0.0f32; l * QQ],
                 |buffer, (c, d_a_chunk)| {
-                    let count = d_a_chunk.len() / (l * heads);
-                    let first = c * POSITIONS;
-                    for p in 0..count {
-                        let j = first + p;
+                    let mut d_v = vec![0.0f32; heads * QQ];
+                    for (p, d_a_ih) in d_a_chunk.chunks_exact_mut(l * heads).enumerate() {
+                        let j = c * GRAD_POSITIONS + p;
+                        let states = states_of(present[j]);
+                        let width = states.len() * Q;
                         let rows = &d_table[j * Q * n..(j + 1) * Q * n];
                         for i in 0..l {
-                            let k = (p * l + i) * QQ;
+                            let k0 = i * width;
                             if i == j {
                                 // The diagonal block is not a parameter (A^h_jj = 0).
-                                buffer[k..k + QQ].fill(0.0);
+                                buffer[k0..k0 + width].fill(0.0);
                                 continue;
                             }
-                            for b in 0..Q {
-                                buffer[k + b * Q..k + b * Q + Q]
+                            for (k, &b) in states.iter().enumerate() {
+                                buffer[k0 + k * Q..k0 + (k + 1) * Q]
                                     .copy_from_slice(&rows[b * n + i * Q..b * n + i * Q + Q]);
                             }
                         }
+                        let block = ArrayView2::from_shape((l, width), &buffer[..l * width])
+                            .expect("L×|S|q block");
+                        let v = values_of(v_hba, heads, &states);
+                        let a = ArrayView2::from_shape(
+                            (l, heads),
+                            &a_jih[j * l * heads..(j + 1) * l * heads],
+                        )
+                        .expect("L×H attention");
+                        let mut d_a_j = ArrayViewMut2::from_shape((l, heads), d_a_ih).expect("L×H");
+                        general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_j);
+                        let mut d_v_j = Array2::<f32>::zeros((heads, width));
+                        general_mat_mul(1.0, &a.t(), &block, 0.0, &mut d_v_j);
+                        for h in 0..heads {
+                            let src = d_v_j.row(h);
+                            let src = src.as_slice().expect("contiguous");
+                            for (k, &b) in states.iter().enumerate() {
+                                add(
+                                    &mut d_v[h * QQ + b * Q..h * QQ + (b + 1) * Q],
+                                    &src[k * Q..(k + 1) * Q],
+                                );
+                            }
+                        }
                     }
-                    let block = ArrayView2::from_shape((count * l, QQ), &buffer[..count * l * QQ])
-                        .expect("(P·L)×q² block");
-                    let a = ArrayView2::from_shape(
-                        (count * l, heads),
-                        &a_jih[first * l * heads..(first + count) * l * heads],
-                    )
-                    .expect("(P·L)×H attention");
-                    let mut d_a_view =
-                        ArrayViewMut2::from_shape((count * l, heads), d_a_chunk).expect("(P·L)×H");
-                    general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_view);
-                    let mut d_v = Array2::<f32>::zeros((heads, QQ));
-                    general_mat_mul(1.0, &a.t(), &block, 0.0, &mut d_v);
                     d_v
                 },
             )
             .collect()
     });
-    let mut d_v = Array2::<f32>::zeros((heads, QQ));
+    let mut d_v = vec![0.0f32; heads * QQ];
     for part in partials {
-        d_v += &part;
+        add(&mut d_v, &part);
     }
-    (d_a, d_v.into_raw_vec_and_offset().0)
+    (d_a, d_v)
 }
 
 #[cfg(test)]
@@ -551,12 +524,40 @@ mod tests {
         }
         let pool = pool();
         let mut table = vec![0.0; n * n];
-        let norm2 = build_table(&pool, &a_jih, &v_hba, l, heads, &mut table);
-        let want_norm2: f64 = table.iter().map(|&w| (w as f64).powi(2)).sum();
-        assert!((norm2 - want_norm2).abs() < 1e-6 * want_norm2);
+        let all = vec![(1u32 << Q) - 1; l];
+        build_table(&pool, &a_jih, &v_hba, &all, heads, &mut table);
         let d_w = |r: usize, c: usize| ((r * 7 + c * 3) % 11) as f32 * 0.01;
         let d_table: Vec<f32> = (0..n * n).map(|k| d_w(k / n, k % n)).collect();
-        let (d_a, d_v) = table_grads(&pool, &d_table, &a_jih, &v_hba, l, heads);
+        let (d_a, d_v) = table_grads(&pool, &d_table, &a_jih, &v_hba, &all, heads);
+        // With some states absent, their rows are neither written nor read.
+        let some = vec![
+            (1 << 0) | (1 << 7) | (1 << 20),
+            1 << 3,
+            (1 << 20) | (1 << 5),
+        ];
+        let mut partial = vec![7.0f32; n * n];
+        build_table(&pool, &a_jih, &v_hba, &some, heads, &mut partial);
+        let mut zeroed = d_table.clone();
+        for j in 0..l {
+            for bb in 0..Q {
+                let rows = (j * Q + bb) * n..(j * Q + bb + 1) * n;
+                if some[j] & (1 << bb) != 0 {
+                    assert_eq!(partial[rows.clone()], table[rows]);
+                } else {
+                    assert!(partial[rows.clone()].iter().all(|&x| x == 7.0));
+                    zeroed[rows].fill(0.0);
+                }
+            }
+        }
+        let (d_a_some, d_v_some) = table_grads(&pool, &d_table, &a_jih, &v_hba, &some, heads);
+        let (d_a_zeroed, d_v_zeroed) = table_grads(&pool, &zeroed, &a_jih, &v_hba, &all, heads);
+        for (x, y) in d_a_some
+            .iter()
+            .zip(&d_a_zeroed)
+            .chain(d_v_some.iter().zip(&d_v_zeroed))
+        {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
         for j in 0..l {
             for i in 0..l {
                 for (aa, bb) in [(0, 0), (3, 20), (20, 7)] {
@@ -626,16 +627,7 @@ mod tests {
         assert!((grad[n + 4] as f64 - g).abs() < 1e-6);
         assert!((d_fields[4] as f64 - (2.0f64.exp() / z0 - 1.0)).abs() < 1e-6);
         let mut d_table = vec![1.0f32; n * n];
-        scatter_rows(
-            &pool,
-            &grad,
-            &d_fields,
-            &reference,
-            &states,
-            &table,
-            0.0,
-            &mut d_table,
-        );
+        scatter_rows(&pool, &grad, &d_fields, &reference, &states, &mut d_table);
         // Rows (0, 4) and (1, 7) hold both sequences' gradients, rows (0, 5) and (1, 0) nothing.
         for c in 0..n {
             let both = grad[c] + grad[n + c];

@@ -341,14 +341,18 @@ impl FusedObjective {
         let field_penalty = fields.square().sum(kind) * lambda_h;
         let (surrogate, value) = match model {
             Model::Factored(m) => {
-                // The coupling penalty λ_J·Σ W² is taken on the table by the
-                // kernels (its gradient 2λ_J·W joins the table's gradient).
                 let heads = m.heads();
                 let attention = m.attention();
                 let a_jih = to_vec(&attention.permute([2, 1, 0]));
                 let v_hba = to_vec(&m.value.transpose(1, 2));
-                let norm2 =
-                    fused::build_table(&self.pool, &a_jih, &v_hba, l, heads, &mut self.table);
+                // Rows of the table that this batch reads: its states and the reference.
+                let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
+                for seq in states.chunks_exact(l) {
+                    for (mask, &x) in present.iter_mut().zip(seq) {
+                        *mask |= 1 << x;
+                    }
+                }
+                fused::build_table(&self.pool, &a_jih, &v_hba, &present, heads, &mut self.table);
                 let (data, d_fields) = fused::pll_rows(
                     &self.pool,
                     &mut self.table,
@@ -364,22 +368,23 @@ impl FusedObjective {
                     &d_fields,
                     &self.reference,
                     states,
-                    &self.table,
-                    (2.0 * lambda_j) as f32,
                     &mut self.d_table,
                 );
                 let (d_a, d_v) =
-                    fused::table_grads(&self.pool, &self.d_table, &a_jih, &v_hba, l, heads);
+                    fused::table_grads(&self.pool, &self.d_table, &a_jih, &v_hba, &present, heads);
                 let (h, li, q) = (heads as i64, l as i64, Q as i64);
                 let d_a = Tensor::from_slice(&d_a)
                     .reshape([li, li, h])
                     .permute([2, 1, 0]);
                 let d_v = Tensor::from_slice(&d_v).reshape([h, q, q]).transpose(1, 2);
                 let d_h = Tensor::from_slice(&d_fields).reshape([li, q]);
+                // The coupling penalty from the factors (the table is not whole).
+                let coupling_penalty = m.coupling_norm2(&attention) * lambda_j;
                 let surrogate = (&attention * d_a).sum(kind)
                     + (&m.value * d_v).sum(kind)
-                    + (fields * d_h).sum(kind);
-                (surrogate, data + lambda_j * norm2)
+                    + (fields * d_h).sum(kind)
+                    + &coupling_penalty;
+                (surrogate, data + coupling_penalty.double_value(&[]))
             }
             Model::Potts(m) => {
                 let table = m.coupling_table();
@@ -403,8 +408,6 @@ impl FusedObjective {
                     &d_fields,
                     &self.reference,
                     states,
-                    &self.table,
-                    0.0,
                     &mut self.d_table,
                 );
                 let d_w = Tensor::from_slice(&self.d_table).reshape([n as i64, n as i64]);
