@@ -193,7 +193,7 @@ pub struct Args {
     pub model_out: Option<PathBuf>,
     #[command(flatten)]
     pub training: TrainingArgs,
-    /// CPU threads for libtorch and the weights (default: all cores).
+    /// CPU threads for training (fused kernels and libtorch) and the weights (default: all cores).
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub threads: Option<usize>,
     /// Also write the trained couplings as DIR/couplings.npy (float32 LxLx21x21, can be large:

@@ -192,7 +192,11 @@ const SEQ_CHUNK: usize = 32;
 const COLUMN_BLOCK: usize = 256;
 
 /// The data term of the objective on a batch and its gradient with respect
-/// to the logits. `states` is B×L (row-major), `weights` B. Writes
+/// to the logits. `states` is B×L (row-major), `weights` B. `present[j]`
+/// has bit b set for every state b the batch holds at j and for the
+/// reference state; the table's other rows are not read (they may hold
+/// anything) and are left as they are. The table is turned into
+/// differences from the reference rows in place. Writes
 /// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×n) and
 /// returns `(−(1/Σw) Σ_n w_n Σ_i log P(x_ni | x_n\i), Σ_n grad[n])`, the
 /// second being the gradient with respect to the fields.
@@ -201,6 +205,7 @@ pub fn pll_rows(
     table: &mut [f32],
     fields: &[f32],
     reference: &[u8],
+    present: &[u32],
     states: &[u8],
     weights: &[f32],
     grad: &mut [f32],
@@ -212,12 +217,13 @@ pub fn pll_rows(
     assert_eq!(fields.len(), n);
     assert_eq!(states.len(), b * l);
     assert_eq!(grad.len(), b * n);
+    assert_eq!(present.len(), l);
     // Differences from the reference rows, and the reference sequence's sum.
     pool.install(|| {
         table
             .par_chunks_mut(Q * n)
-            .zip(reference.par_iter())
-            .for_each(|(rows, &r)| subtract_reference(rows, r as usize))
+            .zip(reference.par_iter().zip(present.par_iter()))
+            .for_each(|(rows, (&r, &mask))| subtract_reference(rows, r as usize, mask))
     });
     let mut base = fields.to_vec();
     for (j, &r) in reference.iter().enumerate() {
@@ -268,13 +274,15 @@ pub fn pll_rows(
     (loss * inv_total, d_fields)
 }
 
-dispatch!(subtract_reference(rows: &mut [f32], r: usize) -> () {
+dispatch!(subtract_reference(rows: &mut [f32], r: usize, mask: u32) -> () {
     let n = rows.len() / Q;
     let (before, rest) = rows.split_at_mut(r * n);
     let (reference, after) = rest.split_at_mut(n);
-    for row in before.chunks_exact_mut(n).chain(after.chunks_exact_mut(n)) {
-        for (x, y) in row.iter_mut().zip(reference.iter()) {
-            *x -= *y;
+    for (b, row) in before.chunks_exact_mut(n).enumerate().chain(after.chunks_exact_mut(n).enumerate().map(|(k, x)| (r + 1 + k, x))) {
+        if mask & (1 << b) != 0 {
+            for (x, y) in row.iter_mut().zip(reference.iter()) {
+                *x -= *y;
+            }
         }
     }
 });
@@ -333,13 +341,15 @@ const SCATTER_BLOCK_BYTES: usize = 512 * 1024;
 /// (n×n, overwritten) from the logits' gradient `grad` (B×n) and its sum
 /// over the batch `total` (the fields' gradient). Only the sequences that
 /// differ from the `reference` state at j are added; the reference row is
-/// `total` minus the position's other rows. Rows of states that no
-/// sequence holds at j are 0.
+/// `total` minus the position's other rows. Only the rows marked in
+/// `present` (see [`pll_rows`]) are written; the others are left as they
+/// are (mark every state to get a whole, zero-filled gradient).
 pub fn scatter_rows(
     pool: &rayon::ThreadPool,
     grad: &[f32],
     total: &[f32],
     reference: &[u8],
+    present: &[u32],
     states: &[u8],
     d_table: &mut [f32],
 ) {
@@ -349,23 +359,31 @@ pub fn scatter_rows(
     assert_eq!(d_table.len(), n * n);
     assert_eq!(states.len(), b * l);
     assert_eq!(total.len(), n);
+    assert_eq!(present.len(), l);
     let positions = (SCATTER_BLOCK_BYTES / (Q * n * 4)).max(1);
     pool.install(|| {
         d_table
             .par_chunks_mut(positions * Q * n)
             .enumerate()
             .for_each(|(c, rows)| {
-                scatter_block(grad, total, reference, states, c * positions, rows)
+                scatter_block(grad, total, reference, present, states, c * positions, rows)
             })
     });
 }
 
-dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], states: &[u8], first: usize, rows: &mut [f32]) -> () {
+dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], present: &[u32], states: &[u8], first: usize, rows: &mut [f32]) -> () {
     let l = reference.len();
     let n = l * Q;
-    rows.fill(0.0);
     let count = rows.len() / (Q * n);
     let reference = &reference[first..first + count];
+    let present = &present[first..first + count];
+    for (p, &mask) in present.iter().enumerate() {
+        for b in 0..Q {
+            if mask & (1 << b) != 0 {
+                rows[(p * Q + b) * n..(p * Q + b + 1) * n].fill(0.0);
+            }
+        }
+    }
     for (s, g) in grad.chunks_exact(n).enumerate() {
         let x = &states[s * l + first..s * l + first + count];
         for (p, (&state, &r)) in x.iter().zip(reference).enumerate() {
@@ -375,14 +393,17 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], states: &
             }
         }
     }
-    for (p, &r) in reference.iter().enumerate() {
+    for (p, (&r, &mask)) in reference.iter().zip(present).enumerate() {
         let block = &mut rows[p * Q * n..(p + 1) * Q * n];
         let (before, rest) = block.split_at_mut(r as usize * n);
         let (own, after) = rest.split_at_mut(n);
         own.copy_from_slice(total);
-        for row in before.chunks_exact(n).chain(after.chunks_exact(n)) {
-            for (x, y) in own.iter_mut().zip(row) {
-                *x -= *y;
+        let others = before.chunks_exact(n).enumerate().chain(after.chunks_exact(n).enumerate().map(|(k, x)| (r as usize + 1 + k, x)));
+        for (b, row) in others {
+            if mask & (1 << b) != 0 {
+                for (x, y) in own.iter_mut().zip(row) {
+                    *x -= *y;
+                }
             }
         }
     }
@@ -616,8 +637,9 @@ mod tests {
         let pool = pool();
         // Reference state 4 at site 0 (what both sequences hold), 0 at site 1 (what neither holds).
         let reference = [4u8, 0];
+        let all = vec![(1u32 << Q) - 1; l];
         let (loss, d_fields) = pll_rows(
-            &pool, &mut table, &fields, &reference, &states, &weights, &mut grad,
+            &pool, &mut table, &fields, &reference, &all, &states, &weights, &mut grad,
         );
         let z0 = 20.0 + 2.0f64.exp();
         let nll = (z0.ln() - 2.0) + (21.0f64).ln();
@@ -627,7 +649,7 @@ mod tests {
         assert!((grad[n + 4] as f64 - g).abs() < 1e-6);
         assert!((d_fields[4] as f64 - (2.0f64.exp() / z0 - 1.0)).abs() < 1e-6);
         let mut d_table = vec![1.0f32; n * n];
-        scatter_rows(&pool, &grad, &d_fields, &reference, &states, &mut d_table);
+        scatter_rows(&pool, &grad, &d_fields, &reference, &all, &states, &mut d_table);
         // Rows (0, 4) and (1, 7) hold both sequences' gradients, rows (0, 5) and (1, 0) nothing.
         for c in 0..n {
             let both = grad[c] + grad[n + c];

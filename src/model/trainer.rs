@@ -339,25 +339,34 @@ impl FusedObjective {
         let fields_now = to_vec(fields);
         let kind = fields.kind();
         let field_penalty = fields.square().sum(kind) * lambda_h;
-        let (surrogate, value) = match model {
-            Model::Factored(m) => {
-                let heads = m.heads();
-                let attention = m.attention();
-                let a_jih = to_vec(&attention.permute([2, 1, 0]));
-                let v_hba = to_vec(&m.value.transpose(1, 2));
-                // Rows of the table that this batch reads: its states and the reference.
+        // Rows of the table that this batch reads: its states and the
+        // reference (all rows for the Potts model, whose whole gradient
+        // libtorch takes).
+        let present: Vec<u32> = match model {
+            Model::Potts(_) => vec![(1u32 << Q) - 1; l],
+            Model::Factored(_) => {
                 let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
                 for seq in states.chunks_exact(l) {
                     for (mask, &x) in present.iter_mut().zip(seq) {
                         *mask |= 1 << x;
                     }
                 }
+                present
+            }
+        };
+        let (surrogate, value) = match model {
+            Model::Factored(m) => {
+                let heads = m.heads();
+                let attention = m.attention();
+                let a_jih = to_vec(&attention.permute([2, 1, 0]));
+                let v_hba = to_vec(&m.value.transpose(1, 2));
                 fused::build_table(&self.pool, &a_jih, &v_hba, &present, heads, &mut self.table);
                 let (data, d_fields) = fused::pll_rows(
                     &self.pool,
                     &mut self.table,
                     &fields_now,
                     &self.reference,
+                    &present,
                     states,
                     weights,
                     &mut self.grad,
@@ -367,6 +376,7 @@ impl FusedObjective {
                     &self.grad,
                     &d_fields,
                     &self.reference,
+                    &present,
                     states,
                     &mut self.d_table,
                 );
@@ -398,6 +408,7 @@ impl FusedObjective {
                     &mut self.table,
                     &fields_now,
                     &self.reference,
+                    &present,
                     states,
                     weights,
                     &mut self.grad,
@@ -407,6 +418,7 @@ impl FusedObjective {
                     &self.grad,
                     &d_fields,
                     &self.reference,
+                    &present,
                     states,
                     &mut self.d_table,
                 );
