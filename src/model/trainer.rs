@@ -22,6 +22,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
+use super::factored::FactoredAttention;
 use super::{Model, ModelKind, fused};
 use crate::Q;
 
@@ -278,11 +279,15 @@ fn penalty(model: &Model, coupling_norm2: &Tensor, lambda_j: f64, lambda_h: f64)
     coupling_norm2 * lambda_j + fields.square().sum(fields.kind()) * lambda_h
 }
 
-/// The pseudo-likelihood objective on the CPU through the fused kernels of
-/// [`super::fused`] (the trainer's path for `--device cpu` with the `pll`
-/// objective; [`batch_loss`] is the same objective in libtorch operators,
-/// used on CUDA and as the reference in tests). Holds the thread pool and
-/// the `(L·q)²` buffers, reused from step to step.
+/// The factored model's pseudo-likelihood objective on the CPU through the
+/// fused kernels of [`super::fused`] (the trainer's path for `--device cpu`
+/// with the `pll` objective; [`batch_loss`] is the same objective in
+/// libtorch operators, used on CUDA, for the masked objective, for the
+/// Potts model — whose `(L·q)²` parameters, gradients and Adam state
+/// libtorch holds anyway, so that a second copy of its table in the kernels
+/// would nearly double its memory for a few per cent of time — and as the
+/// reference in tests). Holds the thread pool and the `(L·q)²` buffers,
+/// reused from step to step.
 pub struct FusedObjective {
     pool: rayon::ThreadPool,
     reference: Vec<u8>,
@@ -313,125 +318,68 @@ impl FusedObjective {
     }
 
     /// The objective of [`batch_loss`] on a batch (`states` B×L row-major,
-    /// `weights` B) for a model on the CPU: returns a tensor whose gradient
-    /// with respect to the model's parameters is the objective's gradient
-    /// (call `backward` on it), and the objective's value.
+    /// `weights` B) for a factored model on the CPU: returns a tensor whose
+    /// gradient with respect to the model's parameters is the objective's
+    /// gradient (call `backward` on it), and the objective's value.
     pub fn batch(
         &mut self,
-        model: &Model,
+        model: &FactoredAttention,
         states: &[u8],
         weights: &[f32],
         lambda_j: f64,
         lambda_h: f64,
     ) -> (Tensor, f64) {
-        let l = model.length();
-        assert_eq!(
-            l,
-            self.reference.len(),
-            "model length and reference length differ"
-        );
+        let l = model.query.size()[1] as usize;
+        assert_eq!(l, self.reference.len(), "model length and reference length differ");
         let n = l * Q;
         let b = weights.len();
         self.table.resize(n * n, 0.0);
         self.d_table.resize(n * n, 0.0);
         self.grad.resize(b * n, 0.0);
-        let fields = model.fields();
+        let fields = &model.fields;
         let fields_now = to_vec(fields);
         let kind = fields.kind();
-        let field_penalty = fields.square().sum(kind) * lambda_h;
-        // Rows of the table that this batch reads: its states and the
-        // reference (all rows for the Potts model, whose whole gradient
-        // libtorch takes).
-        let present: Vec<u32> = match model {
-            Model::Potts(_) => vec![(1u32 << Q) - 1; l],
-            Model::Factored(_) => {
-                let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
-                for seq in states.chunks_exact(l) {
-                    for (mask, &x) in present.iter_mut().zip(seq) {
-                        *mask |= 1 << x;
-                    }
-                }
-                present
+        let heads = model.heads();
+        let attention = model.attention();
+        let a_jih = to_vec(&attention.permute([2, 1, 0]));
+        let v_hba = to_vec(&model.value.transpose(1, 2));
+        // Rows of the table that this batch reads: its states and the reference.
+        let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
+        for seq in states.chunks_exact(l) {
+            for (mask, &x) in present.iter_mut().zip(seq) {
+                *mask |= 1 << x;
             }
-        };
-        let (surrogate, value) = match model {
-            Model::Factored(m) => {
-                let heads = m.heads();
-                let attention = m.attention();
-                let a_jih = to_vec(&attention.permute([2, 1, 0]));
-                let v_hba = to_vec(&m.value.transpose(1, 2));
-                fused::build_table(&self.pool, &a_jih, &v_hba, &present, heads, &mut self.table);
-                let (data, d_fields) = fused::pll_rows(
-                    &self.pool,
-                    &mut self.table,
-                    &fields_now,
-                    &self.reference,
-                    &present,
-                    states,
-                    weights,
-                    &mut self.grad,
-                );
-                fused::scatter_rows(
-                    &self.pool,
-                    &self.grad,
-                    &d_fields,
-                    &self.reference,
-                    &present,
-                    states,
-                    &mut self.d_table,
-                );
-                let (d_a, d_v) =
-                    fused::table_grads(&self.pool, &self.d_table, &a_jih, &v_hba, &present, heads);
-                let (h, li, q) = (heads as i64, l as i64, Q as i64);
-                let d_a = Tensor::from_slice(&d_a)
-                    .reshape([li, li, h])
-                    .permute([2, 1, 0]);
-                let d_v = Tensor::from_slice(&d_v).reshape([h, q, q]).transpose(1, 2);
-                let d_h = Tensor::from_slice(&d_fields).reshape([li, q]);
-                // The coupling penalty from the factors (the table is not whole).
-                let coupling_penalty = m.coupling_norm2(&attention) * lambda_j;
-                let surrogate = (&attention * d_a).sum(kind)
-                    + (&m.value * d_v).sum(kind)
-                    + (fields * d_h).sum(kind)
-                    + &coupling_penalty;
-                (surrogate, data + coupling_penalty.double_value(&[]))
-            }
-            Model::Potts(m) => {
-                let table = m.coupling_table();
-                table
-                    .detach()
-                    .to_kind(Kind::Float)
-                    .contiguous()
-                    .copy_data(&mut self.table, n * n);
-                let (data, d_fields) = fused::pll_rows(
-                    &self.pool,
-                    &mut self.table,
-                    &fields_now,
-                    &self.reference,
-                    &present,
-                    states,
-                    weights,
-                    &mut self.grad,
-                );
-                fused::scatter_rows(
-                    &self.pool,
-                    &self.grad,
-                    &d_fields,
-                    &self.reference,
-                    &present,
-                    states,
-                    &mut self.d_table,
-                );
-                let d_w = Tensor::from_slice(&self.d_table).reshape([n as i64, n as i64]);
-                let d_h = Tensor::from_slice(&d_fields).reshape([l as i64, Q as i64]);
-                let coupling_penalty = table.square().sum(kind) * lambda_j;
-                let surrogate =
-                    (&table * d_w).sum(kind) + (fields * d_h).sum(kind) + &coupling_penalty;
-                (surrogate, data + coupling_penalty.double_value(&[]))
-            }
-        };
-        let value = value + field_penalty.double_value(&[]);
-        (surrogate + field_penalty, value)
+        }
+        fused::build_table(&self.pool, &a_jih, &v_hba, &present, heads, &mut self.table);
+        let (data, d_fields) = fused::pll_rows(
+            &self.pool,
+            &mut self.table,
+            &fields_now,
+            &self.reference,
+            &present,
+            states,
+            weights,
+            &mut self.grad,
+        );
+        fused::scatter_rows(
+            &self.pool,
+            &self.grad,
+            &d_fields,
+            &self.reference,
+            &present,
+            states,
+            &mut self.d_table,
+        );
+        let (d_a, d_v) = fused::table_grads(&self.pool, &self.d_table, &a_jih, &v_hba, &present, heads);
+        let (h, li, q) = (heads as i64, l as i64, Q as i64);
+        let d_a = Tensor::from_slice(&d_a).reshape([li, li, h]).permute([2, 1, 0]);
+        let d_v = Tensor::from_slice(&d_v).reshape([h, q, q]).transpose(1, 2);
+        let d_h = Tensor::from_slice(&d_fields).reshape([li, q]);
+        // The coupling penalty from the factors (the table is not whole).
+        let penalty = model.coupling_norm2(&attention) * lambda_j + fields.square().sum(kind) * lambda_h;
+        let surrogate = (&attention * d_a).sum(kind) + (&model.value * d_v).sum(kind) + (fields * d_h).sum(kind);
+        let value = data + penalty.double_value(&[]);
+        (surrogate + penalty, value)
     }
 }
 
@@ -577,7 +525,10 @@ pub fn train(
     // The fused CPU kernels for the pseudo-likelihood (see `FusedObjective`);
     // libtorch's operators on CUDA and for the masked objective.
     let threads = tch::get_num_threads().max(1);
-    let mut fused = if cfg.device == Device::Cpu && cfg.objective == Objective::Pll {
+    let mut fused = if cfg.device == Device::Cpu
+        && cfg.objective == Objective::Pll
+        && cfg.model == ModelKind::Factored
+    {
         Some(FusedObjective::new(
             threads as usize,
             reference_states(states, weights),
@@ -592,7 +543,7 @@ pub fn train(
     // (about 20 % less wall time with two threads on the benchmark). The
     // Potts model keeps libtorch's threads for its (L·q)² Adam updates.
     let _torch_threads =
-        (fused.is_some() && cfg.model == ModelKind::Factored).then(|| TorchThreads::set(1));
+        fused.is_some().then(|| TorchThreads::set(1));
     let model = Model::new(
         cfg.model,
         l,
@@ -624,16 +575,16 @@ pub fn train(
         let mut failure = None;
         for chunk in order.chunks(batch_size) {
             crate::interrupt::check("training")?;
-            let (loss, mut value) = match fused.as_mut() {
-                Some(fused) => {
+            let (loss, mut value) = match (fused.as_mut(), &model) {
+                (Some(fused), Model::Factored(factored)) => {
                     let mut rows = Vec::with_capacity(chunk.len() * l);
                     for &k in chunk {
                         rows.extend(states.row(k as usize).iter());
                     }
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                    fused.batch(&model, &rows, &w, lambda_j, cfg.lambda_h)
+                    fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h)
                 }
-                None => {
+                _ => {
                     let index = Tensor::from_slice(chunk).to_device(cfg.device);
                     let batch_states = data.states.index_select(0, &index);
                     let batch_weights = data.weights.index_select(0, &index);
