@@ -69,9 +69,42 @@ pub fn apc(f: &Array2<f64>) -> Array2<f64> {
 }
 
 /// Contact scores of a coupling array (L×L×q×q, asymmetric as trained):
-/// symmetrise → gauge → Frobenius (20 states) → APC.
+/// symmetrise → gauge → Frobenius (20 states) → APC. The first three steps
+/// are done pair by pair (the same arithmetic as [`symmetrise`],
+/// [`zero_sum_gauge`] and [`frobenius`]), so that no second L×L×q×q array
+/// is made: for long proteins that array, in f64, would be twice the size of
+/// the couplings and set the peak memory of a run.
 pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
-    apc(&frobenius(&zero_sum_gauge(symmetrise(j))))
+    let (l, _, q, _) = j.dim();
+    let mut f = Array2::<f64>::zeros((l, l));
+    let mut block = Array4::<f64>::zeros((1, 1, q, q));
+    for i in 0..l {
+        for k in i + 1..l {
+            for a in 0..q {
+                for b in 0..q {
+                    block[[0, 0, a, b]] = 0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
+                }
+            }
+            block = zero_sum_gauge(block);
+            let norm = frobenius_of_block(&block);
+            f[[i, k]] = norm;
+            f[[k, i]] = norm;
+        }
+    }
+    apc(&f)
+}
+
+/// Frobenius norm over the 20 amino-acid states of the one pair block of a
+/// 1×1×q×q array.
+fn frobenius_of_block(block: &Array4<f64>) -> f64 {
+    let aa = Q - 1;
+    let mut s = 0.0;
+    for a in 0..aa {
+        for b in 0..aa {
+            s += block[[0, 0, a, b]].powi(2);
+        }
+    }
+    s.sqrt()
 }
 
 #[cfg(test)]
@@ -132,6 +165,19 @@ mod tests {
         assert!((s[[0, 2]] - (2.0 - 1.5 * 2.5 / 2.0)).abs() < 1e-12);
         assert!((s[[1, 2]] - (3.0 - 2.0 * 2.5 / 2.0)).abs() < 1e-12);
         assert_eq!(s[[1, 1]], 0.0);
+    }
+
+    #[test]
+    fn pairwise_scores_equal_the_composed_steps() {
+        let l = 5;
+        let j = Array4::<f32>::from_shape_fn((l, l, Q, Q), |(i, k, a, b)| {
+            if i == k { 0.0 } else { ((i * 7 + k * 13 + a * 3 + b * 5) % 17) as f32 * 0.1 - 0.8 }
+        });
+        let composed = apc(&frobenius(&zero_sum_gauge(symmetrise(j.view()))));
+        let pairwise = contact_scores(j.view());
+        for (x, y) in composed.iter().zip(pairwise.iter()) {
+            assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+        }
     }
 
     #[test]
