@@ -1,7 +1,7 @@
 //! From couplings to contact scores (SPEC §1, the same for both models):
 //! symmetrise, zero-sum gauge, Frobenius norm over the 20 amino-acid states,
 //! average product correction (APC).
-use ndarray::{Array2, Array4, ArrayView4, Axis};
+use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis};
 
 use crate::Q;
 
@@ -16,40 +16,50 @@ pub fn symmetrise(j: ArrayView4<f32>) -> Array4<f64> {
 /// Zero-sum gauge of every pair block, over all q states:
 /// `J(a,b) − mean_a J(·,b) − mean_b J(a,·) + mean_ab J`.
 pub fn zero_sum_gauge(mut j: Array4<f64>) -> Array4<f64> {
-    let (l, _, q, _) = j.dim();
+    let (l, _, _, _) = j.dim();
     for i in 0..l {
         for k in 0..l {
-            let mut block = j.slice_mut(ndarray::s![i, k, .., ..]);
-            let row_means = block.mean_axis(Axis(1)).expect("q > 0");
-            let col_means = block.mean_axis(Axis(0)).expect("q > 0");
-            let mean = row_means.mean().expect("q > 0");
-            for a in 0..q {
-                for b in 0..q {
-                    block[[a, b]] += mean - row_means[a] - col_means[b];
-                }
-            }
+            gauge_block(j.slice_mut(ndarray::s![i, k, .., ..]));
         }
     }
     j
+}
+
+/// The zero-sum gauge of one q×q pair block, in place.
+fn gauge_block(mut block: ArrayViewMut2<f64>) {
+    let q = block.nrows();
+    let row_means = block.mean_axis(Axis(1)).expect("q > 0");
+    let col_means = block.mean_axis(Axis(0)).expect("q > 0");
+    let mean = row_means.mean().expect("q > 0");
+    for a in 0..q {
+        for b in 0..q {
+            block[[a, b]] += mean - row_means[a] - col_means[b];
+        }
+    }
 }
 
 /// Frobenius norm of each pair block over the 20 amino-acid states (the gap,
 /// state 20, is left out); the diagonal is 0.
 pub fn frobenius(j: &Array4<f64>) -> Array2<f64> {
     let (l, _, _, _) = j.dim();
-    let aa = Q - 1;
     Array2::from_shape_fn((l, l), |(i, k)| {
         if i == k {
             return 0.0;
         }
-        let mut s = 0.0;
-        for a in 0..aa {
-            for b in 0..aa {
-                s += j[[i, k, a, b]].powi(2);
-            }
-        }
-        s.sqrt()
+        frobenius_block(j.slice(ndarray::s![i, k, .., ..]))
     })
+}
+
+/// Frobenius norm of one q×q pair block over the 20 amino-acid states.
+fn frobenius_block(block: ArrayView2<f64>) -> f64 {
+    let aa = Q - 1;
+    let mut s = 0.0;
+    for a in 0..aa {
+        for b in 0..aa {
+            s += block[[a, b]].powi(2);
+        }
+    }
+    s.sqrt()
 }
 
 /// Average product correction `S_ij = F_ij − F_i· F_·j / F_··`, with the
@@ -77,34 +87,21 @@ pub fn apc(f: &Array2<f64>) -> Array2<f64> {
 pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
     let (l, _, q, _) = j.dim();
     let mut f = Array2::<f64>::zeros((l, l));
-    let mut block = Array4::<f64>::zeros((1, 1, q, q));
+    let mut block = Array2::<f64>::zeros((q, q));
     for i in 0..l {
         for k in i + 1..l {
             for a in 0..q {
                 for b in 0..q {
-                    block[[0, 0, a, b]] = 0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
+                    block[[a, b]] = 0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
                 }
             }
-            block = zero_sum_gauge(block);
-            let norm = frobenius_of_block(&block);
+            gauge_block(block.view_mut());
+            let norm = frobenius_block(block.view());
             f[[i, k]] = norm;
             f[[k, i]] = norm;
         }
     }
     apc(&f)
-}
-
-/// Frobenius norm over the 20 amino-acid states of the one pair block of a
-/// 1×1×q×q array.
-fn frobenius_of_block(block: &Array4<f64>) -> f64 {
-    let aa = Q - 1;
-    let mut s = 0.0;
-    for a in 0..aa {
-        for b in 0..aa {
-            s += block[[0, 0, a, b]].powi(2);
-        }
-    }
-    s.sqrt()
 }
 
 #[cfg(test)]

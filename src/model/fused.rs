@@ -1,29 +1,30 @@
-//! The CPU fast path of the pseudo-likelihood objective: the coupling table,
-//! the conditional logits of a batch, the loss and its gradients in a few
-//! fused, cache-aware loops instead of a chain of libtorch operators.
+//! The CPU fast path of the factored model's pseudo-likelihood objective:
+//! the coupling table, the conditional logits of a batch, the loss and its
+//! gradients in a few fused, cache-aware loops instead of a chain of
+//! libtorch operators.
 //!
 //! A training step needs, for a batch of B sequences of length L (n = L·q):
 //!
-//! 1. the table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` (factored model;
-//!    the Potts model's table is its couplings) — [`build_table`];
+//! 1. the table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` — [`build_table`];
 //! 2. per sequence the logits `h_i(a) + Σ_j W[(j,x_j),(i,a)]` (the sum of L
 //!    table rows), the weighted negative log pseudo-likelihood and its
 //!    gradient `G[n,(i,a)] = c_n (softmax − one-hot)` — [`pll_rows`];
 //! 3. the table's gradient `dW[(j,b),·] = Σ_{n: x_nj = b} G[n,·]` — [`scatter_rows`];
+//! 4. `dA^h_ij = ⟨dW_ij, V^h⟩` and `dV^h = Σ_ij A^h_ij dW_ij` — [`table_grads`].
 //!
-//! Steps 2 and 3 read and write whole rows of n floats per sequence and
-//! position and are bound by memory traffic. Both work relative to a
-//! reference sequence r (the column-wise most frequent states): the logits
-//! are those of r plus the rows `W[(j,x_j)] − W[(j,r_j)]` of the positions
-//! where the sequence differs from r, and the gradient row of `(j, r_j)` is
-//! the batch's total minus the position's other rows; in a protein family
-//! about half of the positions agree with r, so half the rows are touched.
-//! 4. for the factored model `dA^h_ij = ⟨dW_ij, V^h⟩` and
-//!    `dV^h = Σ_ij A^h_ij dW_ij` — [`table_grads`].
+//! Only the rows `(j,b)` of states b that the batch holds at j (and of the
+//! reference state) are built, read and differentiated. Steps 2 and 3 read
+//! and write whole rows of n floats per sequence and position and are bound
+//! by memory traffic. Both work relative to a reference sequence r (the
+//! column-wise most frequent states): the logits are those of r plus the
+//! rows `W[(j,x_j)] − W[(j,r_j)]` of the positions where the sequence
+//! differs from r, and the gradient row of `(j, r_j)` is the batch's total
+//! minus the position's other rows; in a protein family about half of the
+//! positions agree with r, so half the rows are touched.
 //!
 //! libtorch then back-propagates `dA` through the softmax to Q and K (an
 //! `H·L²` operation) and Adam updates the parameters; see
-//! `trainer::fused_objective`. Done with libtorch operators the same step
+//! `model::FusedObjective`. Done with libtorch operators the same step
 //! materialises and permutes several `(L·q)²` tensors and runs a generic
 //! embedding bag; these loops touch each table entry a few times with
 //! contiguous, vectorised accesses (BENCHMARKS.md, "Training step").
@@ -274,15 +275,17 @@ pub fn pll_rows(
     (loss * inv_total, d_fields)
 }
 
+/// The states of `mask` other than `r`.
+fn others_of(mask: u32, r: usize) -> impl Iterator<Item = usize> {
+    (0..Q).filter(move |&b| b != r && mask & (1 << b) != 0)
+}
+
 dispatch!(subtract_reference(rows: &mut [f32], r: usize, mask: u32) -> () {
     let n = rows.len() / Q;
-    let (before, rest) = rows.split_at_mut(r * n);
-    let (reference, after) = rest.split_at_mut(n);
-    for (b, row) in before.chunks_exact_mut(n).enumerate().chain(after.chunks_exact_mut(n).enumerate().map(|(k, x)| (r + 1 + k, x))) {
-        if mask & (1 << b) != 0 {
-            for (x, y) in row.iter_mut().zip(reference.iter()) {
-                *x -= *y;
-            }
+    let reference = rows[r * n..(r + 1) * n].to_vec();
+    for b in others_of(mask, r) {
+        for (x, y) in rows[b * n..(b + 1) * n].iter_mut().zip(&reference) {
+            *x -= *y;
         }
     }
 });
@@ -395,17 +398,13 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], present: 
     }
     for (p, (&r, &mask)) in reference.iter().zip(present).enumerate() {
         let block = &mut rows[p * Q * n..(p + 1) * Q * n];
-        let (before, rest) = block.split_at_mut(r as usize * n);
-        let (own, after) = rest.split_at_mut(n);
-        own.copy_from_slice(total);
-        let others = before.chunks_exact(n).enumerate().chain(after.chunks_exact(n).enumerate().map(|(k, x)| (r as usize + 1 + k, x)));
-        for (b, row) in others {
-            if mask & (1 << b) != 0 {
-                for (x, y) in own.iter_mut().zip(row) {
-                    *x -= *y;
-                }
+        let mut own = total.to_vec();
+        for b in others_of(mask, r as usize) {
+            for (x, y) in own.iter_mut().zip(&block[b * n..(b + 1) * n]) {
+                *x -= *y;
             }
         }
+        block[r as usize * n..(r as usize + 1) * n].copy_from_slice(&own);
     }
 });
 
@@ -415,9 +414,10 @@ const GRAD_POSITIONS: usize = 4;
 /// Gradients of the factored table's factors from the table's gradient:
 /// `dA[j][i][h] = Σ_{a,b} dW[(j,b),(i,a)] V^h(a,b)` (0 on the diagonal) and
 /// `dV[h][b][a] = Σ_{i,j} A^h_ij dW[(j,b),(i,a)]`, in the layouts of
-/// [`build_table`], where only the rows `(j,b)` with bit b of `present[j]`
-/// can be nonzero (the batch's states; [`scatter_rows`] leaves the others
-/// 0). Per position j those rows are gathered into a block
+/// [`build_table`], reading only the rows `(j,b)` with bit b of
+/// `present[j]` set (the others have no gradient from the batch and hold
+/// whatever [`scatter_rows`] left there). Per position j those rows are
+/// gathered into a block
 /// `B_j[i][(b,a)]` (L×|S_j|q), then `dA_j = B_j·V_jᵀ` and `dV_j += A_jᵀ·B_j`.
 pub fn table_grads(
     pool: &rayon::ThreadPool,

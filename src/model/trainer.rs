@@ -232,16 +232,23 @@ impl Data {
     }
 }
 
+/// Weighted state counts per column: `counts[i·q + a] = Σ_n w_n [x_ni = a]`.
+fn column_counts(states: &Array2<u8>, weights: &[f64]) -> Vec<f64> {
+    let (_, l) = states.dim();
+    let mut counts = vec![0.0f64; l * Q];
+    for (row, &w) in states.rows().into_iter().zip(weights) {
+        for (i, &s) in row.iter().enumerate() {
+            counts[i * Q + s as usize] += w;
+        }
+    }
+    counts
+}
+
 /// Initial fields: log of the weighted single-site frequencies (with a
 /// small pseudo-count), centred per site — the independent-site solution.
 fn initial_fields(states: &Array2<u8>, weights: &[f64]) -> Tensor {
     let (_, l) = states.dim();
-    let mut freq = vec![0.0f64; l * Q];
-    for (row, &w) in states.rows().into_iter().zip(weights) {
-        for (i, &s) in row.iter().enumerate() {
-            freq[i * Q + s as usize] += w;
-        }
-    }
+    let freq = column_counts(states, weights);
     let total: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     let mut fields = vec![0.0f32; l * Q];
     for i in 0..l {
@@ -386,14 +393,7 @@ impl FusedObjective {
 /// The most frequent state of each column, sequences counted with their
 /// weights (ties to the lower state): the reference of [`FusedObjective`].
 pub fn reference_states(states: &Array2<u8>, weights: &[f64]) -> Vec<u8> {
-    let (_, l) = states.dim();
-    let mut counts = vec![0.0f64; l * Q];
-    for (row, &w) in states.rows().into_iter().zip(weights) {
-        for (i, &s) in row.iter().enumerate() {
-            counts[i * Q + s as usize] += w;
-        }
-    }
-    counts
+    column_counts(states, weights)
         .chunks_exact(Q)
         .map(|c| (0..Q).fold(0, |best, a| if c[a] > c[best] { a } else { best }) as u8)
         .collect()
@@ -521,9 +521,9 @@ pub fn train(
     let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
     let start = Instant::now();
     tch::manual_seed(cfg.seed as i64);
-    let data = Data::new(states, weights, cfg.device);
-    // The fused CPU kernels for the pseudo-likelihood (see `FusedObjective`);
-    // libtorch's operators on CUDA and for the masked objective.
+    // The fused CPU kernels for the factored model's pseudo-likelihood (see
+    // `FusedObjective`); libtorch's operators otherwise, which need the
+    // alignment as tensors.
     let threads = tch::get_num_threads().max(1);
     let mut fused = if cfg.device == Device::Cpu
         && cfg.objective == Objective::Pll
@@ -536,14 +536,13 @@ pub fn train(
     } else {
         None
     };
-    // With the factored model the kernels do nearly all the work and
-    // libtorch's part (attention, its backward, Adam: O(H·L²)) is small;
-    // libtorch's OpenMP workers spin after each of its operators and take
-    // cycles from the kernels' threads, so it runs on one thread meanwhile
-    // (about 20 % less wall time with two threads on the benchmark). The
-    // Potts model keeps libtorch's threads for its (L·q)² Adam updates.
-    let _torch_threads =
-        fused.is_some().then(|| TorchThreads::set(1));
+    let data = fused.is_none().then(|| Data::new(states, weights, cfg.device));
+    // On the fused path the kernels do nearly all the work and libtorch's
+    // part (attention, its backward, Adam: O(H·L²)) is small; libtorch's
+    // OpenMP workers spin after each of its operators and take cycles from
+    // the kernels' threads, so it runs on one thread meanwhile (about 7 %
+    // less wall time with two threads on the benchmark).
+    let _torch_threads = fused.is_some().then(|| TorchThreads::set(1));
     let model = Model::new(
         cfg.model,
         l,
@@ -575,8 +574,8 @@ pub fn train(
         let mut failure = None;
         for chunk in order.chunks(batch_size) {
             crate::interrupt::check("training")?;
-            let (loss, mut value) = match (fused.as_mut(), &model) {
-                (Some(fused), Model::Factored(factored)) => {
+            let (loss, mut value) = match (fused.as_mut(), &model, &data) {
+                (Some(fused), Model::Factored(factored), _) => {
                     let mut rows = Vec::with_capacity(chunk.len() * l);
                     for &k in chunk {
                         rows.extend(states.row(k as usize).iter());
@@ -584,7 +583,7 @@ pub fn train(
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
                     fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h)
                 }
-                _ => {
+                (_, _, Some(data)) => {
                     let index = Tensor::from_slice(chunk).to_device(cfg.device);
                     let batch_states = data.states.index_select(0, &index);
                     let batch_weights = data.weights.index_select(0, &index);
@@ -592,6 +591,7 @@ pub fn train(
                     let value = loss.double_value(&[]);
                     (loss, value)
                 }
+                _ => unreachable!("the alignment tensors exist whenever the fused path is off"),
             };
             if fault.poisons(step) {
                 value = f64::NAN;
