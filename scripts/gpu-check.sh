@@ -6,12 +6,13 @@
 # Simulates a family with planted contacts, trains the default model on it
 # with --device cuda and with --device cpu, and leaves both prediction folders
 # (summary.json: device, time per stage, loss curve, precision against the
-# planted contacts) in OUTDIR. Uses target/release/fadca; libtorch is the one
-# the binary was linked with, or LIBTORCH_LIB, or python3's torch.
+# planted contacts) in OUTDIR. Uses target/release/fadca (or FADCA_BIN);
+# libtorch is the one the binary was linked with, or LIBTORCH_LIB, or
+# python3's torch.
 set -u
 out=${1:-gpu-check}
 mkdir -p "$out"
-bin=target/release/fadca
+bin=${FADCA_BIN:-target/release/fadca}
 if [ -z "${LIBTORCH_LIB:-}" ] && ! "$bin" --version >/dev/null 2>&1; then
     LIBTORCH_LIB=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 fi

@@ -22,17 +22,24 @@
 //! minus the position's other rows; in a protein family about half of the
 //! positions agree with r, so half the rows are touched.
 //!
-//! libtorch then back-propagates `dA` through the softmax to Q and K (an
-//! `H·L²` operation) and Adam updates the parameters; see
-//! `model::FusedObjective`. Done with libtorch operators the same step
-//! materialises and permutes several `(L·q)²` tensors and runs a generic
-//! embedding bag; these loops touch each table entry a few times with
+//! Around them, the attention itself ([`attention_forward`], one small
+//! matrix product per head and block of rows, then a softmax per row), the
+//! coupling penalty from the factors ([`coupling_penalty`]) and the
+//! back-propagation of `dA` through the softmax to Q and K
+//! ([`attention_backward`]), all `O(H·L²·d + H²·L²)`; only Adam's update is
+//! left to libtorch (see `model::FusedObjective`). These used to be
+//! libtorch operators on one thread (its OpenMP workers slow the kernels'
+//! threads down): a quarter of a step's wall time with two threads, and
+//! the part that did not scale with more.
+//!
+//! Done with libtorch operators the same step materialises and permutes
+//! several `(L·q)²` tensors and runs a generic embedding bag; these loops touch each table entry a few times with
 //! contiguous, vectorised accesses (BENCHMARKS.md, "Training step").
 //!
 //! Work is split into fixed chunks and partial sums are added in chunk order,
 //! so the results do not depend on the number of threads or on scheduling.
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::Q;
@@ -490,6 +497,266 @@ pub fn table_grads(
     (d_a, d_v)
 }
 
+/// Attention rows `i` per parallel task of [`attention_forward`] and
+/// [`attention_backward`], and positions per task of the layout changes.
+const ATTENTION_ROWS: usize = 16;
+
+/// The factored attention `A^h_ij = softmax_{j≠i}(Q^h_i·K^h_j/√d)` (the
+/// diagonal masked out, `A^h_ii = 0`) from the queries and keys (both
+/// `[h][i][k]`, H×L×d, as the model holds them), laid out `[i][h][j]` in
+/// `a_ihj` (L·H·L, overwritten): per block of rows i and head h one matrix
+/// product `Q^h_I·K^hᵀ`, then a softmax per row.
+pub fn attention_forward(
+    pool: &rayon::ThreadPool,
+    query: &[f32],
+    key: &[f32],
+    heads: usize,
+    a_ihj: &mut [f32],
+) {
+    let l = (a_ihj.len() / heads).isqrt();
+    assert_eq!(a_ihj.len(), l * heads * l);
+    assert_eq!(query.len(), key.len());
+    let d = query.len() / (heads * l);
+    assert_eq!(query.len(), heads * l * d);
+    let scale = 1.0 / (d as f32).sqrt();
+    pool.install(|| {
+        a_ihj
+            .par_chunks_mut(ATTENTION_ROWS * heads * l)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let i0 = c * ATTENTION_ROWS;
+                let rows = chunk.len() / (heads * l);
+                for h in 0..heads {
+                    let q = ArrayView2::from_shape(
+                        (rows, d),
+                        &query[(h * l + i0) * d..(h * l + i0 + rows) * d],
+                    )
+                    .expect("rows×d queries");
+                    let k = ArrayView2::from_shape((l, d), &key[h * l * d..(h + 1) * l * d])
+                        .expect("L×d keys");
+                    let mut logits = ArrayViewMut2::from_shape(
+                        (rows, l).strides((heads * l, 1)),
+                        &mut chunk[h * l..],
+                    )
+                    .expect("rows×L logits of head h");
+                    general_mat_mul(scale, &q, &k.t(), 0.0, &mut logits);
+                }
+                for (ii, row_block) in chunk.chunks_exact_mut(heads * l).enumerate() {
+                    for row in row_block.chunks_exact_mut(l) {
+                        softmax_off_diagonal(row, i0 + ii);
+                    }
+                }
+            })
+    });
+}
+
+dispatch!(softmax_off_diagonal(row: &mut [f32], diagonal: usize) -> () {
+    row[diagonal] = f32::NEG_INFINITY;
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for x in row.iter_mut() {
+        *x = exp_nonpositive(*x - max);
+    }
+    row[diagonal] = 0.0;
+    let total: f32 = row.iter().sum();
+    let inv = 1.0 / total;
+    for x in row.iter_mut() {
+        *x *= inv;
+    }
+});
+
+/// `[i][h][j]` → `[j][i][h]` (L·H·L values; `dst` overwritten).
+pub fn ihj_to_jih(pool: &rayon::ThreadPool, src: &[f32], heads: usize, dst: &mut [f32]) {
+    let l = (src.len() / heads).isqrt();
+    assert_eq!(dst.len(), src.len());
+    pool.install(|| {
+        dst.par_chunks_mut(ATTENTION_ROWS * l * heads)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let j0 = c * ATTENTION_ROWS;
+                let count = chunk.len() / (l * heads);
+                for i in 0..l {
+                    for h in 0..heads {
+                        let run = &src[(i * heads + h) * l + j0..(i * heads + h) * l + j0 + count];
+                        for (jj, &x) in run.iter().enumerate() {
+                            chunk[(jj * l + i) * heads + h] = x;
+                        }
+                    }
+                }
+            })
+    });
+}
+
+/// `[j][i][h]` → `[i][h][j]` (L·L·H values; `dst` overwritten).
+pub fn jih_to_ihj(pool: &rayon::ThreadPool, src: &[f32], heads: usize, dst: &mut [f32]) {
+    let l = (src.len() / heads).isqrt();
+    assert_eq!(dst.len(), src.len());
+    pool.install(|| {
+        dst.par_chunks_mut(ATTENTION_ROWS * heads * l)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let i0 = c * ATTENTION_ROWS;
+                let count = chunk.len() / (heads * l);
+                for j in 0..l {
+                    for ii in 0..count {
+                        let run = &src[(j * l + i0 + ii) * heads..(j * l + i0 + ii + 1) * heads];
+                        for (h, &x) in run.iter().enumerate() {
+                            chunk[(ii * heads + h) * l + j] = x;
+                        }
+                    }
+                }
+            })
+    });
+}
+
+/// The coupling penalty's part of a step: returns `Σ_{i≠j} ‖J_ij‖² =
+/// Σ_{h,g} ⟨V^h, V^g⟩ M_hg` with `M_hg = Σ_ij A^h_ij A^g_ij`, and adds
+/// `λ` times its gradients to `d_a` (`[j][i][h]`, like `a_jih`) and `d_v`
+/// (`[h][b][a]`, like `v_hba`): `2λ Σ_g ⟨V^h, V^g⟩ A^g_ij` and
+/// `2λ Σ_g M_hg V^g`. `O(H²(L² + q²))`: the table is never formed.
+pub fn coupling_penalty(
+    pool: &rayon::ThreadPool,
+    a_jih: &[f32],
+    v_hba: &[f32],
+    heads: usize,
+    lambda: f64,
+    d_a: &mut [f32],
+    d_v: &mut [f32],
+) -> f64 {
+    let rows = a_jih.len() / heads;
+    assert_eq!(d_a.len(), a_jih.len());
+    assert_eq!(v_hba.len(), heads * QQ);
+    assert_eq!(d_v.len(), v_hba.len());
+    let v = ArrayView2::from_shape((heads, QQ), v_hba).expect("H×q² values");
+    let mut gram_v = Array2::<f32>::zeros((heads, heads));
+    general_mat_mul(1.0, &v, &v.t(), 0.0, &mut gram_v);
+    // Scaled for the attention's gradient: 2λ⟨V^h, V^g⟩.
+    let coupling = gram_v.mapv(|x| (2.0 * lambda) as f32 * x);
+    let block = ATTENTION_ROWS * rows.isqrt().max(1);
+    let partials: Vec<Array2<f32>> = pool.install(|| {
+        d_a.par_chunks_mut(block * heads)
+            .zip(a_jih.par_chunks(block * heads))
+            .map(|(d_chunk, a_chunk)| {
+                let count = a_chunk.len() / heads;
+                let a = ArrayView2::from_shape((count, heads), a_chunk).expect("rows×H");
+                let mut d = ArrayViewMut2::from_shape((count, heads), d_chunk).expect("rows×H");
+                general_mat_mul(1.0, &a, &coupling, 1.0, &mut d);
+                let mut gram_a = Array2::<f32>::zeros((heads, heads));
+                general_mat_mul(1.0, &a.t(), &a, 0.0, &mut gram_a);
+                gram_a
+            })
+            .collect()
+    });
+    let mut gram_a = Array2::<f32>::zeros((heads, heads));
+    for part in &partials {
+        gram_a += part;
+    }
+    let mut d_v_view = ArrayViewMut2::from_shape((heads, QQ), d_v).expect("H×q²");
+    general_mat_mul((2.0 * lambda) as f32, &gram_a, &v, 1.0, &mut d_v_view);
+    gram_a
+        .iter()
+        .zip(gram_v.iter())
+        .map(|(&m, &g)| f64::from(m) * f64::from(g))
+        .sum()
+}
+
+/// Gradients of the queries and keys (`[h][i][k]`, like the model's) from
+/// the attention `a_ihj` ([`attention_forward`]) and the gradient with
+/// respect to it, `d_ihj` (same layout; overwritten with the gradient of the
+/// logits): through the softmax, `dlogit_ij = A_ij (dA_ij − Σ_j' A_ij' dA_ij')/√d`,
+/// then `dQ^h = dlogit^h·K^h` and `dK^h = dlogit^hᵀ·Q^h`.
+pub fn attention_backward(
+    pool: &rayon::ThreadPool,
+    a_ihj: &[f32],
+    d_ihj: &mut [f32],
+    query: &[f32],
+    key: &[f32],
+    heads: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let l = (a_ihj.len() / heads).isqrt();
+    assert_eq!(d_ihj.len(), a_ihj.len());
+    let d = query.len() / (heads * l);
+    assert_eq!(query.len(), heads * l * d);
+    assert_eq!(key.len(), query.len());
+    let scale = 1.0 / (d as f32).sqrt();
+    // dQ, first laid out [i][h][k] so that each task owns its rows.
+    let mut d_q_ihk = vec![0.0f32; l * heads * d];
+    pool.install(|| {
+        d_ihj
+            .par_chunks_mut(ATTENTION_ROWS * heads * l)
+            .zip(a_ihj.par_chunks(ATTENTION_ROWS * heads * l))
+            .zip(d_q_ihk.par_chunks_mut(ATTENTION_ROWS * heads * d))
+            .for_each(|((d_chunk, a_chunk), d_q_chunk)| {
+                let rows = a_chunk.len() / (heads * l);
+                for (d_row, a_row) in d_chunk.chunks_exact_mut(l).zip(a_chunk.chunks_exact(l)) {
+                    softmax_backward(d_row, a_row, scale);
+                }
+                for h in 0..heads {
+                    let dlogit = ArrayView2::from_shape(
+                        (rows, l).strides((heads * l, 1)),
+                        &d_chunk[h * l..],
+                    )
+                    .expect("rows×L logits' gradient of head h");
+                    let k = ArrayView2::from_shape((l, d), &key[h * l * d..(h + 1) * l * d])
+                        .expect("L×d keys");
+                    let mut out = ArrayViewMut2::from_shape(
+                        (rows, d).strides((heads * d, 1)),
+                        &mut d_q_chunk[h * d..],
+                    )
+                    .expect("rows×d");
+                    general_mat_mul(1.0, &dlogit, &k, 0.0, &mut out);
+                }
+            })
+    });
+    // dK, laid out [j][h][k]: per block of positions j, dlogit^h[:, J]ᵀ·Q^h.
+    let d_ihj = &*d_ihj;
+    let mut d_k_jhk = vec![0.0f32; l * heads * d];
+    pool.install(|| {
+        d_k_jhk
+            .par_chunks_mut(ATTENTION_ROWS * heads * d)
+            .enumerate()
+            .for_each(|(c, d_k_chunk)| {
+                let j0 = c * ATTENTION_ROWS;
+                let count = d_k_chunk.len() / (heads * d);
+                for h in 0..heads {
+                    let dlogit = ArrayView2::from_shape(
+                        (l, count).strides((heads * l, 1)),
+                        &d_ihj[h * l + j0..],
+                    )
+                    .expect("L×J logits' gradient of head h");
+                    let q = ArrayView2::from_shape((l, d), &query[h * l * d..(h + 1) * l * d])
+                        .expect("L×d queries");
+                    let mut out = ArrayViewMut2::from_shape(
+                        (count, d).strides((heads * d, 1)),
+                        &mut d_k_chunk[h * d..],
+                    )
+                    .expect("J×d");
+                    general_mat_mul(1.0, &dlogit.t(), &q, 0.0, &mut out);
+                }
+            })
+    });
+    (xhk_to_hxk(&d_q_ihk, heads, l), xhk_to_hxk(&d_k_jhk, heads, l))
+}
+
+dispatch!(softmax_backward(d_row: &mut [f32], a_row: &[f32], scale: f32) -> () {
+    let inner: f32 = d_row.iter().zip(a_row).map(|(&d, &a)| d * a).sum();
+    for (d, &a) in d_row.iter_mut().zip(a_row) {
+        *d = a * (*d - inner) * scale;
+    }
+});
+
+/// `[x][h][k]` → `[h][x][k]` for L positions x (H·L·d values, small).
+fn xhk_to_hxk(src: &[f32], heads: usize, l: usize) -> Vec<f32> {
+    let d = src.len() / (heads * l);
+    let mut dst = vec![0.0f32; src.len()];
+    for x in 0..l {
+        for h in 0..heads {
+            dst[(h * l + x) * d..(h * l + x + 1) * d]
+                .copy_from_slice(&src[(x * heads + h) * d..(x * heads + h + 1) * d]);
+        }
+    }
+    dst
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +766,39 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn attention_matches_its_definition_and_layouts_invert() {
+        // L = 20 (two blocks of rows, the second partial), H = 3, d = 4.
+        let (l, heads, d) = (20, 3, 4);
+        let query: Vec<f32> = (0..heads * l * d).map(|k| ((k * 37 % 23) as f32 - 11.0) * 0.1).collect();
+        let key: Vec<f32> = (0..heads * l * d).map(|k| ((k * 29 % 19) as f32 - 9.0) * 0.1).collect();
+        let pool = pool();
+        let mut a_ihj = vec![f32::NAN; l * heads * l];
+        attention_forward(&pool, &query, &key, heads, &mut a_ihj);
+        for h in 0..heads {
+            for i in 0..l {
+                let logit = |j: usize| -> f64 {
+                    (0..d)
+                        .map(|k| f64::from(query[(h * l + i) * d + k]) * f64::from(key[(h * l + j) * d + k]))
+                        .sum::<f64>()
+                        / (d as f64).sqrt()
+                };
+                let total: f64 = (0..l).filter(|&j| j != i).map(|j| logit(j).exp()).sum();
+                for j in 0..l {
+                    let want = if i == j { 0.0 } else { logit(j).exp() / total };
+                    let got = f64::from(a_ihj[(i * heads + h) * l + j]);
+                    assert!((got - want).abs() < 1e-6, "A[{h},{i},{j}] = {got}, want {want}");
+                }
+            }
+        }
+        let mut a_jih = vec![0.0; a_ihj.len()];
+        ihj_to_jih(&pool, &a_ihj, heads, &mut a_jih);
+        assert_eq!(a_jih[(7 * l + 18) * heads + 2], a_ihj[(18 * heads + 2) * l + 7]);
+        let mut back = vec![0.0; a_ihj.len()];
+        jih_to_ihj(&pool, &a_jih, heads, &mut back);
+        assert_eq!(back, a_ihj);
     }
 
     #[test]

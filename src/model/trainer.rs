@@ -293,14 +293,17 @@ fn penalty(model: &Model, coupling_norm2: &Tensor, lambda_j: f64, lambda_h: f64)
 /// Potts model — whose `(L·q)²` parameters, gradients and Adam state
 /// libtorch holds anyway, so that a second copy of its table in the kernels
 /// would nearly double its memory for a few per cent of time — and as the
-/// reference in tests). Holds the thread pool and the `(L·q)²` buffers,
-/// reused from step to step.
+/// reference in tests). Holds the thread pool, the `(L·q)²` buffers and
+/// the attention's (`H·L²`), reused from step to step.
 pub struct FusedObjective {
     pool: rayon::ThreadPool,
     reference: Vec<u8>,
     table: Vec<f32>,
     d_table: Vec<f32>,
     grad: Vec<f32>,
+    a_ihj: Vec<f32>,
+    a_jih: Vec<f32>,
+    d_ihj: Vec<f32>,
 }
 
 impl FusedObjective {
@@ -321,13 +324,19 @@ impl FusedObjective {
             table: Vec::new(),
             d_table: Vec::new(),
             grad: Vec::new(),
+            a_ihj: Vec::new(),
+            a_jih: Vec::new(),
+            d_ihj: Vec::new(),
         })
     }
 
     /// The objective of [`batch_loss`] on a batch (`states` B×L row-major,
-    /// `weights` B) for a factored model on the CPU: returns a tensor whose
-    /// gradient with respect to the model's parameters is the objective's
-    /// gradient (call `backward` on it), and the objective's value.
+    /// `weights` B) for a factored model on the CPU: returns its value and
+    /// its gradients with respect to the model's parameters, in the order of
+    /// [`Model::parameters`] (query, key, value, fields), as CPU tensors of
+    /// the parameters' shapes and kind. Everything runs in the kernels of
+    /// [`fused`] on this objective's threads: the attention and its
+    /// backward pass, the table, the logits, the penalty.
     pub fn batch(
         &mut self,
         model: &FactoredAttention,
@@ -335,21 +344,24 @@ impl FusedObjective {
         weights: &[f32],
         lambda_j: f64,
         lambda_h: f64,
-    ) -> (Tensor, f64) {
+    ) -> (f64, Vec<Tensor>) {
         let l = model.query.size()[1] as usize;
         assert_eq!(l, self.reference.len(), "model length and reference length differ");
         let n = l * Q;
         let b = weights.len();
+        let heads = model.heads();
         self.table.resize(n * n, 0.0);
         self.d_table.resize(n * n, 0.0);
         self.grad.resize(b * n, 0.0);
-        let fields = &model.fields;
-        let fields_now = to_vec(fields);
-        let kind = fields.kind();
-        let heads = model.heads();
-        let attention = model.attention();
-        let a_jih = to_vec(&attention.permute([2, 1, 0]));
-        let v_hba = to_vec(&model.value.transpose(1, 2));
+        for buffer in [&mut self.a_ihj, &mut self.a_jih, &mut self.d_ihj] {
+            buffer.resize(l * l * heads, 0.0);
+        }
+        let query = to_vec(&model.query);
+        let key = to_vec(&model.key);
+        let fields = to_vec(&model.fields);
+        let v_hba = swap_state_axes(&to_vec(&model.value));
+        fused::attention_forward(&self.pool, &query, &key, heads, &mut self.a_ihj);
+        fused::ihj_to_jih(&self.pool, &self.a_ihj, heads, &mut self.a_jih);
         // Rows of the table that this batch reads: its states and the reference.
         let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
         for seq in states.chunks_exact(l) {
@@ -357,11 +369,11 @@ impl FusedObjective {
                 *mask |= 1 << x;
             }
         }
-        fused::build_table(&self.pool, &a_jih, &v_hba, &present, heads, &mut self.table);
-        let (data, d_fields) = fused::pll_rows(
+        fused::build_table(&self.pool, &self.a_jih, &v_hba, &present, heads, &mut self.table);
+        let (data, mut d_fields) = fused::pll_rows(
             &self.pool,
             &mut self.table,
-            &fields_now,
+            &fields,
             &self.reference,
             &present,
             states,
@@ -377,17 +389,44 @@ impl FusedObjective {
             states,
             &mut self.d_table,
         );
-        let (d_a, d_v) = fused::table_grads(&self.pool, &self.d_table, &a_jih, &v_hba, &present, heads);
-        let (h, li, q) = (heads as i64, l as i64, Q as i64);
-        let d_a = Tensor::from_slice(&d_a).reshape([li, li, h]).permute([2, 1, 0]);
-        let d_v = Tensor::from_slice(&d_v).reshape([h, q, q]).transpose(1, 2);
-        let d_h = Tensor::from_slice(&d_fields).reshape([li, q]);
+        let (mut d_a, mut d_v) =
+            fused::table_grads(&self.pool, &self.d_table, &self.a_jih, &v_hba, &present, heads);
         // The coupling penalty from the factors (the table is not whole).
-        let penalty = model.coupling_norm2(&attention) * lambda_j + fields.square().sum(kind) * lambda_h;
-        let surrogate = (&attention * d_a).sum(kind) + (&model.value * d_v).sum(kind) + (fields * d_h).sum(kind);
-        let value = data + penalty.double_value(&[]);
-        (surrogate + penalty, value)
+        let norm2 =
+            fused::coupling_penalty(&self.pool, &self.a_jih, &v_hba, heads, lambda_j, &mut d_a, &mut d_v);
+        fused::jih_to_ihj(&self.pool, &d_a, heads, &mut self.d_ihj);
+        let (d_q, d_k) =
+            fused::attention_backward(&self.pool, &self.a_ihj, &mut self.d_ihj, &query, &key, heads);
+        let mut fields_norm2 = 0.0f64;
+        for (d, &h) in d_fields.iter_mut().zip(&fields) {
+            *d += (2.0 * lambda_h) as f32 * h;
+            fields_norm2 += f64::from(h) * f64::from(h);
+        }
+        let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
+        let grads = [
+            (d_q, &model.query),
+            (d_k, &model.key),
+            (swap_state_axes(&d_v), &model.value),
+            (d_fields, &model.fields),
+        ]
+        .into_iter()
+        .map(|(g, p)| Tensor::from_slice(&g).reshape(p.size()).to_kind(p.kind()))
+        .collect();
+        (value, grads)
     }
+}
+
+/// `[h][x][y]` → `[h][y][x]` for H matrices q×q (the values' two state axes).
+fn swap_state_axes(v: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0f32; v.len()];
+    for (src, dst) in v.chunks_exact(Q * Q).zip(out.chunks_exact_mut(Q * Q)) {
+        for x in 0..Q {
+            for y in 0..Q {
+                dst[y * Q + x] = src[x * Q + y];
+            }
+        }
+    }
+    out
 }
 
 /// The most frequent state of each column, sequences counted with their
@@ -537,11 +576,10 @@ pub fn train(
         None
     };
     let data = fused.is_none().then(|| Data::new(states, weights, cfg.device));
-    // On the fused path the kernels do nearly all the work and libtorch's
-    // part (attention, its backward, Adam: O(H·L²)) is small; libtorch's
-    // OpenMP workers spin after each of its operators and take cycles from
-    // the kernels' threads, so it runs on one thread meanwhile (about 7 %
-    // less wall time with two threads on the benchmark).
+    // On the fused path the kernels do all of a step but Adam's update of
+    // the O(H·L·d + H·q²) factors, libtorch's only part; its OpenMP workers
+    // spin after each of its operators and take cycles from the kernels'
+    // threads, so it runs on one thread meanwhile.
     let _torch_threads = fused.is_some().then(|| TorchThreads::set(1));
     let model = Model::new(
         cfg.model,
@@ -574,14 +612,15 @@ pub fn train(
         let mut failure = None;
         for chunk in order.chunks(batch_size) {
             crate::interrupt::check("training")?;
-            let (loss, mut value) = match (fused.as_mut(), &model, &data) {
+            let (gradients, mut value) = match (fused.as_mut(), &model, &data) {
                 (Some(fused), Model::Factored(factored), _) => {
                     let mut rows = Vec::with_capacity(chunk.len() * l);
                     for &k in chunk {
                         rows.extend(states.row(k as usize).iter());
                     }
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                    fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h)
+                    let (value, grads) = fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h);
+                    (Gradients::Given(grads), value)
                 }
                 (_, _, Some(data)) => {
                     let index = Tensor::from_slice(chunk).to_device(cfg.device);
@@ -589,7 +628,7 @@ pub fn train(
                     let batch_weights = data.weights.index_select(0, &index);
                     let loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
                     let value = loss.double_value(&[]);
-                    (loss, value)
+                    (Gradients::Backward(loss), value)
                 }
                 _ => unreachable!("the alignment tensors exist whenever the fused path is off"),
             };
@@ -604,7 +643,11 @@ pub fn train(
             // early steps, then averaging out the mini-batch noise.
             let progress = step as f64 / total_steps as f64;
             optimizer.lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
-            if !optimizer.step(&loss, &mut vs_params) {
+            let applied = match &gradients {
+                Gradients::Given(grads) => optimizer.apply(grads, &mut vs_params),
+                Gradients::Backward(loss) => optimizer.step(loss, &mut vs_params),
+            };
+            if !applied {
                 failure = Some("a gradient became non-finite".to_string());
                 break;
             }
@@ -742,6 +785,13 @@ impl FaultInjection {
     }
 }
 
+/// A step's gradients: computed by the fused kernels, or to be
+/// back-propagated from the loss by libtorch.
+enum Gradients {
+    Given(Vec<Tensor>),
+    Backward(Tensor),
+}
+
 /// Adam (Kingma & Ba) over a list of leaf tensors; kept here rather than
 /// `tch::nn::Adam` because the models hold plain tensors, not a VarStore.
 struct Adam {
@@ -767,7 +817,8 @@ impl Adam {
         }
     }
 
-    /// One step; returns false (and changes nothing) when a gradient is not finite.
+    /// One step with the gradients of `loss` (back-propagated here);
+    /// returns false (and changes nothing) when a gradient is not finite.
     fn step(&mut self, loss: &Tensor, params: &mut [Tensor]) -> bool {
         for p in params.iter_mut() {
             let mut g = p.grad();
@@ -776,10 +827,16 @@ impl Adam {
             }
         }
         loss.backward();
-        let finite = params.iter().all(|p| {
-            let g = p.grad();
-            !g.defined() || g.isfinite().all().int64_value(&[]) != 0
-        });
+        let grads: Vec<Tensor> = params.iter().map(|p| p.grad()).collect();
+        self.apply(&grads, params)
+    }
+
+    /// One step with given gradients (one per parameter, undefined ones
+    /// skipped); returns false (and changes nothing) when one is not finite.
+    fn apply(&mut self, grads: &[Tensor], params: &mut [Tensor]) -> bool {
+        let finite = grads
+            .iter()
+            .all(|g| !g.defined() || g.isfinite().all().int64_value(&[]) != 0);
         if !finite {
             return false;
         }
@@ -787,13 +844,12 @@ impl Adam {
         let bc1 = 1.0 - self.beta1.powi(self.t);
         let bc2 = 1.0 - self.beta2.powi(self.t);
         tch::no_grad(|| {
-            for ((p, m), v) in params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
-                let g = p.grad();
+            for (((p, g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
                 if !g.defined() {
                     continue;
                 }
                 // m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
-                let _ = m.lerp_(&g, 1.0 - self.beta1);
+                let _ = m.lerp_(g, 1.0 - self.beta1);
                 let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
                 // p ← p − lr · (m/bc1) / (√(v/bc2) + ε)
                 let mut denom = v.sqrt();
