@@ -2,7 +2,8 @@
 """Contact benchmark: runs `fadca predict --pdb` on every family of a manifest
 (default ../shared/bench/families.tsv) one after another, and prints per family
 the wall and CPU seconds of the whole command (reading, weights, training,
-contacts, files) and the precision it reached, then the totals and means.
+contacts, files) and the precision it reached, then the totals and means;
+the same table is written to OUT/bench.tsv.
 
     scripts/bench.py [--manifest FILE] [--threads 2] [--out DIR] [-- extra predict flags]
 
@@ -25,7 +26,8 @@ def main():
     rows = [l.rstrip("\n").split("\t") for l in open(a.manifest)][1:]
     only = set(filter(None, a.only.split(",")))
     cols = ["family", "N", "L", "Meff", "wall_s", "cpu_s", "p_L_all", "p_L2_all", "p_L5_all", "p_L_long", "p_L5_long"]
-    print("\t".join(cols), flush=True)
+    lines = ["\t".join(cols)]
+    print(lines[0], flush=True)
     results = []
     for f in rows:
         if len(f) < 4 or not f[2] or (only and f[0] not in only):
@@ -48,12 +50,16 @@ def main():
         r = [name, s["n_kept"], s["length"], round(s["meff"], 1), round(wall, 2), round(cpu, 1),
              p["all"]["L"], p["all"]["L/2"], p["all"]["L/5"], p["long"]["L"], p["long"]["L/5"]]
         results.append(r)
-        print("\t".join(f"{x:.4f}" if isinstance(x, float) and i >= 6 else str(x) for i, x in enumerate(r)), flush=True)
+        lines.append("\t".join(f"{x:.4f}" if isinstance(x, float) and i >= 6 else str(x) for i, x in enumerate(r)))
+        print(lines[-1], flush=True)
     if results:
         mean = lambda k: statistics.mean(r[k] or 0.0 for r in results)
-        print(f"# {len(results)} families: total wall {sum(r[4] for r in results):.1f} s, CPU {sum(r[5] for r in results):.1f} s; "
-              f"mean P@L all {mean(6):.4f}, L/2 {mean(7):.4f}, L/5 {mean(8):.4f}, long P@L {mean(9):.4f}; "
-              f"threads {a.threads}; flags: {' '.join(a.extra) or '(defaults)'}")
+        lines.append(f"# {len(results)} families: total wall {sum(r[4] for r in results):.1f} s, CPU {sum(r[5] for r in results):.1f} s; "
+                     f"mean P@L all {mean(6):.4f}, L/2 {mean(7):.4f}, L/5 {mean(8):.4f}, long P@L {mean(9):.4f}; "
+                     f"threads {a.threads}; flags: {' '.join(a.extra) or '(defaults)'}")
+        print(lines[-1])
+        with open(os.path.join(a.out, "bench.tsv"), "w") as fh:
+            fh.write("\n".join(lines) + "\n")
 
 if __name__ == "__main__":
     main()

@@ -26,8 +26,8 @@
 //! matrix product per head and block of rows, then a softmax per row), the
 //! coupling penalty from the factors ([`coupling_penalty`]) and the
 //! back-propagation of `dA` through the softmax to Q and K
-//! ([`attention_backward`]), all `O(H·L²·d + H²·L²)`; only Adam's update is
-//! left to libtorch (see `model::FusedObjective`). These used to be
+//! ([`attention_backward`]), all `O(H·L²·d + H²·L²)`; Adam's update is a
+//! Rust loop too (see `model::FusedObjective`). These used to be
 //! libtorch operators on one thread (its OpenMP workers slow the kernels'
 //! threads down): a quarter of a step's wall time with two threads, and
 //! the part that did not scale with more.
