@@ -498,7 +498,7 @@ pub fn table_grads(
 }
 
 /// Attention rows `i` per parallel task of [`attention_forward`] and
-/// [`attention_backward`], and positions per task of the layout changes.
+/// [`attention_backward`].
 const ATTENTION_ROWS: usize = 16;
 
 /// The factored attention `A^h_ij = softmax_{j≠i}(Q^h_i·K^h_j/√d)` (the
@@ -564,44 +564,31 @@ dispatch!(softmax_off_diagonal(row: &mut [f32], diagonal: usize) -> () {
     }
 });
 
-/// `[i][h][j]` → `[j][i][h]` (L·H·L values; `dst` overwritten).
-pub fn ihj_to_jih(pool: &rayon::ThreadPool, src: &[f32], heads: usize, dst: &mut [f32]) {
-    let l = (src.len() / heads).isqrt();
-    assert_eq!(dst.len(), src.len());
-    pool.install(|| {
-        dst.par_chunks_mut(ATTENTION_ROWS * l * heads)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let j0 = c * ATTENTION_ROWS;
-                let count = chunk.len() / (l * heads);
-                for i in 0..l {
-                    for h in 0..heads {
-                        let run = &src[(i * heads + h) * l + j0..(i * heads + h) * l + j0 + count];
-                        for (jj, &x) in run.iter().enumerate() {
-                            chunk[(jj * l + i) * heads + h] = x;
-                        }
-                    }
-                }
-            })
-    });
-}
+/// Source columns per parallel task of [`transpose`] for a square or tall
+/// source (a multiple for a wide one).
+const TRANSPOSE_COLUMNS: usize = 16;
 
-/// `[j][i][h]` → `[i][h][j]` (L·L·H values; `dst` overwritten).
-pub fn jih_to_ihj(pool: &rayon::ThreadPool, src: &[f32], heads: usize, dst: &mut [f32]) {
-    let l = (src.len() / heads).isqrt();
+/// The transpose of the `rows × cols` matrix `src` into `dst` (`cols ×
+/// rows`, overwritten). The attention's two layouts are transposes of each
+/// other: `[i][h][j]` is an `(L·H) × L` matrix and `[j][i][h]` its
+/// `L × (L·H)` transpose.
+pub fn transpose(pool: &rayon::ThreadPool, src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    assert_eq!(src.len(), rows * cols);
     assert_eq!(dst.len(), src.len());
+    // Each task writes `block` whole rows of the result, reading runs of
+    // `block` values from every row of the source; a wide source gets
+    // proportionally longer runs, so that both directions of the
+    // attention's layout change split into the same tasks.
+    let block = TRANSPOSE_COLUMNS * (cols / rows.max(1)).max(1);
     pool.install(|| {
-        dst.par_chunks_mut(ATTENTION_ROWS * heads * l)
+        dst.par_chunks_mut(block * rows)
             .enumerate()
-            .for_each(|(c, chunk)| {
-                let i0 = c * ATTENTION_ROWS;
-                let count = chunk.len() / (heads * l);
-                for j in 0..l {
-                    for ii in 0..count {
-                        let run = &src[(j * l + i0 + ii) * heads..(j * l + i0 + ii + 1) * heads];
-                        for (h, &x) in run.iter().enumerate() {
-                            chunk[(ii * heads + h) * l + j] = x;
-                        }
+            .for_each(|(t, chunk)| {
+                let c0 = t * block;
+                let count = chunk.len() / rows;
+                for r in 0..rows {
+                    for (k, &x) in src[r * cols + c0..r * cols + c0 + count].iter().enumerate() {
+                        chunk[k * rows + r] = x;
                     }
                 }
             })
@@ -794,10 +781,10 @@ mod tests {
             }
         }
         let mut a_jih = vec![0.0; a_ihj.len()];
-        ihj_to_jih(&pool, &a_ihj, heads, &mut a_jih);
+        transpose(&pool, &a_ihj, l * heads, l, &mut a_jih);
         assert_eq!(a_jih[(7 * l + 18) * heads + 2], a_ihj[(18 * heads + 2) * l + 7]);
         let mut back = vec![0.0; a_ihj.len()];
-        jih_to_ihj(&pool, &a_jih, heads, &mut back);
+        transpose(&pool, &a_jih, l, l * heads, &mut back);
         assert_eq!(back, a_ihj);
     }
 

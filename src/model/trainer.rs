@@ -362,7 +362,8 @@ impl FusedObjective {
         let fields = to_vec(&model.fields);
         let v_hba = swap_state_axes(&to_vec(&model.value));
         fused::attention_forward(&self.pool, &query, &key, heads, &mut self.a_ihj);
-        fused::ihj_to_jih(&self.pool, &self.a_ihj, heads, &mut self.a_jih);
+        // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
+        fused::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
         // Rows of the table that this batch reads: its states and the reference.
         let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
         for seq in states.chunks_exact(l) {
@@ -395,7 +396,7 @@ impl FusedObjective {
         // The coupling penalty from the factors (the table is not whole).
         let norm2 =
             fused::coupling_penalty(&self.pool, &self.a_jih, &v_hba, heads, lambda_j, &mut d_a, &mut d_v);
-        fused::jih_to_ihj(&self.pool, &d_a, heads, &mut self.d_ihj);
+        fused::transpose(&self.pool, &d_a, l, l * heads, &mut self.d_ihj);
         let (d_q, d_k) =
             fused::attention_backward(&self.pool, &self.a_ihj, &mut self.d_ihj, &query, &key, heads);
         let mut fields_norm2 = 0.0f64;
