@@ -71,17 +71,11 @@ impl FactoredAttention {
     /// `O(H²(L² + q²))` without touching the table.
     pub fn coupling_table_and_norm2(&self) -> (Tensor, Tensor) {
         let attention = self.attention();
-        let norm2 = self.coupling_norm2(&attention);
-        (self.table_from(&attention), norm2)
-    }
-
-    /// `Σ_{i≠j} ‖J_ij‖² = Σ_{h,g} ⟨V^h, V^g⟩ Σ_ij A^h_ij A^g_ij` for a given
-    /// `attention` (see [`FactoredAttention::coupling_table_and_norm2`]).
-    pub fn coupling_norm2(&self, attention: &Tensor) -> Tensor {
         let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let a = attention.reshape([h, l * l]);
         let v = self.value.reshape([h, (Q * Q) as i64]);
-        (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind())
+        let norm2 = (a.matmul(&a.tr()) * v.matmul(&v.tr())).sum(a.kind());
+        (self.table_from(&attention), norm2)
     }
 
     fn table_from(&self, attention: &Tensor) -> Tensor {

@@ -566,23 +566,22 @@ pub fn train(
     // `FusedObjective`); libtorch's operators otherwise, which need the
     // alignment as tensors.
     let threads = tch::get_num_threads().max(1);
-    let mut fused = if cfg.device == Device::Cpu
+    let mut path = if cfg.device == Device::Cpu
         && cfg.objective == Objective::Pll
         && cfg.model == ModelKind::Factored
     {
-        Some(FusedObjective::new(
+        StepPath::Fused(FusedObjective::new(
             threads as usize,
             reference_states(states, weights),
         )?)
     } else {
-        None
+        StepPath::Torch(Data::new(states, weights, cfg.device))
     };
-    let data = fused.is_none().then(|| Data::new(states, weights, cfg.device));
     // On the fused path the kernels and Adam's Rust loop do all of a step;
     // libtorch only copies the factors in and out. Its OpenMP workers spin
     // after each operator and take cycles from the kernels' threads, so it
     // runs on one thread meanwhile.
-    let _torch_threads = fused.is_some().then(|| TorchThreads::set(1));
+    let _torch_threads = matches!(path, StepPath::Fused(_)).then(|| TorchThreads::set(1));
     let model = Model::new(
         cfg.model,
         l,
@@ -614,8 +613,8 @@ pub fn train(
         let mut failure = None;
         for chunk in order.chunks(batch_size) {
             crate::interrupt::check("training")?;
-            let (gradients, mut value) = match (fused.as_mut(), &model, &data) {
-                (Some(fused), Model::Factored(factored), _) => {
+            let (gradients, mut value) = match (&mut path, &model) {
+                (StepPath::Fused(fused), Model::Factored(factored)) => {
                     let mut rows = Vec::with_capacity(chunk.len() * l);
                     for &k in chunk {
                         rows.extend(states.row(k as usize).iter());
@@ -624,7 +623,7 @@ pub fn train(
                     let (value, grads) = fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h);
                     (Gradients::Given(grads), value)
                 }
-                (_, _, Some(data)) => {
+                (StepPath::Torch(data), _) => {
                     let index = Tensor::from_slice(chunk).to_device(cfg.device);
                     let batch_states = data.states.index_select(0, &index);
                     let batch_weights = data.weights.index_select(0, &index);
@@ -632,7 +631,9 @@ pub fn train(
                     let value = loss.double_value(&[]);
                     (Gradients::Backward(loss), value)
                 }
-                _ => unreachable!("the alignment tensors exist whenever the fused path is off"),
+                (StepPath::Fused(_), Model::Potts(_)) => {
+                    unreachable!("the fused path is chosen for the factored model only")
+                }
             };
             if fault.poisons(step) {
                 value = f64::NAN;
@@ -785,6 +786,13 @@ impl FaultInjection {
             None => false,
         }
     }
+}
+
+/// How a training step evaluates the objective: the fused CPU kernels, or
+/// libtorch's operators on the alignment as tensors.
+enum StepPath {
+    Fused(FusedObjective),
+    Torch(Data),
 }
 
 /// A step's gradients: computed by the fused kernels, or to be
