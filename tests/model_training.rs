@@ -273,6 +273,33 @@ fn training_lowers_the_objective() {
 }
 
 #[test]
+fn progress_comes_after_every_step_and_closes_every_epoch() {
+    let _torch = torch_globals();
+    // 40 sequences in batches of 16: 3 steps per epoch, 3 epochs.
+    let states = random_states(40, 6, 5);
+    let weights = vec![1.0; 40];
+    for kind in [ModelKind::Factored, ModelKind::Potts] {
+        let mut seen = Vec::new();
+        let (_, report) = train(&states, &weights, &small_config(kind, 0), &mut |p| {
+            seen.push(p.clone())
+        })
+        .unwrap();
+        let steps: Vec<usize> = seen.iter().map(|p| p.step).collect();
+        assert_eq!(steps, (1..=9).collect::<Vec<_>>(), "{kind:?}");
+        for p in &seen {
+            assert_eq!((p.epochs, p.steps), (3, 9));
+            assert_eq!(p.end_of_epoch, p.step % 3 == 0, "{kind:?} step {}", p.step);
+            // Epochs done: the running epoch is not counted until it closes.
+            assert_eq!(p.epoch, p.step / 3);
+            assert!(p.loss.is_finite() && p.loss > 0.0);
+        }
+        // The epochs' reports carry the loss curve.
+        let closing: Vec<f64> = seen.iter().filter(|p| p.end_of_epoch).map(|p| p.loss).collect();
+        assert_eq!(closing, report.loss_curve, "{kind:?}");
+    }
+}
+
+#[test]
 fn saved_model_loads_back_with_the_same_couplings() {
     let _torch = torch_globals();
     let model = random_model(ModelKind::Factored, 5, 2);

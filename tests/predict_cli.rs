@@ -100,10 +100,15 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
         .stdout(predicate::str::contains("top 10 contacts"))
         .stdout(predicate::str::contains("M_eff"))
         .stdout(predicate::str::contains("precision"));
-    // Progress: one line per epoch here (2 epochs), plain text (not a terminal).
+    // Progress, plain text (not a terminal): with fewer than ten epochs a
+    // line closes each epoch and one comes every tenth of the steps (here 2
+    // epochs of 4 batches: every step).
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains("epoch 1/2  loss "), "{stderr}");
     assert!(stderr.contains("epoch 2/2  loss "), "{stderr}");
+    assert!(stderr.contains("step 1/8  epoch 1/2 so far: loss "), "{stderr}");
+    assert!(stderr.contains("step 7/8  epoch 2/2 so far: loss "), "{stderr}");
+    assert!(!stderr.contains("step 4/8"), "an epoch's last step is reported as the epoch: {stderr}");
 
     // contacts.tsv
     let rows = check_tsv(&out.join("contacts.tsv"));

@@ -248,9 +248,13 @@ pub struct Args {
     pub alignment: AlignmentArgs,
 }
 
-/// Progress on stderr: an indicatif bar on a terminal, else a log line
-/// about every tenth of the epochs (and at the last one). The number of
-/// epochs is known only once training starts (it may depend on N).
+/// Progress on stderr: an indicatif bar over the optimiser steps on a
+/// terminal, else log lines. With ten epochs or more (the usual case) a
+/// line closes about every tenth epoch; with fewer (long proteins, deep
+/// alignments: an epoch can take minutes) a line also comes about every
+/// tenth of the steps, with the epoch's running mean loss, and one closes
+/// each epoch. The number of epochs and steps is known only once training
+/// starts (it may depend on N).
 struct Reporter {
     bar: Option<indicatif::ProgressBar>,
     quiet: bool,
@@ -262,7 +266,7 @@ impl Reporter {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "training {bar:30} epoch {pos}/{len}  {msg}  {elapsed}",
+                    "training {bar:30} step {pos}/{len}  {msg}  {elapsed}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
@@ -275,16 +279,14 @@ impl Reporter {
         if self.quiet {
             return;
         }
-        let every = p.epochs.div_ceil(10).max(1);
         if let Some(bar) = &self.bar {
-            bar.set_length(p.epochs as u64);
-            bar.set_position(p.epoch as u64);
-            bar.set_message(format!("loss {:.3}", p.loss));
-        } else if p.epoch % every == 0 || p.epoch == p.epochs {
-            eprintln!(
-                "epoch {}/{}  loss {:.3}  {:.1} s",
-                p.epoch, p.epochs, p.loss, p.elapsed
-            );
+            bar.set_length(p.steps as u64);
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("epoch {}/{}  loss {:.3}", p.epoch, p.epochs, p.loss));
+            return;
+        }
+        if let Some(line) = progress_line(p) {
+            eprintln!("{line}");
         }
     }
 
@@ -292,6 +294,30 @@ impl Reporter {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// The log line for one report of the trainer, if it gets one (see
+/// [`Reporter`]).
+fn progress_line(p: &Progress) -> Option<String> {
+    if p.end_of_epoch {
+        let every = if p.epochs >= 10 { p.epochs.div_ceil(10) } else { 1 };
+        (p.epoch % every == 0 || p.epoch == p.epochs).then(|| {
+            format!("epoch {}/{}  loss {:.3}  {:.1} s", p.epoch, p.epochs, p.loss, p.elapsed)
+        })
+    } else {
+        let every = p.steps.div_ceil(10).max(1);
+        (p.epochs < 10 && p.step % every == 0).then(|| {
+            format!(
+                "step {}/{}  epoch {}/{} so far: loss {:.3}  {:.1} s",
+                p.step,
+                p.steps,
+                p.epoch + 1,
+                p.epochs,
+                p.loss,
+                p.elapsed
+            )
+        })
     }
 }
 
@@ -350,4 +376,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let outcome = outcome?;
     print!("{}", outcome.summary.render(outcome.score.as_ref()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(epoch: usize, epochs: usize, step: usize, steps: usize, end_of_epoch: bool) -> Progress {
+        Progress { epoch, epochs, step, steps, loss: 1.5, elapsed: 2.0, end_of_epoch }
+    }
+
+    #[test]
+    fn many_epochs_log_about_every_tenth_epoch_and_no_steps() {
+        // 19 epochs of 22 batches: a line every second epoch and at the last.
+        assert_eq!(progress_line(&report(1, 19, 22, 418, true)), None);
+        assert_eq!(
+            progress_line(&report(2, 19, 44, 418, true)).as_deref(),
+            Some("epoch 2/19  loss 1.500  2.0 s")
+        );
+        assert!(progress_line(&report(19, 19, 418, 418, true)).is_some());
+        for step in [1, 42, 84, 100] {
+            assert_eq!(progress_line(&report(0, 19, step, 418, false)), None);
+        }
+    }
+
+    #[test]
+    fn few_long_epochs_log_every_tenth_of_the_steps() {
+        // One epoch of 79 steps (L = 1500, N = 20 000): a line every 8 steps.
+        assert_eq!(
+            progress_line(&report(0, 1, 8, 79, false)).as_deref(),
+            Some("step 8/79  epoch 1/1 so far: loss 1.500  2.0 s")
+        );
+        assert_eq!(progress_line(&report(0, 1, 7, 79, false)), None);
+        assert_eq!(progress_line(&report(0, 1, 9, 79, false)), None);
+        assert_eq!(
+            progress_line(&report(1, 1, 79, 79, true)).as_deref(),
+            Some("epoch 1/1  loss 1.500  2.0 s")
+        );
+        // Three epochs: each one closes with a line.
+        for epoch in 1..=3 {
+            assert!(progress_line(&report(epoch, 3, 10 * epoch, 30, true)).is_some());
+        }
+    }
 }

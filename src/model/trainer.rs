@@ -182,7 +182,9 @@ impl TrainConfig {
     }
 }
 
-/// What the trainer reports while it runs (once per epoch).
+/// What the trainer reports while it runs: after every optimiser step
+/// (`end_of_epoch` false, except after an epoch's last step, reported once
+/// with `end_of_epoch` true when the epoch is done and checkpointed).
 #[derive(Debug, Clone)]
 pub struct Progress {
     /// Epochs done.
@@ -191,10 +193,15 @@ pub struct Progress {
     pub epochs: usize,
     /// Optimiser steps done.
     pub step: usize,
-    /// Mean objective over the epoch's mini-batches.
+    /// Optimiser steps in all (`epochs` × batches per epoch).
+    pub steps: usize,
+    /// Mean objective over the mini-batches of the epoch so far (the whole
+    /// epoch when `end_of_epoch`).
     pub loss: f64,
     /// Seconds since training started.
     pub elapsed: f64,
+    /// Whether this report closes an epoch.
+    pub end_of_epoch: bool,
 }
 
 /// What a finished training run reports.
@@ -540,7 +547,7 @@ pub fn neg_log_likelihood(logits: &Tensor, states: &Tensor) -> Tensor {
 }
 
 /// Trains a model on `states` (N×L) with sequence `weights`. Calls
-/// `on_progress` after every epoch. Deterministic on the CPU for a given
+/// `on_progress` after every step (see [`Progress`]). Deterministic on the CPU for a given
 /// seed and thread count.
 pub fn train(
     states: &Array2<u8>,
@@ -611,7 +618,8 @@ pub fn train(
         let mut epoch_loss = 0.0;
         let mut epoch_weight = 0.0;
         let mut failure = None;
-        for chunk in order.chunks(batch_size) {
+        let batches = n.div_ceil(batch_size);
+        for (batch, chunk) in order.chunks(batch_size).enumerate() {
             crate::interrupt::check("training")?;
             let (gradients, mut value) = match (&mut path, &model) {
                 (StepPath::Fused(fused), Model::Factored(factored)) => {
@@ -658,6 +666,17 @@ pub fn train(
             epoch_loss += value * w;
             epoch_weight += w;
             step += 1;
+            if batch + 1 < batches {
+                on_progress(&Progress {
+                    epoch,
+                    epochs,
+                    step,
+                    steps: total_steps,
+                    loss: epoch_loss / epoch_weight.max(f64::MIN_POSITIVE),
+                    elapsed: start.elapsed().as_secs_f64(),
+                    end_of_epoch: false,
+                });
+            }
         }
         if let Some(what) = failure {
             let message = format!(
@@ -696,8 +715,10 @@ pub fn train(
             epoch,
             epochs,
             step,
+            steps: total_steps,
             loss: mean,
             elapsed: start.elapsed().as_secs_f64(),
+            end_of_epoch: true,
         });
     }
     let report = TrainReport {
