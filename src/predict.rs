@@ -27,7 +27,6 @@ use anyhow::{Context, Result};
 use tch::Device;
 
 use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
-use crate::couplings::contact_scores;
 use crate::evaluate::{
     NativeContacts, NativeSource, PrecisionTable, ScoreReport, load_native, score_with_native,
     write_score_outputs,
@@ -345,8 +344,7 @@ pub struct PredictOutcome {
 /// Contact scores of a model (SPEC §1: symmetrise, gauge, Frobenius, APC),
 /// as a prediction over residues 1..L.
 pub fn contacts_from_model(model: &Model) -> Prediction {
-    let couplings = model.couplings();
-    Prediction::from_matrix(&contact_scores(couplings.view()))
+    Prediction::from_matrix(&model.contact_scores())
 }
 
 /// Writes `contacts.tsv`, `contacts.mat` and `contacts.rr` (with `sequence`
@@ -577,10 +575,9 @@ pub fn run_prediction_with(
     let t = Instant::now();
     let model = to_cpu(&trained)?;
     drop(trained);
-    let couplings = model.couplings();
-    let prediction = Prediction::from_matrix(&contact_scores(couplings.view()));
-    // Keep the L²q² couplings only when they are to be written.
-    let couplings = request.save_couplings.then_some(couplings);
+    let prediction = contacts_from_model(&model);
+    // The L²q² couplings as a Rust array only when they are to be written.
+    let couplings = request.save_couplings.then(|| model.couplings());
     timings.contacts = seconds(t);
 
     let t = Instant::now();

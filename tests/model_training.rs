@@ -198,6 +198,44 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
 }
 
 #[test]
+fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
+    let _torch = torch_globals();
+    let l = 5;
+    for kind in [ModelKind::Factored, ModelKind::Potts] {
+        let model = random_model(kind, l, 7);
+        let j = model.couplings();
+        // The table the training reads: W[(j,b),(i,a)] = J_ij(a,b).
+        let table: Vec<f64> =
+            Vec::<f64>::try_from(tch::no_grad(|| model.coupling_table()).reshape([-1])).unwrap();
+        let n = l * Q;
+        for ((i, k, a, b), &v) in j.indexed_iter() {
+            let w = table[(k * Q + b) * n + i * Q + a];
+            assert!((f64::from(v) - w).abs() < 1e-5, "{kind:?} J[{i},{k},{a},{b}] {v} vs table {w}");
+        }
+        if let Model::Factored(m) = &model {
+            // J_ij(a,b) = Σ_h A^h_ij V^h(a,b), term by term.
+            let attention = m.attention();
+            let heads = m.heads() as i64;
+            for (i, k, a, b) in [(0, 1, 2, 3), (4, 0, 20, 7), (2, 3, 5, 5), (3, 3, 1, 1)] {
+                let want: f64 = (0..heads)
+                    .map(|h| {
+                        attention.double_value(&[h, i as i64, k as i64])
+                            * m.value.double_value(&[h, a as i64, b as i64])
+                    })
+                    .sum();
+                let got = f64::from(j[[i, k, a, b]]);
+                assert!((got - want).abs() < 1e-5, "J[{i},{k},{a},{b}] {got} vs {want}");
+            }
+        }
+        // Scores read in place equal those of the copied array.
+        let in_place = model.contact_scores();
+        let copied = fadca::couplings::contact_scores(j.view());
+        assert_eq!(in_place, copied, "{kind:?}");
+        assert!(in_place.iter().any(|&x| x != 0.0));
+    }
+}
+
+#[test]
 fn potts_couplings_are_symmetric_with_zero_self_couplings() {
     let _torch = torch_globals();
     let model = random_model(ModelKind::Potts, 4, 1);

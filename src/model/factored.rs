@@ -78,6 +78,16 @@ impl FactoredAttention {
         (self.table_from(&attention), norm2)
     }
 
+    /// The couplings `J[i][j][a][b] = Σ_h A^h_ij V^h(a,b)` (L×L×q×q) by one
+    /// product `(L²×H)·(H×q²)` whose output is already in that order: no
+    /// permuting copy of the `L²q²` result (what contact extraction reads).
+    pub fn couplings(&self) -> Tensor {
+        let (h, l) = (self.query.size()[0], self.query.size()[1]);
+        let q = Q as i64;
+        let a_ij_h = self.attention().permute([1, 2, 0]).reshape([l * l, h]);
+        a_ij_h.matmul(&self.value.reshape([h, q * q])).reshape([l, l, q, q])
+    }
+
     fn table_from(&self, attention: &Tensor) -> Tensor {
         let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let q = Q as i64;

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ndarray::Array4;
+use ndarray::{Array2, Array4};
 use tch::{Device, Kind, Tensor};
 
 pub mod factored;
@@ -158,16 +158,40 @@ impl Model {
     /// trained (SPEC §1), on the CPU.
     pub fn couplings(&self) -> Array4<f32> {
         let l = self.length();
-        let table = tch::no_grad(|| self.coupling_table());
-        // table[(j,b),(i,a)] -> J[i,j,a,b]
-        let j = table
-            .reshape([l as i64, Q as i64, l as i64, Q as i64])
-            .permute([2, 0, 3, 1])
-            .contiguous()
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float);
+        let j = self.coupling_tensor();
         let data: Vec<f32> = Vec::<f32>::try_from(j.reshape([-1])).expect("float tensor");
         Array4::from_shape_vec((l, l, Q, Q), data).expect("shape matches")
+    }
+
+    /// Contact scores of the model (SPEC §1: symmetrise, zero-sum gauge,
+    /// Frobenius norm over the 20 amino-acid states, APC; see
+    /// [`crate::couplings::contact_scores`]), read from one L×L×q×q coupling
+    /// array in libtorch's memory instead of a copy of it: at L = 1500 that
+    /// array is 4 GB, and the copies (the table, its permutation, the Rust
+    /// array) used to set the peak memory of a whole run.
+    pub fn contact_scores(&self) -> Array2<f64> {
+        let l = self.length();
+        let j = self.coupling_tensor();
+        // SAFETY: `j` is a contiguous float32 CPU tensor of L·L·q·q values
+        // (`coupling_tensor`), made here and alive, unshared and unchanged
+        // until the scores are computed.
+        let values = unsafe { std::slice::from_raw_parts(j.data_ptr() as *const f32, j.numel()) };
+        let view = ndarray::ArrayView4::from_shape((l, l, Q, Q), values).expect("shape matches");
+        crate::couplings::contact_scores(view)
+    }
+
+    /// The couplings `J[i][j][a][b]` as a contiguous float32 CPU tensor
+    /// (L×L×q×q), outside autograd.
+    fn coupling_tensor(&self) -> Tensor {
+        let (l, q) = (self.length() as i64, Q as i64);
+        tch::no_grad(|| match self {
+            Model::Factored(m) => m.couplings(),
+            // table[(j,b),(i,a)] -> J[i,j,a,b]
+            Model::Potts(m) => m.coupling_table().reshape([l, q, l, q]).permute([2, 0, 3, 1]),
+        })
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous()
     }
 
     /// Named tensors for saving (CPU, float32).
