@@ -5,28 +5,32 @@
 //! Both models compute the conditional logits through one coupling table of
 //! `T = (L·q)²` floats (see `crate::model`), so T dominates. Formula (bytes;
 //! q = 21, f = 4 bytes per f32; N sequences, L columns, H heads of dimension
-//! d, batch B):
+//! d, batch B; `P = H(2·L·d + q²) + L·q` the factored model's parameters):
 //!
 //! - base: 256 MiB (libtorch runtime, binary, alignment) + `N·L·9`;
-//! - factored attention: `4·T·f` (the table, its gradient and the einsum /
-//!   masking temporaries) + `2·H·L²·f` (attention and its gradient) +
-//!   `4·B·L·q·f` (logits, log-softmax and their gradients) + `5·P·f` with
-//!   `P = H(2·L·d + q²) + L·q` (parameters, gradients, Adam m and v, the
-//!   numerical guard's checkpoint);
+//! - factored attention on the fused CPU kernels (the default on the CPU:
+//!   [`crate::model::uses_fused_kernels`]): `2·T·f` (the table and its
+//!   gradient) + `4·H·L²·f` (the attention in two layouts, its gradient,
+//!   the coupling array's attention at extraction) + `2·B·L·q·f` (the
+//!   logits' gradient and the batch) + `5·P·f` (parameters, gradients,
+//!   Adam m and v, the numerical guard's checkpoint). Contact extraction
+//!   afterwards needs one `T` (the L×L×q×q couplings), less than training;
+//! - factored attention on libtorch's operators (CUDA, the masked
+//!   objective): `4·T·f` (the table, its gradient and the einsum / masking
+//!   temporaries) + `2·H·L²·f` + `4·B·L·q·f` + `5·P·f`;
 //! - full Potts: `14.5·T·f` (parameters, gradient, Adam m and v, checkpoint,
 //!   the symmetrised masked table and its gradient, Adam's update
 //!   temporaries) + `6·B·L·q·f`.
 //!
-//! The factors were measured (peak RSS of `fadca predict --epochs 1
-//! --threads 2`, N = 1000, default H = 32, d = 23, B = 128; see BENCHMARKS.md,
-//! "Memory guard at L = 1500"): the peak grows by 4.05–4.11 T per step in L
-//! for the factored model, over ~200 MiB. The Potts factor was measured
-//! again on 2026-11-30 (batches of 256): 12.7–13.9 T at L = 300 and 600.
-//! The factored model's peak has since fallen (3.1 T at L = 300, contact
-//! scores computed pair by pair), so its estimate is now generous. It is an
-//! estimate, above the measured peaks, not a bound. Arithmetic saturates
-//! instead of overflowing.
-use crate::model::ModelKind;
+//! The factors come from measured peaks (peak RSS of `fadca predict
+//! --epochs 1 --threads 2`; BENCHMARKS.md, "Memory guard at L = 1500"). Fused
+//! kernels, 2026-11-30: the peak grows by 2.33–2.41 T per step in L (L = 100,
+//! 300, 600 with N = 1001; L = 1500 with N = 20 000: 8.74 GiB), which the
+//! formula's `2·T` and attention terms follow. Libtorch operators: 4.05–4.11
+//! T per step in L. Potts, measured again on 2026-11-30 (batches of 256):
+//! 12.7–13.9 T at L = 300 and 600. It is an estimate, above the measured
+//! peaks, not a bound. Arithmetic saturates instead of overflowing.
+use crate::model::{ModelKind, Objective, uses_fused_kernels};
 
 
 const MIB: u64 = 1024 * 1024;
@@ -44,11 +48,15 @@ fn prod(factors: &[u64]) -> u64 {
 
 /// Estimated peak bytes of training `model` on an N×L alignment with
 /// `heads` heads of dimension `head_dim` (ignored for Potts) and batches of
-/// `batch` sequences. See the module documentation for the formula.
+/// `batch` sequences, on the fused CPU kernels when `fused_kernels` (see
+/// [`crate::model::uses_fused_kernels`]; only the factored model has them)
+/// or on libtorch's operators otherwise. See the module documentation for
+/// the formula.
 pub fn estimate_training_bytes(
     n: usize,
     l: usize,
     model: ModelKind,
+    fused_kernels: bool,
     heads: usize,
     head_dim: usize,
     batch: usize,
@@ -62,16 +70,20 @@ pub fn estimate_training_bytes(
     );
     let base = BASE_BYTES.saturating_add(prod(&[n, l, 9]));
     let table = prod(&[l, Q, l, Q, F]);
+    let parameters = h
+        .saturating_mul(prod(&[2, l, d]).saturating_add(Q * Q))
+        .saturating_add(l * Q);
     match model {
-        ModelKind::Factored => {
-            let p = h
-                .saturating_mul(prod(&[2, l, d]).saturating_add(Q * Q))
-                .saturating_add(l * Q);
-            base.saturating_add(table.saturating_mul(4))
-                .saturating_add(prod(&[2, h, l, l, F]))
-                .saturating_add(prod(&[4, b, l, Q, F]))
-                .saturating_add(prod(&[5, p, F]))
-        }
+        ModelKind::Factored if fused_kernels => base
+            .saturating_add(table.saturating_mul(2))
+            .saturating_add(prod(&[4, h, l, l, F]))
+            .saturating_add(prod(&[2, b, l, Q, F]))
+            .saturating_add(prod(&[5, parameters, F])),
+        ModelKind::Factored => base
+            .saturating_add(table.saturating_mul(4))
+            .saturating_add(prod(&[2, h, l, l, F]))
+            .saturating_add(prod(&[4, b, l, Q, F]))
+            .saturating_add(prod(&[5, parameters, F])),
         ModelKind::Potts => base
             .saturating_add(table.saturating_mul(14))
             .saturating_add(table / 2)
@@ -130,29 +142,35 @@ pub fn available_bytes(device: tch::Device) -> Option<u64> {
 }
 
 /// The memory guard: fails with an input error when the estimated peak of
-/// training (see [`estimate_training_bytes`]) exceeds `limit`, naming the
-/// estimate and the ways out. `limit_source` says where the limit came from.
+/// training (see [`estimate_training_bytes`]) on `device` with `objective`
+/// exceeds `limit`, naming the estimate and the ways out. `limit_source`
+/// says where the limit came from.
 #[allow(clippy::too_many_arguments)]
 pub fn check_training_memory(
     n: usize,
     l: usize,
     model: ModelKind,
+    device: tch::Device,
+    objective: Objective,
     heads: usize,
     head_dim: usize,
     batch: usize,
     limit: u64,
     limit_source: &str,
 ) -> anyhow::Result<u64> {
-    let estimate = estimate_training_bytes(n, l, model, heads, head_dim, batch);
+    let estimate_for = |model| {
+        let fused = uses_fused_kernels(model, device, objective);
+        estimate_training_bytes(n, l, model, fused, heads, head_dim, batch)
+    };
+    let estimate = estimate_for(model);
     if estimate <= limit {
         return Ok(estimate);
     }
-    let factored = estimate_training_bytes(n, l, ModelKind::Factored, heads, head_dim, batch);
     let mut ways = Vec::new();
     if model == ModelKind::Potts {
         ways.push(format!(
             "the factored model (--model factored, about {})",
-            human_bytes(factored)
+            human_bytes(estimate_for(ModelKind::Factored))
         ));
     } else if heads > 1 {
         ways.push("fewer heads (--heads)".to_string());
@@ -193,53 +211,61 @@ mod tests {
     fn hand_computed_factored() {
         // N=10, L=5, H=2, d=3, B=4; T = (5*21)^2 * 4 = 44100 bytes.
         // base = 256 MiB + 10*5*9 = 268435456 + 450
-        // 4T = 176400; 2*H*L^2*4 = 400; 4*B*L*q*4 = 6720
         // P = 2*(2*5*3 + 441) + 5*21 = 1047; 5*P*4 = 20940
-        let got = estimate_training_bytes(10, 5, ModelKind::Factored, 2, 3, 4);
+        // libtorch: 4T = 176400; 2*H*L^2*4 = 400; 4*B*L*q*4 = 6720
+        let got = estimate_training_bytes(10, 5, ModelKind::Factored, false, 2, 3, 4);
         assert_eq!(got, 268_435_456 + 450 + 176_400 + 400 + 6_720 + 20_940);
+        // fused kernels: 2T = 88200; 4*H*L^2*4 = 800; 2*B*L*q*4 = 3360
+        let got = estimate_training_bytes(10, 5, ModelKind::Factored, true, 2, 3, 4);
+        assert_eq!(got, 268_435_456 + 450 + 88_200 + 800 + 3_360 + 20_940);
     }
 
     #[test]
     fn hand_computed_potts() {
         // N=10, L=5, B=4: 14.5 T = 639450; 6*B*L*q*4 = 10080
-        let got = estimate_training_bytes(10, 5, ModelKind::Potts, 2, 3, 4);
+        let got = estimate_training_bytes(10, 5, ModelKind::Potts, false, 2, 3, 4);
         assert_eq!(got, 268_435_456 + 450 + 639_450 + 10_080);
     }
 
     #[test]
     fn close_to_the_measured_peaks() {
-        // Peak RSS of `fadca predict --epochs 1 --threads 2` (N = 1000, defaults),
-        // BENCHMARKS.md: the estimate is above each and within 25 % (50 % at
-        // L = 100, where the fixed libtorch runtime dominates). Factored:
-        // measured before the fused kernels and pair-wise contact scores,
-        // which lowered the peaks (the estimate stays above them); Potts:
+        // Peak RSS of `fadca predict --epochs 1 --threads 2` (N = 1001, default
+        // H and d), BENCHMARKS.md: the estimate is above each and within 30 %
+        // (80 % at L = 100, where the fixed libtorch runtime dominates).
+        // Fused kernels: 2026-11-30, batches of 256 (L = 1500: N = 20 000).
+        // Libtorch operators: measured before the fused kernels existed,
+        // batches of 128 (L = 1500: --max-seqs 300, --threads 1). Potts:
         // measured again on 2026-11-30 with batches of 256.
         const KIB: u64 = 1024;
         let measured = [
-            (ModelKind::Factored, 100, 282_432 * KIB, 128),
-            (ModelKind::Factored, 300, 841_264 * KIB, 128),
-            (ModelKind::Factored, 600, 2_751_056 * KIB, 128),
-            (ModelKind::Potts, 100, 380_904 * KIB, 256),
-            (ModelKind::Potts, 300, 2_328_980 * KIB, 256),
-            (ModelKind::Potts, 600, 8_879_528 * KIB, 256),
-            // L = 1500, --max-seqs 300, --threads 1.
-            (ModelKind::Factored, 1500, 16_300_560 * KIB, 128),
+            (ModelKind::Factored, true, 100, 1001, 177_324 * KIB, 256),
+            (ModelKind::Factored, true, 300, 1001, 509_224 * KIB, 256),
+            (ModelKind::Factored, true, 600, 1001, 1_597_880 * KIB, 256),
+            (ModelKind::Factored, true, 1500, 20_000, 9_167_464 * KIB, 256),
+            (ModelKind::Factored, false, 100, 1001, 282_432 * KIB, 128),
+            (ModelKind::Factored, false, 300, 1001, 841_264 * KIB, 128),
+            (ModelKind::Factored, false, 600, 1001, 2_751_056 * KIB, 128),
+            (ModelKind::Factored, false, 1500, 300, 16_300_560 * KIB, 128),
+            (ModelKind::Potts, false, 100, 1001, 380_904 * KIB, 256),
+            (ModelKind::Potts, false, 300, 1001, 2_328_980 * KIB, 256),
+            (ModelKind::Potts, false, 600, 1001, 8_879_528 * KIB, 256),
         ];
-        for (model, l, peak, batch) in measured {
-            let n = if l == 1500 { 300 } else { 1001 };
-            let est = estimate_training_bytes(n, l, model, 32, 23, batch);
+        for (model, fused, l, n, peak, batch) in measured {
+            let est = estimate_training_bytes(n, l, model, fused, 32, 23, batch);
             let ratio = est as f64 / peak as f64;
-            let most = if l == 100 { 1.5 } else { 1.25 };
+            let most = if l == 100 { 1.8 } else { 1.3 };
             assert!(
                 (1.0..most).contains(&ratio),
-                "{model:?} L={l}: {est} vs {peak} ({ratio})"
+                "{model:?} fused {fused} L={l}: {est} vs {peak} ({ratio})"
             );
         }
     }
 
     #[test]
     fn saturates_instead_of_overflowing() {
-        let got = estimate_training_bytes(usize::MAX, usize::MAX, ModelKind::Potts, 1, 1, 1);
+        let got = estimate_training_bytes(usize::MAX, usize::MAX, ModelKind::Potts, false, 1, 1, 1);
+        assert_eq!(got, u64::MAX);
+        let got = estimate_training_bytes(usize::MAX, usize::MAX, ModelKind::Factored, true, 1, 1, 1);
         assert_eq!(got, u64::MAX);
     }
 
@@ -268,31 +294,32 @@ mod tests {
 
     #[test]
     fn guard_passes_under_the_limit_and_names_ways_out_above() {
-        let need = estimate_training_bytes(100, 50, ModelKind::Potts, 4, 4, 16);
-        assert_eq!(
-            check_training_memory(100, 50, ModelKind::Potts, 4, 4, 16, need, "x").unwrap(),
-            need
-        );
-        let e = check_training_memory(
-            100,
-            50,
-            ModelKind::Potts,
-            4,
-            4,
-            16,
-            need - 1,
-            "--max-memory",
-        )
-        .unwrap_err();
+        use tch::Device;
+        let need = estimate_training_bytes(100, 50, ModelKind::Potts, false, 4, 4, 16);
+        let guard = |model, device, limit| {
+            check_training_memory(100, 50, model, device, Objective::Pll, 4, 4, 16, limit, "--max-memory")
+        };
+        assert_eq!(guard(ModelKind::Potts, Device::Cpu, need).unwrap(), need);
+        let e = guard(ModelKind::Potts, Device::Cpu, need - 1).unwrap_err();
         let msg = format!("{e}");
         assert!(crate::error::is_input_error(&e));
         assert!(msg.contains(&human_bytes(need)), "{msg}");
+        // The factored model suggested with its estimate on this device: the
+        // fused kernels' on the CPU, libtorch's on CUDA.
+        let factored_cpu = estimate_training_bytes(100, 50, ModelKind::Factored, true, 4, 4, 16);
         assert!(
-            msg.contains("--model factored") && msg.contains("--max-seqs"),
+            msg.contains(&format!("--model factored, about {}", human_bytes(factored_cpu)))
+                && msg.contains("--max-seqs"),
             "{msg}"
         );
-        let e = check_training_memory(100, 50, ModelKind::Factored, 4, 4, 16, 1, "--max-memory")
-            .unwrap_err();
+        let e = guard(ModelKind::Potts, Device::Cuda(0), need - 1).unwrap_err();
+        let factored_cuda = estimate_training_bytes(100, 50, ModelKind::Factored, false, 4, 4, 16);
+        assert!(format!("{e}").contains(&human_bytes(factored_cuda)), "{e}");
+        assert_ne!(human_bytes(factored_cpu), human_bytes(factored_cuda));
+        // The factored model's own estimate follows the path too.
+        assert_eq!(guard(ModelKind::Factored, Device::Cpu, factored_cpu).unwrap(), factored_cpu);
+        assert!(guard(ModelKind::Factored, Device::Cuda(0), factored_cpu).is_err());
+        let e = guard(ModelKind::Factored, Device::Cpu, 1).unwrap_err();
         assert!(format!("{e}").contains("fewer heads"), "{e}");
     }
 

@@ -525,6 +525,8 @@ pub fn run_prediction_with(
             alignment.depth(),
             alignment.length(),
             config.model,
+            config.device,
+            config.objective,
             config.heads,
             config.head_dim,
             config.schedule(alignment.depth()).1,

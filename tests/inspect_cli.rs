@@ -48,10 +48,19 @@ fn json_report_of_the_a3m_fixture() {
     assert!((v["meff"].as_f64().unwrap() - 2.0).abs() < 1e-12);
     // Gaps: only "-KVLA-" has 2 of the 24 kept positions.
     assert!((v["mean_gap_fraction"].as_f64().unwrap() - 2.0 / 24.0).abs() < 1e-12);
+    // On the device `predict --device auto` would use (the fused kernels on
+    // the CPU).
+    let device = fadca::predict::resolve_device(fadca::predict::DeviceChoice::Auto).unwrap();
+    let fused = fadca::model::uses_fused_kernels(
+        fadca::model::ModelKind::Factored,
+        device,
+        fadca::model::Objective::Pll,
+    );
     let expect = fadca::memory::estimate_training_bytes(
         4,
         6,
         fadca::model::ModelKind::Factored,
+        fused,
         fadca::model::TrainConfig::defaults(fadca::model::ModelKind::Factored).heads,
         fadca::model::TrainConfig::defaults(fadca::model::ModelKind::Factored).head_dim,
         4,

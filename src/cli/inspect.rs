@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use fadca::memory::{
     estimate_training_bytes, human_bytes,
 };
-use fadca::model::{ModelKind, TrainConfig};
+use fadca::model::{ModelKind, TrainConfig, uses_fused_kernels};
+use fadca::predict::{DeviceChoice, resolve_device};
 use fadca::weights::effective_count;
 
 use super::common::AlignmentArgs;
@@ -29,12 +30,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let weights = args.alignment.weights(&aln);
     let meff = effective_count(&weights);
     let (n, l) = (aln.depth(), aln.length());
-    // The estimates assume predict's defaults for this alignment.
+    // The estimates assume predict's defaults for this alignment, on the
+    // device `--device auto` would pick (the fused kernels on the CPU).
     let defaults = TrainConfig::defaults(ModelKind::Factored);
     let (heads, head_dim) = (defaults.heads, defaults.head_dim);
     let (_, batch) = defaults.schedule(n);
-    let factored = estimate_training_bytes(n, l, ModelKind::Factored, heads, head_dim, batch);
-    let potts = estimate_training_bytes(n, l, ModelKind::Potts, heads, head_dim, batch);
+    let device = resolve_device(DeviceChoice::Auto)?;
+    let estimate = |model| {
+        let fused = uses_fused_kernels(model, device, defaults.objective);
+        estimate_training_bytes(n, l, model, fused, heads, head_dim, batch)
+    };
+    let (factored, potts) = (estimate(ModelKind::Factored), estimate(ModelKind::Potts));
     let s = &aln.stats;
     let gap = aln.mean_gap_fraction();
     if args.json {

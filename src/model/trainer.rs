@@ -546,6 +546,14 @@ pub fn neg_log_likelihood(logits: &Tensor, states: &Tensor) -> Tensor {
         .sum_dim_intlist([1i64].as_slice(), false, kind)
 }
 
+/// Whether training `model` on `device` with `objective` runs on the fused
+/// CPU kernels ([`FusedObjective`]: the factored model's pseudo-likelihood
+/// on the CPU) rather than libtorch's operators; the two paths differ in
+/// speed and in memory ([`crate::memory`]).
+pub fn uses_fused_kernels(model: ModelKind, device: Device, objective: Objective) -> bool {
+    device == Device::Cpu && objective == Objective::Pll && model == ModelKind::Factored
+}
+
 /// Trains a model on `states` (N×L) with sequence `weights`. Calls
 /// `on_progress` after every step (see [`Progress`]). Deterministic on the CPU for a given
 /// seed and thread count.
@@ -573,10 +581,7 @@ pub fn train(
     // `FusedObjective`); libtorch's operators otherwise, which need the
     // alignment as tensors.
     let threads = tch::get_num_threads().max(1);
-    let mut path = if cfg.device == Device::Cpu
-        && cfg.objective == Objective::Pll
-        && cfg.model == ModelKind::Factored
-    {
+    let mut path = if uses_fused_kernels(cfg.model, cfg.device, cfg.objective) {
         StepPath::Fused(FusedObjective::new(
             threads as usize,
             reference_states(states, weights),
