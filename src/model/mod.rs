@@ -172,6 +172,9 @@ impl Model {
     pub fn contact_scores(&self) -> Array2<f64> {
         let l = self.length();
         let j = self.coupling_tensor();
+        if j.numel() == 0 {
+            return Array2::zeros((l, l));
+        }
         // SAFETY: `j` is a contiguous float32 CPU tensor of L·L·q·q values
         // (`coupling_tensor`), made here and alive, unshared and unchanged
         // until the scores are computed.
