@@ -355,3 +355,61 @@ fn saved_model_loads_back_with_the_same_couplings() {
         assert!((x - y).abs() < 1e-5);
     }
 }
+
+/// Writes a safetensors file of float32 tensors (all values 0.5) with the
+/// given shapes and metadata.
+fn write_model_file(path: &std::path::Path, tensors: &[(&str, Vec<usize>)], kind: Option<&str>) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, shape)| {
+            let n: usize = shape.iter().product();
+            (0..n).flat_map(|_| 0.5f32.to_le_bytes()).collect()
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape), data)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                .unwrap();
+            (name.to_string(), view)
+        })
+        .collect();
+    let metadata = kind.map(|k| std::collections::HashMap::from([("fadca_model".to_string(), k.to_string())]));
+    std::fs::write(path, safetensors::serialize(views, metadata).unwrap()).unwrap();
+}
+
+#[test]
+fn malformed_model_files_are_input_errors() {
+    let _torch = torch_globals();
+    let dir = tempfile::tempdir().unwrap();
+    let factored = |l: usize, value_heads: usize| {
+        vec![
+            ("query", vec![2, l, 3]),
+            ("key", vec![2, l, 3]),
+            ("value", vec![value_heads, Q, Q]),
+            ("fields", vec![l, Q]),
+        ]
+    };
+    let cases: Vec<(&str, Vec<(&str, Vec<usize>)>, Option<&str>, &str)> = vec![
+        ("zero_length", factored(0, 2), Some("factored"), "L = 0"),
+        ("one_position", factored(1, 2), Some("factored"), "L = 1"),
+        ("heads_disagree", factored(4, 3), Some("factored"), "inconsistent factored-attention shapes"),
+        ("no_metadata", factored(4, 2), None, "not a fadca model"),
+        ("missing_tensor", factored(4, 2)[..3].to_vec(), Some("factored"), "'fields' is missing"),
+        ("potts_shape", vec![("couplings", vec![84, 80]), ("fields", vec![4, Q])], Some("potts"), "couplings have shape"),
+    ];
+    for (name, tensors, kind, expect) in cases {
+        let path = dir.path().join(format!("{name}.safetensors"));
+        write_model_file(&path, &tensors, kind);
+        let err = Model::load(&path).map(|_| ()).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(fadca::error::is_input_error(&err), "{name}: not an input error: {msg}");
+        assert!(msg.contains(expect) && msg.contains(&format!("{name}.safetensors")), "{name}: {msg}");
+    }
+    // And a well-formed one loads.
+    let path = dir.path().join("good.safetensors");
+    write_model_file(&path, &factored(4, 2), Some("factored"));
+    let (model, _) = Model::load(&path).unwrap();
+    assert_eq!((model.kind(), model.length()), (ModelKind::Factored, 4));
+}

@@ -242,6 +242,9 @@ impl Model {
     fn check_shapes(&self) -> Result<()> {
         let l = self.length() as i64;
         let q = Q as i64;
+        if l < 2 {
+            bail!("the model has length L = {l}; contacts need at least 2 positions");
+        }
         if self.fields().size() != [l, q] {
             bail!(
                 "fields have shape {:?}, expected [L, {q}]",
