@@ -235,29 +235,6 @@ fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
     }
 }
 
-#[test]
-fn potts_couplings_are_symmetric_with_zero_self_couplings() {
-    let _torch = torch_globals();
-    let model = random_model(ModelKind::Potts, 4, 1);
-    let j = model.couplings();
-    let mut nonzero = 0;
-    for i in 0..4 {
-        for k in 0..4 {
-            for a in 0..Q {
-                for b in 0..Q {
-                    assert_eq!(j[[i, k, a, b]], j[[k, i, b, a]]);
-                    if i == k {
-                        assert_eq!(j[[i, k, a, b]], 0.0);
-                    } else if j[[i, k, a, b]] != 0.0 {
-                        nonzero += 1;
-                    }
-                }
-            }
-        }
-    }
-    assert!(nonzero > 0);
-}
-
 fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
     TrainConfig {
         epochs: Some(3),
@@ -266,6 +243,63 @@ fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
         head_dim: 4,
         seed,
         ..TrainConfig::defaults(kind)
+    }
+}
+
+/// Every entry of J symmetric (`J_ij(a,b) = J_ji(b,a)`, exactly) with
+/// `J_ii = 0`; returns how many entries are not zero.
+fn assert_symmetric_without_self_couplings(j: &ndarray::Array4<f32>) -> usize {
+    let l = j.dim().0;
+    let mut nonzero = 0;
+    for ((i, k, a, b), &v) in j.indexed_iter() {
+        assert_eq!(v, j[[k, i, b, a]], "J[{i},{k},{a},{b}]");
+        if i == k {
+            assert_eq!(v, 0.0);
+        } else if v != 0.0 {
+            nonzero += 1;
+        }
+    }
+    assert!(l > 1);
+    nonzero
+}
+
+#[test]
+fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
+    let _torch = torch_globals();
+    // Trained: the projected gradients keep the table symmetric, exactly.
+    let states = random_states(40, 5, 6);
+    let cfg = TrainConfig {
+        lambda_j: Some(1e-3),
+        ..small_config(ModelKind::Potts, 0)
+    };
+    let (model, _) = train(&states, &vec![1.0; 40], &cfg, &mut |_| {}).unwrap();
+    assert!(assert_symmetric_without_self_couplings(&model.couplings()) > 0);
+
+    // The projection: ½(G + Gᵀ) with zero diagonal blocks.
+    let n = 3 * Q as i64;
+    let g = Tensor::randn([n, n], (Kind::Double, Device::Cpu));
+    let p = fadca::model::potts::Potts::project_gradient(&g);
+    for (r, c) in [(0, 30), (5, 50), (22, 61), (40, 3), (7, 7), (25, 41), (62, 44)] {
+        let want = if r / Q as i64 == c / Q as i64 {
+            0.0
+        } else {
+            0.5 * (g.double_value(&[r, c]) + g.double_value(&[c, r]))
+        };
+        assert_eq!(p.double_value(&[r, c]), want, "({r}, {c})");
+    }
+
+    // A table read from a file is made symmetric the same way.
+    let model = random_model(ModelKind::Potts, 4, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.safetensors");
+    model.save(&path, Default::default()).unwrap();
+    let (loaded, _) = Model::load(&path).unwrap();
+    let raw = model.couplings();
+    let sym = loaded.couplings();
+    assert!(assert_symmetric_without_self_couplings(&sym) > 0);
+    for ((i, k, a, b), &v) in sym.indexed_iter() {
+        let want = if i == k { 0.0 } else { 0.5 * (raw[[i, k, a, b]] + raw[[k, i, b, a]]) };
+        assert!((v - want).abs() < 1e-6);
     }
 }
 

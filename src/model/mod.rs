@@ -103,6 +103,19 @@ impl Model {
         }
     }
 
+    /// Turns the gradients of the objective with respect to
+    /// [`Model::parameters`] (same order) into those the optimiser applies:
+    /// for the Potts model the table's gradient is projected onto symmetric
+    /// tables with zero diagonal blocks ([`potts::Potts::project_gradient`]),
+    /// which keeps the table so; the factored model's are left as they are.
+    pub fn project_gradients(&self, gradients: &mut [Tensor]) {
+        if let Model::Potts(_) = self {
+            if let Some(g) = gradients.first_mut().filter(|g| g.defined()) {
+                *g = potts::Potts::project_gradient(g);
+            }
+        }
+    }
+
     /// The coupling table `W[(j,b),(i,a)] = J_ij(a,b)`, `(L·q)×(L·q)`, with
     /// zero blocks on the diagonal (differentiable).
     pub fn coupling_table(&self) -> Tensor {
@@ -223,7 +236,7 @@ impl Model {
             Ok(named.swap_remove(pos).1)
         };
         let fields = take("fields")?;
-        let model = match kind {
+        let mut model = match kind {
             ModelKind::Factored => Model::Factored(factored::FactoredAttention {
                 query: take("query")?,
                 key: take("key")?,
@@ -236,6 +249,9 @@ impl Model {
             }),
         };
         model.check_shapes()?;
+        if let Model::Potts(m) = &mut model {
+            m.make_symmetric();
+        }
         Ok(model)
     }
 

@@ -6,8 +6,13 @@ use crate::Q;
 /// Parameters of a full Potts model.
 #[derive(Debug)]
 pub struct Potts {
-    /// Raw couplings `C[(j,b),(i,a)]` ((L·q)×(L·q)); the model's couplings are
-    /// their symmetric part with the diagonal blocks zeroed.
+    /// The coupling table `W[(j,b),(i,a)] = J_ij(a,b)` ((L·q)×(L·q)),
+    /// symmetric (`J_ij(a,b) = J_ji(b,a)`) with zero diagonal blocks
+    /// (`J_ii = 0`). Training keeps it so by projecting each gradient onto
+    /// such tables ([`Potts::project_gradient`]) instead of deriving the
+    /// table from free parameters every step: the same trajectory (Adam's
+    /// moments and updates of a symmetric gradient are symmetric), without a
+    /// dozen `(L·q)²` operations per step.
     pub couplings: Tensor,
     /// Fields `h_i(a)` (L×q).
     pub fields: Tensor,
@@ -23,15 +28,44 @@ impl Potts {
         }
     }
 
-    /// Coupling table `W = ½(C + Cᵀ)` with zero diagonal blocks, so that
-    /// `J_ij(a,b) = J_ji(b,a)` and `J_ii = 0`.
+    /// Makes the table symmetric with zero diagonal blocks, `½(C + Cᵀ)`
+    /// with `C_ii = 0` (for a table read from a file; a no-op for the
+    /// tables fadca saves). The table must be square.
+    pub fn make_symmetric(&mut self) {
+        let table = &self.couplings;
+        let requires_grad = table.requires_grad();
+        let w = tch::no_grad(|| {
+            let mut w = (table + table.tr()) * 0.5;
+            zero_diagonal_blocks(&mut w);
+            w
+        });
+        self.couplings = w.set_requires_grad(requires_grad);
+    }
+
+    /// The coupling table `W[(j,b),(i,a)] = J_ij(a,b)`: the parameter itself.
     pub fn coupling_table(&self) -> Tensor {
-        let n = self.couplings.size()[0];
-        let l = n / Q as i64;
-        let opts = (self.couplings.kind(), self.couplings.device());
-        let off_diagonal = (Tensor::ones([l, l], opts) - Tensor::eye(l, opts))
-        .repeat_interleave_self_int(Q as i64, 0, None)
-        .repeat_interleave_self_int(Q as i64, 1, None);
-        (&self.couplings + self.couplings.tr()) * 0.5 * off_diagonal
+        self.couplings.shallow_clone()
+    }
+
+    /// Projects a gradient with respect to the table onto symmetric tables
+    /// with zero diagonal blocks, `½(G + Gᵀ)` with `G_ii = 0`: the gradient
+    /// with respect to the model's free couplings (each `J_ij = J_ji`
+    /// entered once in the objective through both blocks).
+    pub fn project_gradient(gradient: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            let mut g = gradient + gradient.tr();
+            let _ = g.g_mul_scalar_(0.5);
+            zero_diagonal_blocks(&mut g);
+            g
+        })
+    }
+}
+
+/// Sets the q×q blocks on the diagonal of an (L·q)×(L·q) table to zero.
+fn zero_diagonal_blocks(table: &mut Tensor) {
+    let q = Q as i64;
+    let l = table.size()[0] / q;
+    for i in 0..l {
+        let _ = table.narrow(0, i * q, q).narrow(1, i * q, q).zero_();
     }
 }

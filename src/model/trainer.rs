@@ -661,7 +661,7 @@ pub fn train(
             optimizer.lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
             let applied = match &gradients {
                 Gradients::Given(grads) => optimizer.apply(grads, &mut vs_params),
-                Gradients::Backward(loss) => optimizer.step(loss, &mut vs_params),
+                Gradients::Backward(loss) => optimizer.step(loss, &mut vs_params, &model),
             };
             if !applied {
                 failure = Some("a gradient became non-finite".to_string());
@@ -855,7 +855,8 @@ impl Adam {
 
     /// One step with the gradients of `loss` (back-propagated here);
     /// returns false (and changes nothing) when a gradient is not finite.
-    fn step(&mut self, loss: &Tensor, params: &mut [Tensor]) -> bool {
+    /// The gradients are those `model` asks for ([`Model::project_gradients`]).
+    fn step(&mut self, loss: &Tensor, params: &mut [Tensor], model: &Model) -> bool {
         for p in params.iter_mut() {
             let mut g = p.grad();
             if g.defined() {
@@ -863,7 +864,8 @@ impl Adam {
             }
         }
         loss.backward();
-        let grads: Vec<Tensor> = params.iter().map(|p| p.grad()).collect();
+        let mut grads: Vec<Tensor> = params.iter().map(|p| p.grad()).collect();
+        model.project_gradients(&mut grads);
         self.apply(&grads, params)
     }
 
