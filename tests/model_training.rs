@@ -275,17 +275,23 @@ fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
     let (model, _) = train(&states, &vec![1.0; 40], &cfg, &mut |_| {}).unwrap();
     assert!(assert_symmetric_without_self_couplings(&model.couplings()) > 0);
 
-    // The projection: ½(G + Gᵀ) with zero diagonal blocks.
+    // The projection: ½(G + Gᵀ) + 2λW with zero diagonal blocks.
     let n = 3 * Q as i64;
-    let g = Tensor::randn([n, n], (Kind::Double, Device::Cpu));
-    let p = fadca::model::potts::Potts::project_gradient(&g);
+    let opts = (Kind::Double, Device::Cpu);
+    let mut potts = fadca::model::potts::Potts::new(3, Tensor::zeros([3, Q as i64], opts));
+    potts.couplings = Tensor::randn([n, n], opts);
+    potts.make_symmetric();
+    let g = Tensor::randn([n, n], opts);
+    let lambda = 0.3;
+    let p = potts.project_gradient(&g, lambda);
     for (r, c) in [(0, 30), (5, 50), (22, 61), (40, 3), (7, 7), (25, 41), (62, 44)] {
         let want = if r / Q as i64 == c / Q as i64 {
             0.0
         } else {
             0.5 * (g.double_value(&[r, c]) + g.double_value(&[c, r]))
+                + 2.0 * lambda * potts.couplings.double_value(&[r, c])
         };
-        assert_eq!(p.double_value(&[r, c]), want, "({r}, {c})");
+        assert!((p.double_value(&[r, c]) - want).abs() < 1e-12, "({r}, {c})");
     }
 
     // A table read from a file is made symmetric the same way.
@@ -341,6 +347,35 @@ fn training_lowers_the_objective() {
         let first = report.loss_curve[0];
         let last = *report.loss_curve.last().unwrap();
         assert!(last < first, "{kind:?}: loss went from {first} to {last}");
+    }
+}
+
+#[test]
+fn potts_penalty_outside_the_graph_gives_the_same_objective_and_step() {
+    let _torch = torch_globals();
+    let (n, l) = (6, 4);
+    let mut model = random_model(ModelKind::Potts, l, 9);
+    if let Model::Potts(p) = &mut model {
+        p.make_symmetric();
+    }
+    let states = to_tensor(&random_states(n, l, 2));
+    let weights = Tensor::from_slice(&[1.0, 0.5, 2.0, 1.0, 0.25, 1.5]);
+    let lambda = 0.2;
+    let params: Vec<Tensor> = model.parameters().into_iter().map(|t| t.shallow_clone()).collect();
+    // Everything in the graph, the gradient projected afterwards.
+    let full = batch_loss(&model, &states, &weights, lambda, 1e-3);
+    let mut want = Tensor::run_backward(&[&full], &params, false, false);
+    model.project_gradients(&mut want, 0.0);
+    // The trainer's way: the penalty outside the graph.
+    assert!(model.penalises_outside_graph());
+    let data = batch_loss(&model, &states, &weights, 0.0, 1e-3);
+    let value = data.double_value(&[]) + model.penalty_outside_graph(lambda);
+    assert!((value - full.double_value(&[])).abs() < 1e-10 * value.abs());
+    let mut got = Tensor::run_backward(&[&data], &params, false, false);
+    model.project_gradients(&mut got, lambda);
+    for (a, b) in got.iter().zip(&want) {
+        let diff = (a - b).abs().max().double_value(&[]);
+        assert!(diff < 1e-10, "gradients differ by {diff}");
     }
 }
 

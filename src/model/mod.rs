@@ -103,15 +103,33 @@ impl Model {
         }
     }
 
+    /// Whether the trainer keeps this model's coupling penalty out of the
+    /// autograd graph and adds it itself ([`Model::penalty_outside_graph`],
+    /// [`Model::project_gradients`]): the Potts model, whose penalty over
+    /// the `(L·q)²` table costs several passes over it in the graph.
+    pub fn penalises_outside_graph(&self) -> bool {
+        matches!(self, Model::Potts(_))
+    }
+
+    /// `λ_J Σ_{i≠j} ‖J_ij‖²` for a model that [`Model::penalises_outside_graph`]
+    /// (0 for the others, whose penalty is in the graph).
+    pub fn penalty_outside_graph(&self, lambda_j: f64) -> f64 {
+        match self {
+            Model::Potts(m) if lambda_j != 0.0 => lambda_j * m.couplings_norm2(),
+            _ => 0.0,
+        }
+    }
+
     /// Turns the gradients of the objective with respect to
     /// [`Model::parameters`] (same order) into those the optimiser applies:
     /// for the Potts model the table's gradient is projected onto symmetric
-    /// tables with zero diagonal blocks ([`potts::Potts::project_gradient`]),
-    /// which keeps the table so; the factored model's are left as they are.
-    pub fn project_gradients(&self, gradients: &mut [Tensor]) {
-        if let Model::Potts(_) = self {
+    /// tables with zero diagonal blocks and the coupling penalty's gradient
+    /// `2·λ_J·W` added ([`potts::Potts::project_gradient`]), which keeps
+    /// the table symmetric; the factored model's are left as they are.
+    pub fn project_gradients(&self, gradients: &mut [Tensor], lambda_j: f64) {
+        if let Model::Potts(m) = self {
             if let Some(g) = gradients.first_mut().filter(|g| g.defined()) {
-                *g = potts::Potts::project_gradient(g);
+                *g = m.project_gradient(g, lambda_j);
             }
         }
     }

@@ -280,18 +280,34 @@ pub fn batch_loss(
     lambda_j: f64,
     lambda_h: f64,
 ) -> Tensor {
-    let (table, norm2) = model.coupling_table_and_norm2();
+    let (table, norm2) = table_and_norm2(model, lambda_j);
     let logits = model.logits(&table, states);
     let nll = neg_log_likelihood(&logits, states);
     let kind = table.kind();
     let data = (nll * weights).sum(kind) / weights.sum(kind);
-    data + penalty(model, &norm2, lambda_j, lambda_h)
+    data + penalty(model, norm2.as_ref(), lambda_j, lambda_h)
 }
 
-/// `λ_J Σ_{i≠j} ‖J_ij‖² + λ_h Σ_i ‖h_i‖²`, the L2 part of both objectives.
-fn penalty(model: &Model, coupling_norm2: &Tensor, lambda_j: f64, lambda_h: f64) -> Tensor {
+/// The coupling table and, unless `lambda_j` is 0 (then the penalty term is
+/// left out of the graph altogether), `Σ_{i≠j} ‖J_ij‖²`.
+fn table_and_norm2(model: &Model, lambda_j: f64) -> (Tensor, Option<Tensor>) {
+    if lambda_j == 0.0 {
+        (model.coupling_table(), None)
+    } else {
+        let (table, norm2) = model.coupling_table_and_norm2();
+        (table, Some(norm2))
+    }
+}
+
+/// `λ_J Σ_{i≠j} ‖J_ij‖² + λ_h Σ_i ‖h_i‖²`, the L2 part of both objectives
+/// (`coupling_norm2` absent when λ_J = 0).
+fn penalty(model: &Model, coupling_norm2: Option<&Tensor>, lambda_j: f64, lambda_h: f64) -> Tensor {
     let fields = model.fields();
-    coupling_norm2 * lambda_j + fields.square().sum(fields.kind()) * lambda_h
+    let fields_term = fields.square().sum(fields.kind()) * lambda_h;
+    match coupling_norm2 {
+        Some(norm2) => norm2 * lambda_j + fields_term,
+        None => fields_term,
+    }
 }
 
 /// The factored model's pseudo-likelihood objective on the CPU through the
@@ -519,7 +535,7 @@ pub fn masked_batch_loss(
     lambda_j: f64,
     lambda_h: f64,
 ) -> Tensor {
-    let (table, norm2) = model.coupling_table_and_norm2();
+    let (table, norm2) = table_and_norm2(model, lambda_j);
     let kind = table.kind();
     let l = states.size()[1];
     let masked = mask.to_kind(kind);
@@ -532,7 +548,7 @@ pub fn masked_batch_loss(
     let per_site_weight = &masked * weights.unsqueeze(-1);
     let data = (site_nll * &per_site_weight).sum(kind) / per_site_weight.sum(kind).clamp_min(1e-12)
         * l as f64;
-    data + penalty(model, &norm2, lambda_j, lambda_h)
+    data + penalty(model, norm2.as_ref(), lambda_j, lambda_h)
 }
 
 /// Per-sequence negative log pseudo-likelihood `−Σ_i log P(x_ni | x_n\i)`
@@ -640,8 +656,12 @@ pub fn train(
                     let index = Tensor::from_slice(chunk).to_device(cfg.device);
                     let batch_states = data.states.index_select(0, &index);
                     let batch_weights = data.weights.index_select(0, &index);
-                    let loss = objective_loss(&model, cfg, lambda_j, &batch_states, &batch_weights);
-                    let value = loss.double_value(&[]);
+                    // The Potts model's coupling penalty stays out of the graph:
+                    // its value is added here, its gradient by `project_gradients`.
+                    let outside = model.penalises_outside_graph();
+                    let in_graph = if outside { 0.0 } else { lambda_j };
+                    let loss = objective_loss(&model, cfg, in_graph, &batch_states, &batch_weights);
+                    let value = loss.double_value(&[]) + model.penalty_outside_graph(lambda_j);
                     (Gradients::Backward(loss), value)
                 }
                 (StepPath::Fused(_), Model::Potts(_)) => {
@@ -661,7 +681,7 @@ pub fn train(
             optimizer.lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
             let applied = match &gradients {
                 Gradients::Given(grads) => optimizer.apply(grads, &mut vs_params),
-                Gradients::Backward(loss) => optimizer.step(loss, &mut vs_params, &model),
+                Gradients::Backward(loss) => optimizer.step(loss, &mut vs_params, &model, lambda_j),
             };
             if !applied {
                 failure = Some("a gradient became non-finite".to_string());
@@ -855,14 +875,15 @@ impl Adam {
 
     /// One step with the gradients of `loss` (back-propagated here);
     /// returns false (and changes nothing) when a gradient is not finite.
-    /// The gradients are those `model` asks for ([`Model::project_gradients`]).
+    /// The gradients are those `model` asks for ([`Model::project_gradients`],
+    /// with the coupling penalty of a model that keeps it out of the graph).
     /// The gradients are returned by the backward pass rather than
     /// accumulated into the parameters' `.grad` (which would need zeroing
     /// and one more addition per parameter: three `(L·q)²` passes per step
     /// for the Potts model).
-    fn step(&mut self, loss: &Tensor, params: &mut [Tensor], model: &Model) -> bool {
+    fn step(&mut self, loss: &Tensor, params: &mut [Tensor], model: &Model, lambda_j: f64) -> bool {
         let mut grads = Tensor::run_backward(&[loss], params, false, false);
-        model.project_gradients(&mut grads);
+        model.project_gradients(&mut grads, lambda_j);
         self.apply(&grads, params)
     }
 
