@@ -463,11 +463,11 @@ pub fn run_prediction(
 /// Runs one prediction (see the module documentation). Input problems
 /// (alignment, structure, hyper-parameters, a run that would not fit in
 /// memory) are reported before training. `on_progress` is called after
-/// every optimiser step ([`Progress`]). A pending SIGINT/SIGTERM ([`crate::interrupt`]) stops the
-/// run between stages and between optimiser steps, before anything is
-/// written. When training diverges for good, `summary.json` records the
-/// failure and the loss curve (`"status": "diverged"`) and the error is
-/// returned.
+/// every optimiser step ([`Progress`]). A pending SIGINT/SIGTERM
+/// ([`crate::interrupt`]) stops the run between stages and between
+/// optimiser steps, before anything is written. When training diverges for
+/// good, `summary.json` records the failure and the loss curve (`"status":
+/// "diverged"`) and the error is returned.
 pub fn run_prediction_with(
     request: &PredictRequest,
     limits: &Limits,

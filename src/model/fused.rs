@@ -33,8 +33,9 @@
 //! the part that did not scale with more.
 //!
 //! Done with libtorch operators the same step materialises and permutes
-//! several `(L·q)²` tensors and runs a generic embedding bag; these loops touch each table entry a few times with
-//! contiguous, vectorised accesses (BENCHMARKS.md, "Training step").
+//! several `(L·q)²` tensors and runs a generic embedding bag; these loops
+//! touch each table entry a few times with contiguous, vectorised accesses
+//! (BENCHMARKS.md, "Training step").
 //!
 //! Work is split into fixed chunks and partial sums are added in chunk order,
 //! so the results do not depend on the number of threads or on scheduling.
@@ -532,8 +533,7 @@ pub fn attention_forward(
                         &query[(h * l + i0) * d..(h * l + i0 + rows) * d],
                     )
                     .expect("rows×d queries");
-                    let k = ArrayView2::from_shape((l, d), &key[h * l * d..(h + 1) * l * d])
-                        .expect("L×d keys");
+                    let k = head_matrix(key, h, l, d);
                     let mut logits = ArrayViewMut2::from_shape(
                         (rows, l).strides((heads * l, 1)),
                         &mut chunk[h * l..],
@@ -683,8 +683,7 @@ pub fn attention_backward(
                         &d_chunk[h * l..],
                     )
                     .expect("rows×L logits' gradient of head h");
-                    let k = ArrayView2::from_shape((l, d), &key[h * l * d..(h + 1) * l * d])
-                        .expect("L×d keys");
+                    let k = head_matrix(key, h, l, d);
                     let mut out = ArrayViewMut2::from_shape(
                         (rows, d).strides((heads * d, 1)),
                         &mut d_q_chunk[h * d..],
@@ -710,8 +709,7 @@ pub fn attention_backward(
                         &d_ihj[h * l + j0..],
                     )
                     .expect("L×J logits' gradient of head h");
-                    let q = ArrayView2::from_shape((l, d), &query[h * l * d..(h + 1) * l * d])
-                        .expect("L×d queries");
+                    let q = head_matrix(query, h, l, d);
                     let mut out = ArrayViewMut2::from_shape(
                         (count, d).strides((heads * d, 1)),
                         &mut d_k_chunk[h * d..],
@@ -730,6 +728,11 @@ dispatch!(softmax_backward(d_row: &mut [f32], a_row: &[f32], scale: f32) -> () {
         *d = a * (*d - inner) * scale;
     }
 });
+
+/// Head `h`'s L×d matrix of queries or keys laid out `[h][i][k]`.
+fn head_matrix(x: &[f32], h: usize, l: usize, d: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((l, d), &x[h * l * d..(h + 1) * l * d]).expect("L×d per head")
+}
 
 /// `[x][h][k]` → `[h][x][k]` for L positions x (H·L·d values, small).
 fn xhk_to_hxk(src: &[f32], heads: usize, l: usize) -> Vec<f32> {

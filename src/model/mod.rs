@@ -103,20 +103,16 @@ impl Model {
         }
     }
 
-    /// Whether the trainer keeps this model's coupling penalty out of the
-    /// autograd graph and adds it itself ([`Model::penalty_outside_graph`],
-    /// [`Model::project_gradients`]): the Potts model, whose penalty over
-    /// the `(L·q)²` table costs several passes over it in the graph.
-    pub fn penalises_outside_graph(&self) -> bool {
-        matches!(self, Model::Potts(_))
-    }
-
-    /// `λ_J Σ_{i≠j} ‖J_ij‖²` for a model that [`Model::penalises_outside_graph`]
-    /// (0 for the others, whose penalty is in the graph).
-    pub fn penalty_outside_graph(&self, lambda_j: f64) -> f64 {
+    /// `Some(λ_J Σ_{i≠j} ‖J_ij‖²)` for a model whose coupling penalty the
+    /// trainer keeps out of the autograd graph, adding this value and the
+    /// penalty's gradient itself ([`Model::project_gradients`]): the Potts
+    /// model, whose penalty over the `(L·q)²` table costs several passes
+    /// over it in the graph. `None` for the factored model (penalty in the
+    /// graph).
+    pub fn penalty_outside_graph(&self, lambda_j: f64) -> Option<f64> {
         match self {
-            Model::Potts(m) if lambda_j != 0.0 => lambda_j * m.couplings_norm2(),
-            _ => 0.0,
+            Model::Potts(m) => Some(lambda_j * m.couplings_norm2()),
+            Model::Factored(_) => None,
         }
     }
 
@@ -203,13 +199,9 @@ impl Model {
     pub fn contact_scores(&self) -> Array2<f64> {
         let l = self.length();
         let j = self.coupling_tensor();
-        if j.numel() == 0 {
-            return Array2::zeros((l, l));
-        }
-        // SAFETY: `j` is a contiguous float32 CPU tensor of L·L·q·q values
-        // (`coupling_tensor`), made here and alive, unshared and unchanged
-        // until the scores are computed.
-        let values = unsafe { std::slice::from_raw_parts(j.data_ptr() as *const f32, j.numel()) };
+        // SAFETY: `j` is made here and nothing else holds it while the
+        // scores are computed.
+        let values: &[f32] = unsafe { host_values(&j) }.expect("contiguous float32 CPU couplings");
         let view = ndarray::ArrayView4::from_shape((l, l, Q, Q), values).expect("shape matches");
         crate::couplings::contact_scores(view)
     }
@@ -386,4 +378,24 @@ impl Model {
             .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
         Ok((model, metadata))
     }
+}
+
+/// The values of a defined, contiguous CPU float32 tensor, in place; `None`
+/// for any other tensor.
+///
+/// # Safety
+/// The caller must make sure that nothing else reads or writes the
+/// tensor's storage while the slice lives.
+#[allow(clippy::mut_from_ref)]
+unsafe fn host_values(t: &Tensor) -> Option<&mut [f32]> {
+    if !t.defined() || t.device() != Device::Cpu || t.kind() != Kind::Float || !t.is_contiguous() {
+        return None;
+    }
+    let len = t.numel();
+    if len == 0 {
+        return Some(&mut []);
+    }
+    // SAFETY: a contiguous float32 CPU tensor of `len` elements starts at
+    // `data_ptr` (storage offset included); exclusivity is the caller's.
+    Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, len) })
 }

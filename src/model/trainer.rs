@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use super::factored::FactoredAttention;
+use super::host_values;
 use super::{Model, ModelKind, fused};
 use crate::Q;
 
@@ -571,8 +572,8 @@ pub fn uses_fused_kernels(model: ModelKind, device: Device, objective: Objective
 }
 
 /// Trains a model on `states` (N×L) with sequence `weights`. Calls
-/// `on_progress` after every step (see [`Progress`]). Deterministic on the CPU for a given
-/// seed and thread count.
+/// `on_progress` after every step (see [`Progress`]). Deterministic on the
+/// CPU for a given seed and thread count.
 pub fn train(
     states: &Array2<u8>,
     weights: &[f64],
@@ -650,19 +651,24 @@ pub fn train(
                     }
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
                     let (value, grads) = fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h);
-                    (Gradients::Given(grads), value)
+                    (grads, value)
                 }
                 (StepPath::Torch(data), _) => {
                     let index = Tensor::from_slice(chunk).to_device(cfg.device);
                     let batch_states = data.states.index_select(0, &index);
                     let batch_weights = data.weights.index_select(0, &index);
-                    // The Potts model's coupling penalty stays out of the graph:
-                    // its value is added here, its gradient by `project_gradients`.
-                    let outside = model.penalises_outside_graph();
-                    let in_graph = if outside { 0.0 } else { lambda_j };
+                    // A model that keeps its coupling penalty out of the graph
+                    // (Potts) has its value added here and its gradient added
+                    // by `project_gradients`.
+                    let outside = model.penalty_outside_graph(lambda_j);
+                    let in_graph = if outside.is_some() { 0.0 } else { lambda_j };
                     let loss = objective_loss(&model, cfg, in_graph, &batch_states, &batch_weights);
-                    let value = loss.double_value(&[]) + model.penalty_outside_graph(lambda_j);
-                    (Gradients::Backward(loss), value)
+                    // Gradients returned by the backward pass rather than
+                    // accumulated into the parameters' zeroed `.grad`: three
+                    // `(L·q)²` passes fewer per Potts step.
+                    let mut grads = Tensor::run_backward(&[&loss], &vs_params, false, false);
+                    model.project_gradients(&mut grads, lambda_j);
+                    (grads, loss.double_value(&[]) + outside.unwrap_or(0.0))
                 }
                 (StepPath::Fused(_), Model::Potts(_)) => {
                     unreachable!("the fused path is chosen for the factored model only")
@@ -679,11 +685,7 @@ pub fn train(
             // early steps, then averaging out the mini-batch noise.
             let progress = step as f64 / total_steps as f64;
             optimizer.lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
-            let applied = match &gradients {
-                Gradients::Given(grads) => optimizer.apply(grads, &mut vs_params),
-                Gradients::Backward(loss) => optimizer.step(loss, &mut vs_params, &model, lambda_j),
-            };
-            if !applied {
+            if !optimizer.apply(&gradients, &mut vs_params) {
                 failure = Some("a gradient became non-finite".to_string());
                 break;
             }
@@ -841,13 +843,6 @@ enum StepPath {
     Torch(Data),
 }
 
-/// A step's gradients: computed by the fused kernels, or to be
-/// back-propagated from the loss by libtorch.
-enum Gradients {
-    Given(Vec<Tensor>),
-    Backward(Tensor),
-}
-
 /// Adam (Kingma & Ba) over a list of leaf tensors; kept here rather than
 /// `tch::nn::Adam` because the models hold plain tensors, not a VarStore.
 struct Adam {
@@ -871,20 +866,6 @@ impl Adam {
             m: params.iter().map(|p| p.zeros_like()).collect(),
             v: params.iter().map(|p| p.zeros_like()).collect(),
         }
-    }
-
-    /// One step with the gradients of `loss` (back-propagated here);
-    /// returns false (and changes nothing) when a gradient is not finite.
-    /// The gradients are those `model` asks for ([`Model::project_gradients`],
-    /// with the coupling penalty of a model that keeps it out of the graph).
-    /// The gradients are returned by the backward pass rather than
-    /// accumulated into the parameters' `.grad` (which would need zeroing
-    /// and one more addition per parameter: three `(L·q)²` passes per step
-    /// for the Potts model).
-    fn step(&mut self, loss: &Tensor, params: &mut [Tensor], model: &Model, lambda_j: f64) -> bool {
-        let mut grads = Tensor::run_backward(&[loss], params, false, false);
-        model.project_gradients(&mut grads, lambda_j);
-        self.apply(&grads, params)
     }
 
     /// One step with given gradients (one per parameter, undefined ones
@@ -951,26 +932,6 @@ impl Adam {
 
 /// Values per parallel task of Adam's update on the CPU.
 const ADAM_CHUNK: usize = 1 << 14;
-
-/// The values of a defined, contiguous CPU float32 tensor, in place; `None`
-/// for any other tensor.
-///
-/// # Safety
-/// The caller must make sure that nothing else reads or writes the
-/// tensor's storage while the slice lives.
-#[allow(clippy::mut_from_ref)]
-unsafe fn host_values(t: &Tensor) -> Option<&mut [f32]> {
-    if !t.defined() || t.device() != Device::Cpu || t.kind() != Kind::Float || !t.is_contiguous() {
-        return None;
-    }
-    let len = t.numel();
-    if len == 0 {
-        return Some(&mut []);
-    }
-    // SAFETY: a contiguous float32 CPU tensor of `len` elements starts at
-    // `data_ptr` (storage offset included); exclusivity is the caller's.
-    Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, len) })
-}
 
 #[cfg(test)]
 mod tests {
