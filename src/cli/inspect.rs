@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (_, batch) = defaults.schedule(n);
     let device = resolve_device(DeviceChoice::Auto)?;
     let estimate = |model| {
-        let fused = uses_fused_kernels(model, device, defaults.objective);
+        let fused = uses_fused_kernels(device, defaults.objective);
         estimate_training_bytes(n, l, model, fused, heads, head_dim, batch)
     };
     let (factored, potts) = (estimate(ModelKind::Factored), estimate(ModelKind::Potts));

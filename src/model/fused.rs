@@ -1,4 +1,4 @@
-//! The CPU fast path of the factored model's pseudo-likelihood objective:
+//! The CPU fast path of the pseudo-likelihood objective, for both models:
 //! the coupling table, the conditional logits of a batch, the loss and its
 //! gradients in a few fused, cache-aware loops instead of a chain of
 //! libtorch operators.
@@ -11,6 +11,11 @@
 //!    gradient `G[n,(i,a)] = c_n (softmax − one-hot)` — [`pll_rows`];
 //! 3. the table's gradient `dW[(j,b),·] = Σ_{n: x_nj = b} G[n,·]` — [`scatter_rows`];
 //! 4. `dA^h_ij = ⟨dW_ij, V^h⟩` and `dV^h = Σ_ij A^h_ij dW_ij` — [`table_grads`].
+//!
+//! The Potts model's table is its parameter: its rows are copied
+//! ([`copy_rows`]) instead of built, steps 2 and 3 are the same, and
+//! step 4 is the projection of `dW` onto symmetric tables with zero
+//! diagonal blocks plus the penalty's gradient ([`potts_gradient`]).
 //!
 //! Only the rows `(j,b)` of states b that the batch holds at j (and of the
 //! reference state) are built, read and differentiated. Steps 2 and 3 read
@@ -414,6 +419,120 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], present: 
         }
         block[r as usize * n..(r as usize + 1) * n].copy_from_slice(&own);
     }
+});
+
+/// The rows `(j,b)` of the Potts model's table `w` (n×n, n = L·q) marked
+/// in `present` (see [`pll_rows`]) copied into `table`, which
+/// [`pll_rows`] then turns into differences in place: the Potts model's
+/// table is its parameter, which the step must leave as it is. Other rows
+/// of `table` are left as they were.
+pub fn copy_rows(pool: &rayon::ThreadPool, w: &[f32], present: &[u32], table: &mut [f32]) {
+    let n = present.len() * Q;
+    assert_eq!(w.len(), n * n);
+    assert_eq!(table.len(), n * n);
+    pool.install(|| {
+        table
+            .par_chunks_mut(Q * n)
+            .zip(w.par_chunks(Q * n))
+            .zip(present.par_iter())
+            .for_each(|((rows, source), &mask)| {
+                for b in states_of(mask) {
+                    rows[b * n..(b + 1) * n].copy_from_slice(&source[b * n..(b + 1) * n]);
+                }
+            })
+    });
+}
+
+/// The Potts model's gradient from the table's gradient `d_table` (n×n, of
+/// which only the rows marked in `present` are read: the others are zero,
+/// the batch holding none of their states), projected onto symmetric tables
+/// with zero diagonal blocks, plus the coupling penalty's gradient:
+/// `out[r][c] = ½(dW[r][c] + dW[c][r]) + 2λ·w[r][c]`, 0 in the blocks
+/// `(i,i)` (what `Potts::project_gradient` computes with libtorch). Returns
+/// `Σ w²`, the penalty's norm, read in the same pass. One q-row strip of
+/// `out` (position j) per task: the strip's transpose, `dW`'s q columns of
+/// j, is gathered first, then each row is one vectorised pass.
+pub fn potts_gradient(
+    pool: &rayon::ThreadPool,
+    d_table: &[f32],
+    present: &[u32],
+    w: &[f32],
+    lambda: f64,
+    out: &mut [f32],
+) -> f64 {
+    let l = present.len();
+    let n = l * Q;
+    assert_eq!(d_table.len(), n * n);
+    assert_eq!(w.len(), n * n);
+    assert_eq!(out.len(), n * n);
+    let penalty = (2.0 * lambda) as f32;
+    let norms: Vec<f64> = pool.install(|| {
+        out.par_chunks_mut(Q * n)
+            .enumerate()
+            .map_init(
+                || vec![0.0f32; Q * n],
+                |columns, (j, strip)| potts_strip(j, d_table, present, w, penalty, columns, strip),
+            )
+            .collect()
+    });
+    norms.iter().sum()
+}
+
+dispatch!(potts_strip(j: usize, d_table: &[f32], present: &[u32], w: &[f32], penalty: f32, columns: &mut [f32], strip: &mut [f32]) -> f64 {
+    let l = present.len();
+    let n = l * Q;
+    let mut norm2 = 0.0f64;
+    for b in 0..Q {
+        let row = (j * Q + b) * n;
+        // Sixteen float32 lanes per row (vectorised), added up in float64.
+        let mut lanes = [0.0f32; 16];
+        let mut chunks = w[row..row + n].chunks_exact(16);
+        for chunk in &mut chunks {
+            for (acc, &x) in lanes.iter_mut().zip(chunk) {
+                *acc += x * x;
+            }
+        }
+        for (acc, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+            *acc += x * x;
+        }
+        norm2 += lanes.iter().map(|&x| f64::from(x)).sum::<f64>();
+    }
+    // The strip's transpose: columns[b][(i,a)] = dW[(i,a),(j,b)] (0 for
+    // rows the batch does not hold), gathered a run of q floats per row.
+    for i in 0..l {
+        for a in 0..Q {
+            let c = i * Q + a;
+            if present[i] & (1 << a) != 0 {
+                let row = c * n + j * Q;
+                for (b, &x) in d_table[row..row + Q].iter().enumerate() {
+                    columns[b * n + c] = x;
+                }
+            } else {
+                for b in 0..Q {
+                    columns[b * n + c] = 0.0;
+                }
+            }
+        }
+    }
+    for b in 0..Q {
+        let row = (j * Q + b) * n;
+        let out = &mut strip[b * n..(b + 1) * n];
+        let transposed = &columns[b * n..(b + 1) * n];
+        let w = &w[row..row + n];
+        if present[j] & (1 << b) != 0 {
+            let d = &d_table[row..row + n];
+            for (((o, &d), &t), &w) in out.iter_mut().zip(d).zip(transposed).zip(w) {
+                *o = 0.5 * (d + t) + penalty * w;
+            }
+        } else {
+            for ((o, &t), &w) in out.iter_mut().zip(transposed).zip(w) {
+                *o = 0.5 * t + penalty * w;
+            }
+        }
+        // J_jj is not a parameter.
+        out[j * Q..(j + 1) * Q].fill(0.0);
+    }
+    norm2
 });
 
 /// Positions per parallel task of [`table_grads`].

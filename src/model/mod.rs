@@ -306,29 +306,18 @@ impl Model {
         path: &Path,
         metadata: std::collections::HashMap<String, String>,
     ) -> Result<()> {
-        let tensors = self.named_tensors();
+        let tensors: Vec<(&str, Tensor)> = self
+            .named_tensors()
+            .into_iter()
+            .map(|(name, t)| (name, t.contiguous()))
+            .collect();
         let mut metadata = metadata;
         metadata.insert("fadca_model".into(), self.kind().name().into());
-        let shapes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        // The tensors are serialised from their own memory (one copy of the
+        // Potts model's (L·q)² table, the file's bytes, instead of three).
+        let views: Vec<(&str, HostTensor<'_>)> = tensors
             .iter()
-            .map(|(name, t)| {
-                let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
-                let data: Vec<f32> = Vec::<f32>::try_from(t.reshape([-1])).expect("float tensor");
-                let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-                (name.to_string(), shape, bytes)
-            })
-            .collect();
-        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = shapes
-            .iter()
-            .map(|(name, shape, bytes)| {
-                let view = safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    shape.clone(),
-                    bytes,
-                )
-                .expect("consistent tensor view");
-                (name.clone(), view)
-            })
+            .map(|(name, t)| (*name, HostTensor::of(t)))
             .collect();
         let bytes = safetensors::serialize(views, Some(metadata))
             .context("serialising the model as safetensors")?;
@@ -377,6 +366,51 @@ impl Model {
         let model = Model::from_named_tensors(kind, named)
             .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
         Ok((model, metadata))
+    }
+}
+
+/// A contiguous CPU float32 tensor seen by safetensors' writer: its bytes
+/// borrowed in place (little-endian, safetensors' order, on every target
+/// fadca builds for; copied into that order elsewhere).
+struct HostTensor<'a> {
+    shape: Vec<usize>,
+    values: &'a [f32],
+}
+
+impl<'a> HostTensor<'a> {
+    fn of(t: &'a Tensor) -> HostTensor<'a> {
+        // SAFETY: the tensor (a contiguous CPU float32 copy made for saving)
+        // is only read while the view lives.
+        let values = unsafe { host_values(t) }.expect("a contiguous CPU float32 tensor");
+        HostTensor {
+            shape: t.size().iter().map(|&s| s as usize).collect(),
+            values,
+        }
+    }
+}
+
+impl safetensors::View for HostTensor<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        if cfg!(target_endian = "little") {
+            // SAFETY: any f32 is 4 plain bytes; the slice outlives the view.
+            std::borrow::Cow::Borrowed(unsafe {
+                std::slice::from_raw_parts(self.values.as_ptr().cast::<u8>(), self.values.len() * 4)
+            })
+        } else {
+            std::borrow::Cow::Owned(self.values.iter().flat_map(|x| x.to_le_bytes()).collect())
+        }
+    }
+
+    fn data_len(&self) -> usize {
+        self.values.len() * 4
     }
 }
 

@@ -29,9 +29,14 @@ impl Potts {
     }
 
     /// Makes the table symmetric with zero diagonal blocks, `½(C + Cᵀ)`
-    /// with `C_ii = 0` (for a table read from a file; a no-op for the
-    /// tables fadca saves). The table must be square.
+    /// with `C_ii = 0` (for a table read from a file). The tables fadca
+    /// saves and trains are already so: checked in place first, and left
+    /// as they are without the two `(L·q)²` temporaries of the
+    /// symmetrisation. The table must be square.
     pub fn make_symmetric(&mut self) {
+        if self.is_symmetric() {
+            return;
+        }
         let table = &self.couplings;
         let requires_grad = table.requires_grad();
         let w = tch::no_grad(|| {
@@ -40,6 +45,33 @@ impl Potts {
             w
         });
         self.couplings = w.set_requires_grad(requires_grad);
+    }
+
+    /// Whether the table is (exactly) symmetric with zero diagonal blocks,
+    /// read in place q×q tile by tile when it is a contiguous CPU float32
+    /// tensor (otherwise reported as not, which only costs the
+    /// symmetrisation).
+    fn is_symmetric(&self) -> bool {
+        // SAFETY: read-only; nothing writes the table meanwhile.
+        let Some(w) = (unsafe { super::host_values(&self.couplings) }) else {
+            return false;
+        };
+        let n = self.couplings.size()[0] as usize;
+        if n % Q != 0 || w.len() != n * n {
+            return false;
+        }
+        use rayon::prelude::*;
+        (0..n / Q).into_par_iter().all(|j| {
+            (j..n / Q).all(|i| {
+                (0..Q).all(|b| {
+                    (0..Q).all(|a| {
+                        let (r, c) = (j * Q + b, i * Q + a);
+                        let x = w[r * n + c];
+                        if i == j { x == 0.0 } else { x == w[c * n + r] }
+                    })
+                })
+            })
+        })
     }
 
     /// The coupling table `W[(j,b),(i,a)] = J_ij(a,b)`: the parameter itself.

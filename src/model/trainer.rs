@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use super::factored::FactoredAttention;
+use super::potts::Potts;
 use super::host_values;
 use super::{Model, ModelKind, fused};
 use crate::Q;
@@ -311,24 +312,26 @@ fn penalty(model: &Model, coupling_norm2: Option<&Tensor>, lambda_j: f64, lambda
     }
 }
 
-/// The factored model's pseudo-likelihood objective on the CPU through the
-/// fused kernels of [`super::fused`] (the trainer's path for `--device cpu`
-/// with the `pll` objective; [`batch_loss`] is the same objective in
-/// libtorch operators, used on CUDA, for the masked objective, for the
-/// Potts model — whose `(L·q)²` parameters, gradients and Adam state
-/// libtorch holds anyway, so that a second copy of its table in the kernels
-/// would nearly double its memory for a few per cent of time — and as the
-/// reference in tests). Holds the thread pool, the `(L·q)²` buffers and
-/// the attention's (`H·L²`), reused from step to step.
+/// Either model's pseudo-likelihood objective on the CPU through the fused
+/// kernels of [`super::fused`] (the trainer's path for `--device cpu` with
+/// the `pll` objective: [`FusedObjective::batch`] for factored attention,
+/// [`FusedObjective::potts_batch`] for the Potts model; [`batch_loss`] is
+/// the same objective in libtorch operators, used on CUDA, for the masked
+/// objective and as the reference in tests). Holds the thread pool, the
+/// `(L·q)²` table buffer, the attention's (`H·L²`) and the Potts model's
+/// gradient, reused from step to step.
 pub struct FusedObjective {
     pool: rayon::ThreadPool,
     reference: Vec<u8>,
+    /// The `(L·q)²` table, then its gradient: [`fused::scatter_rows`]
+    /// overwrites the rows that [`fused::pll_rows`] has read, which nothing
+    /// reads again (one table of memory instead of two).
     table: Vec<f32>,
-    d_table: Vec<f32>,
     grad: Vec<f32>,
     a_ihj: Vec<f32>,
     a_jih: Vec<f32>,
     d_ihj: Vec<f32>,
+    potts_gradient: Option<Tensor>,
 }
 
 impl FusedObjective {
@@ -347,11 +350,11 @@ impl FusedObjective {
             pool,
             reference,
             table: Vec::new(),
-            d_table: Vec::new(),
             grad: Vec::new(),
             a_ihj: Vec::new(),
             a_jih: Vec::new(),
             d_ihj: Vec::new(),
+            potts_gradient: None,
         })
     }
 
@@ -376,7 +379,6 @@ impl FusedObjective {
         let b = weights.len();
         let heads = model.heads();
         self.table.resize(n * n, 0.0);
-        self.d_table.resize(n * n, 0.0);
         self.grad.resize(b * n, 0.0);
         for buffer in [&mut self.a_ihj, &mut self.a_jih, &mut self.d_ihj] {
             buffer.resize(l * l * heads, 0.0);
@@ -388,13 +390,7 @@ impl FusedObjective {
         fused::attention_forward(&self.pool, &query, &key, heads, &mut self.a_ihj);
         // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
         fused::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
-        // Rows of the table that this batch reads: its states and the reference.
-        let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
-        for seq in states.chunks_exact(l) {
-            for (mask, &x) in present.iter_mut().zip(seq) {
-                *mask |= 1 << x;
-            }
-        }
+        let present = self.present(states);
         fused::build_table(&self.pool, &self.a_jih, &v_hba, &present, heads, &mut self.table);
         let (data, mut d_fields) = fused::pll_rows(
             &self.pool,
@@ -413,21 +409,17 @@ impl FusedObjective {
             &self.reference,
             &present,
             states,
-            &mut self.d_table,
+            &mut self.table,
         );
         let (mut d_a, mut d_v) =
-            fused::table_grads(&self.pool, &self.d_table, &self.a_jih, &v_hba, &present, heads);
+            fused::table_grads(&self.pool, &self.table, &self.a_jih, &v_hba, &present, heads);
         // The coupling penalty from the factors (the table is not whole).
         let norm2 =
             fused::coupling_penalty(&self.pool, &self.a_jih, &v_hba, heads, lambda_j, &mut d_a, &mut d_v);
         fused::transpose(&self.pool, &d_a, l, l * heads, &mut self.d_ihj);
         let (d_q, d_k) =
             fused::attention_backward(&self.pool, &self.a_ihj, &mut self.d_ihj, &query, &key, heads);
-        let mut fields_norm2 = 0.0f64;
-        for (d, &h) in d_fields.iter_mut().zip(&fields) {
-            *d += (2.0 * lambda_h) as f32 * h;
-            fields_norm2 += f64::from(h) * f64::from(h);
-        }
+        let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
         let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
         let grads = [
             (d_q, &model.query),
@@ -440,6 +432,101 @@ impl FusedObjective {
         .collect();
         (value, grads)
     }
+
+    /// The objective of [`batch_loss`] for a Potts model on the CPU (its
+    /// table float32), with the gradients the trainer applies: the table's
+    /// projected onto symmetric tables with zero diagonal blocks plus the
+    /// penalty's `2λ_J·W` (what [`Model::project_gradients`] makes of
+    /// libtorch's), and the fields'. The table is the model's parameter: its
+    /// rows the batch reads are copied into the kernels' buffer
+    /// ([`fused::copy_rows`]), then the same row kernels as the factored
+    /// model's, then one pass forming the projected gradient
+    /// ([`fused::potts_gradient`]) into a tensor kept from step to step
+    /// (returned shallow: it is overwritten by the next call). Against the
+    /// libtorch operators: half the `(L·q)²` buffers and passes.
+    pub fn potts_batch(
+        &mut self,
+        model: &Potts,
+        states: &[u8],
+        weights: &[f32],
+        lambda_j: f64,
+        lambda_h: f64,
+    ) -> (f64, Vec<Tensor>) {
+        let l = self.reference.len();
+        let n = l * Q;
+        assert_eq!(model.couplings.size(), [n as i64, n as i64], "Potts table and reference differ");
+        let b = weights.len();
+        self.table.resize(n * n, 0.0);
+        self.grad.resize(b * n, 0.0);
+        let present = self.present(states);
+        // SAFETY: nothing writes the parameter during the step (Adam runs after it).
+        let w_owned;
+        let w: &[f32] = match unsafe { host_values(&model.couplings) } {
+            Some(values) => values,
+            None => {
+                w_owned = to_vec(&model.couplings);
+                &w_owned
+            }
+        };
+        fused::copy_rows(&self.pool, w, &present, &mut self.table);
+        let fields = to_vec(&model.fields);
+        let (data, mut d_fields) = fused::pll_rows(
+            &self.pool,
+            &mut self.table,
+            &fields,
+            &self.reference,
+            &present,
+            states,
+            weights,
+            &mut self.grad,
+        );
+        fused::scatter_rows(
+            &self.pool,
+            &self.grad,
+            &d_fields,
+            &self.reference,
+            &present,
+            states,
+            &mut self.table,
+        );
+        let gradient = self
+            .potts_gradient
+            .get_or_insert_with(|| Tensor::zeros([n as i64, n as i64], (Kind::Float, Device::Cpu)));
+        // SAFETY: the tensor is this objective's own; the caller is done with
+        // the previous step's shallow copy when it asks for the next step.
+        let out = unsafe { host_values(gradient) }.expect("float32 CPU gradient");
+        let norm2 = fused::potts_gradient(&self.pool, &self.table, &present, w, lambda_j, out);
+        let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
+        let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
+        let table_grad = gradient.to_kind(model.couplings.kind());
+        let fields_grad = Tensor::from_slice(&d_fields)
+            .reshape(model.fields.size())
+            .to_kind(model.fields.kind());
+        (value, vec![table_grad, fields_grad])
+    }
+
+    /// Rows of the table that a batch (`states` B×L row-major) reads: per
+    /// position the states it holds there and the reference state, as bits.
+    fn present(&self, states: &[u8]) -> Vec<u32> {
+        let l = self.reference.len();
+        let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
+        for seq in states.chunks_exact(l) {
+            for (mask, &x) in present.iter_mut().zip(seq) {
+                *mask |= 1 << x;
+            }
+        }
+        present
+    }
+}
+
+/// Adds the field penalty's gradient `2λ_h·h` to `d_fields`; returns `Σ h²`.
+fn add_field_penalty(d_fields: &mut [f32], fields: &[f32], lambda_h: f64) -> f64 {
+    let mut norm2 = 0.0f64;
+    for (d, &h) in d_fields.iter_mut().zip(fields) {
+        *d += (2.0 * lambda_h) as f32 * h;
+        norm2 += f64::from(h) * f64::from(h);
+    }
+    norm2
 }
 
 /// `[h][x][y]` → `[h][y][x]` for H matrices q×q (the values' two state axes).
@@ -563,12 +650,12 @@ pub fn neg_log_likelihood(logits: &Tensor, states: &Tensor) -> Tensor {
         .sum_dim_intlist([1i64].as_slice(), false, kind)
 }
 
-/// Whether training `model` on `device` with `objective` runs on the fused
-/// CPU kernels ([`FusedObjective`]: the factored model's pseudo-likelihood
-/// on the CPU) rather than libtorch's operators; the two paths differ in
-/// speed and in memory ([`crate::memory`]).
-pub fn uses_fused_kernels(model: ModelKind, device: Device, objective: Objective) -> bool {
-    device == Device::Cpu && objective == Objective::Pll && model == ModelKind::Factored
+/// Whether training on `device` with `objective` runs on the fused CPU
+/// kernels ([`FusedObjective`]: either model's pseudo-likelihood on the
+/// CPU) rather than libtorch's operators; the two paths differ in speed and
+/// in memory ([`crate::memory`]).
+pub fn uses_fused_kernels(device: Device, objective: Objective) -> bool {
+    device == Device::Cpu && objective == Objective::Pll
 }
 
 /// Trains a model on `states` (N×L) with sequence `weights`. Calls
@@ -598,7 +685,7 @@ pub fn train(
     // `FusedObjective`); libtorch's operators otherwise, which need the
     // alignment as tensors.
     let threads = tch::get_num_threads().max(1);
-    let mut path = if uses_fused_kernels(cfg.model, cfg.device, cfg.objective) {
+    let mut path = if uses_fused_kernels(cfg.device, cfg.objective) {
         StepPath::Fused(FusedObjective::new(
             threads as usize,
             reference_states(states, weights),
@@ -670,8 +757,14 @@ pub fn train(
                     model.project_gradients(&mut grads, lambda_j);
                     (grads, loss.double_value(&[]) + outside.unwrap_or(0.0))
                 }
-                (StepPath::Fused(_), Model::Potts(_)) => {
-                    unreachable!("the fused path is chosen for the factored model only")
+                (StepPath::Fused(fused), Model::Potts(potts)) => {
+                    let mut rows = Vec::with_capacity(chunk.len() * l);
+                    for &k in chunk {
+                        rows.extend(states.row(k as usize).iter());
+                    }
+                    let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
+                    let (value, grads) = fused.potts_batch(potts, &rows, &w, lambda_j, cfg.lambda_h);
+                    (grads, value)
                 }
             };
             if fault.poisons(step) {
@@ -736,7 +829,7 @@ pub fn train(
         }
         let mean = epoch_loss / epoch_weight.max(f64::MIN_POSITIVE);
         curve.push(mean);
-        checkpoint = Checkpoint::save(&vs_params, step);
+        checkpoint.update(&vs_params, step);
         epoch += 1;
         on_progress(&Progress {
             epoch,
@@ -800,6 +893,17 @@ impl Checkpoint {
     fn save(params: &[Tensor], step: usize) -> Checkpoint {
         let params = tch::no_grad(|| params.iter().map(|p| p.detach().copy()).collect());
         Checkpoint { params, step }
+    }
+
+    /// Overwrites the saved copy with `params` in place (no second copy of
+    /// the parameters, even for a moment: the Potts model's is `(L·q)²`).
+    fn update(&mut self, params: &[Tensor], step: usize) {
+        tch::no_grad(|| {
+            for (saved, p) in self.params.iter_mut().zip(params) {
+                saved.copy_(p);
+            }
+        });
+        self.step = step;
     }
 
     fn restore(&self, params: &mut [Tensor]) {
