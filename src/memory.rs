@@ -29,7 +29,8 @@
 //! --epochs 1 --threads 2` on random alignments, N = 1001, batches of 256;
 //! BENCHMARKS.md, "Memory guard"), 2026-11-30: fused kernels, factored
 //! 155 / 348 / 958 MiB and Potts 222 MiB / 1.01 GiB / 4.27 GiB at L = 100,
-//! 300, 600 (the Potts model 5.9–7.0 T); libtorch operators, factored
+//! 300, 600 (the Potts model 5.9–7.0 T), factored 5.04 GiB at L = 1500
+//! with N = 20 000; libtorch operators, factored
 //! 4.05–4.11 T per step in L (measured before the fused kernels existed,
 //! batches of 128), Potts 12.7–13.9 T. It is an estimate, above the
 //! measured peaks, not a bound. Arithmetic saturates instead of
@@ -252,6 +253,7 @@ mod tests {
             (ModelKind::Factored, true, 100, 1001, 159_100 * KIB, 256),
             (ModelKind::Factored, true, 300, 1001, 355_956 * KIB, 256),
             (ModelKind::Factored, true, 600, 1001, 980_720 * KIB, 256),
+            (ModelKind::Factored, true, 1500, 20_000, 5_286_728 * KIB, 256),
             (ModelKind::Potts, true, 100, 1001, 227_720 * KIB, 256),
             (ModelKind::Potts, true, 300, 1001, 1_059_916 * KIB, 256),
             (ModelKind::Potts, true, 600, 1001, 4_478_800 * KIB, 256),

@@ -42,9 +42,10 @@ pub struct TrainingArgs {
     ///
     /// Which to pick: on the DEV benchmark of 20 Pfam families (README, "The
     /// model and its defaults") the Potts model is the more precise (mean
-    /// top-L precision 0.540 against 0.446) and takes about 1.5 times as
-    /// long with two threads; the factored model has far fewer parameters
-    /// (H(2Ld + q²) against L²q²/2) and is the one the paper analyses.
+    /// top-L precision 0.540 against 0.446) in about the same time with two
+    /// threads, but needs about 7 (L·21)² tables of memory against 1; the
+    /// factored model has far fewer parameters (H(2Ld + q²) against
+    /// L²q²/2) and is the one the paper analyses.
     #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]
     pub model: ModelKind,
     /// Attention heads H (factored model).
