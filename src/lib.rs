@@ -24,6 +24,18 @@ pub use error::{InputError, input_error};
 /// Number of states per position: 20 amino acids and the gap.
 pub const Q: usize = 21;
 
+/// Returns the memory freed so far to the kernel (`malloc_trim`): called
+/// once training is over, whose `(L·q)²` buffers [`keep_freed_memory`]
+/// kept in the process, so that what comes after (contact extraction, the
+/// model file's bytes, the next family of a batch) does not add to them.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Keeps freed memory in the process instead of returning it to the kernel
 /// after every training step: libtorch allocates and frees tensors of the
 /// coupling table's size (megabytes) several times per step, and glibc's

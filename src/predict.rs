@@ -572,6 +572,7 @@ pub fn run_prediction_with(
         }
     };
     timings.train = seconds(t);
+    crate::release_freed_memory();
     crate::interrupt::check("training")?;
 
     let t = Instant::now();

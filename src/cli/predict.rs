@@ -42,8 +42,9 @@ pub struct TrainingArgs {
     ///
     /// Which to pick: on the DEV benchmark of 20 Pfam families (README, "The
     /// model and its defaults") the Potts model is the more precise (mean
-    /// top-L precision 0.540 against 0.446) in about the same time with two
-    /// threads, but needs about 7 (L·21)² tables of memory against 1; the
+    /// top-L precision 0.540 against 0.446), in less time with two threads
+    /// (98 s against 112 s), but needs about 5 (L·21)² tables of memory
+    /// against 1; the
     /// factored model has far fewer parameters (H(2Ld + q²) against
     /// L²q²/2) and is the one the paper analyses.
     #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ndarray::{Array2, Array4};
+use ndarray::{Array2, Array4, ShapeBuilder};
 use tch::{Device, Kind, Tensor};
 
 pub mod factored;
@@ -198,6 +198,17 @@ impl Model {
     /// array) used to set the peak memory of a whole run.
     pub fn contact_scores(&self) -> Array2<f64> {
         let l = self.length();
+        if let Model::Potts(m) = self {
+            // SAFETY: read-only; nothing writes the table meanwhile.
+            if let Some(table) = unsafe { host_values(&m.couplings) } {
+                // table[(j,b),(i,a)] = J[i][j][a][b], read in place through
+                // strides (no permuted (L·q)² copy).
+                let n = l * Q;
+                let view = ndarray::ArrayView4::from_shape((l, l, Q, Q).strides((Q, Q * n, 1, n)), &*table)
+                    .expect("an (L·q)² table");
+                return crate::couplings::contact_scores(view);
+            }
+        }
         let j = self.coupling_tensor();
         // SAFETY: `j` is made here and nothing else holds it while the
         // scores are computed.

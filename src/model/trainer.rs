@@ -318,8 +318,8 @@ fn penalty(model: &Model, coupling_norm2: Option<&Tensor>, lambda_j: f64, lambda
 /// [`FusedObjective::potts_batch`] for the Potts model; [`batch_loss`] is
 /// the same objective in libtorch operators, used on CUDA, for the masked
 /// objective and as the reference in tests). Holds the thread pool, the
-/// `(L·q)²` table buffer, the attention's (`H·L²`) and the Potts model's
-/// gradient, reused from step to step.
+/// factored model's `(L·q)²` table buffer and attention (`H·L²`), and the
+/// Potts model's `(L·q)²` buffer, reused from step to step.
 pub struct FusedObjective {
     pool: rayon::ThreadPool,
     reference: Vec<u8>,
@@ -331,7 +331,9 @@ pub struct FusedObjective {
     a_ihj: Vec<f32>,
     a_jih: Vec<f32>,
     d_ihj: Vec<f32>,
-    potts_gradient: Option<Tensor>,
+    /// The Potts model's `(L·q)²` buffer: the rows of its table, their
+    /// gradient, then the projected gradient handed to the optimiser.
+    potts_buffer: Option<Tensor>,
 }
 
 impl FusedObjective {
@@ -354,7 +356,7 @@ impl FusedObjective {
             a_ihj: Vec::new(),
             a_jih: Vec::new(),
             d_ihj: Vec::new(),
-            potts_gradient: None,
+            potts_buffer: None,
         })
     }
 
@@ -439,11 +441,12 @@ impl FusedObjective {
     /// penalty's `2λ_J·W` (what [`Model::project_gradients`] makes of
     /// libtorch's), and the fields'. The table is the model's parameter: its
     /// rows the batch reads are copied into the kernels' buffer
-    /// ([`fused::copy_rows`]), then the same row kernels as the factored
-    /// model's, then one pass forming the projected gradient
-    /// ([`fused::potts_gradient`]) into a tensor kept from step to step
-    /// (returned shallow: it is overwritten by the next call). Against the
-    /// libtorch operators: half the `(L·q)²` buffers and passes.
+    /// ([`fused::copy_rows`]), a tensor kept from step to step; then the
+    /// same row kernels as the factored model's turn them into the table's
+    /// gradient, and one pass projects it in place
+    /// ([`fused::potts_gradient`]). The buffer is returned (shallow) as the
+    /// table's gradient: the next call overwrites it. Against the libtorch
+    /// operators: less than half the `(L·q)²` arrays and passes.
     pub fn potts_batch(
         &mut self,
         model: &Potts,
@@ -456,7 +459,6 @@ impl FusedObjective {
         let n = l * Q;
         assert_eq!(model.couplings.size(), [n as i64, n as i64], "Potts table and reference differ");
         let b = weights.len();
-        self.table.resize(n * n, 0.0);
         self.grad.resize(b * n, 0.0);
         let present = self.present(states);
         // SAFETY: nothing writes the parameter during the step (Adam runs after it).
@@ -468,11 +470,18 @@ impl FusedObjective {
                 &w_owned
             }
         };
-        fused::copy_rows(&self.pool, w, &present, &mut self.table);
+        let buffer = self
+            .potts_buffer
+            .get_or_insert_with(|| Tensor::zeros([n as i64, n as i64], (Kind::Float, Device::Cpu)));
+        // SAFETY: the tensor is this objective's own; the caller is done with
+        // the previous step's shallow copy (the gradient) when it asks for
+        // the next step.
+        let table = unsafe { host_values(buffer) }.expect("float32 CPU buffer");
+        fused::copy_rows(&self.pool, w, &present, table);
         let fields = to_vec(&model.fields);
         let (data, mut d_fields) = fused::pll_rows(
             &self.pool,
-            &mut self.table,
+            table,
             &fields,
             &self.reference,
             &present,
@@ -480,25 +489,11 @@ impl FusedObjective {
             weights,
             &mut self.grad,
         );
-        fused::scatter_rows(
-            &self.pool,
-            &self.grad,
-            &d_fields,
-            &self.reference,
-            &present,
-            states,
-            &mut self.table,
-        );
-        let gradient = self
-            .potts_gradient
-            .get_or_insert_with(|| Tensor::zeros([n as i64, n as i64], (Kind::Float, Device::Cpu)));
-        // SAFETY: the tensor is this objective's own; the caller is done with
-        // the previous step's shallow copy when it asks for the next step.
-        let out = unsafe { host_values(gradient) }.expect("float32 CPU gradient");
-        let norm2 = fused::potts_gradient(&self.pool, &self.table, &present, w, lambda_j, out);
+        fused::scatter_rows(&self.pool, &self.grad, &d_fields, &self.reference, &present, states, table);
+        let norm2 = fused::potts_gradient(&self.pool, table, &present, w, lambda_j);
         let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
         let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
-        let table_grad = gradient.to_kind(model.couplings.kind());
+        let table_grad = buffer.to_kind(model.couplings.kind());
         let fields_grad = Tensor::from_slice(&d_fields)
             .reshape(model.fields.size())
             .to_kind(model.fields.kind());
