@@ -289,6 +289,11 @@ fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
         let copied = fadca::couplings::contact_scores(j.view());
         assert_eq!(in_place, copied, "{kind:?}");
         assert!(in_place.iter().any(|&x| x != 0.0));
+        // As float32 on the CPU (how trained models are scored), the Potts
+        // model's scores are read from its table through strides.
+        let single = fadca::predict::to_cpu(&model).unwrap();
+        let copied = fadca::couplings::contact_scores(single.couplings().view());
+        assert_eq!(single.contact_scores(), copied, "{kind:?} float32");
     }
 }
 

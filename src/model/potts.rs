@@ -57,7 +57,7 @@ impl Potts {
             return false;
         };
         let n = self.couplings.size()[0] as usize;
-        if n % Q != 0 || w.len() != n * n {
+        if !n.is_multiple_of(Q) || w.len() != n * n {
             return false;
         }
         use rayon::prelude::*;
