@@ -30,7 +30,8 @@
 //! --epochs 1 --threads 2` on random alignments, N = 1001, batches of 256;
 //! BENCHMARKS.md, "Memory guard"), 2026-11-30: fused kernels, factored
 //! 149 / 340 / 951 MiB and Potts 203 / 881 / 3 160 MiB at L = 100, 300,
-//! 600 (the Potts model 5.0 T above the runtime), factored 5.04 GiB at
+//! 600, Potts 8.35 GiB at L = 1000 with N = 2000 (the Potts model 5.0 T
+//! above the runtime), factored 5.04 GiB at
 //! L = 1500 with N = 20 000 (the memory freed by training is returned to
 //! the kernel before extraction, `crate::release_freed_memory`); libtorch operators, factored
 //! 4.05–4.11 T per step in L (measured before the fused kernels existed,
@@ -261,6 +262,7 @@ mod tests {
             (ModelKind::Potts, true, 100, 1001, 207_504 * KIB, 256),
             (ModelKind::Potts, true, 300, 1001, 902_216 * KIB, 256),
             (ModelKind::Potts, true, 600, 1001, 3_235_640 * KIB, 256),
+            (ModelKind::Potts, true, 1000, 2000, 8_760_264 * KIB, 256),
             (ModelKind::Factored, false, 100, 1001, 282_432 * KIB, 128),
             (ModelKind::Factored, false, 300, 1001, 841_264 * KIB, 128),
             (ModelKind::Factored, false, 600, 1001, 2_751_056 * KIB, 128),
