@@ -32,8 +32,9 @@
 //! 149 / 340 / 951 MiB and Potts 203 / 881 / 3 160 MiB at L = 100, 300,
 //! 600, Potts 8.35 GiB at L = 1000 with N = 2000 (the Potts model 5.0 T
 //! above the runtime), factored 5.04 GiB at
-//! L = 1500 with N = 20 000 (the memory freed by training is returned to
-//! the kernel before extraction, `crate::release_freed_memory`); libtorch operators, factored
+//! L = 1500 with N = 20 000 (measured before the memory freed by training
+//! was returned to the kernel ahead of extraction,
+//! `crate::release_freed_memory`); libtorch operators, factored
 //! 4.05–4.11 T per step in L (measured before the fused kernels existed,
 //! batches of 128), Potts 12.7–13.9 T. It is an estimate, above the
 //! measured peaks, not a bound. Arithmetic saturates instead of

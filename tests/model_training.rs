@@ -170,7 +170,8 @@ fn fused_cpu_potts_objective_matches_libtorch() {
         let mut fused = FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
         let flat: Vec<u8> = states.iter().copied().collect();
         let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
-        let (value, grads) = fused.potts_batch(&single, &flat, &w32, lj, lh);
+        // SAFETY: one call; its gradients are used before any other.
+        let (value, grads) = unsafe { fused.potts_batch(&single, &flat, &w32, lj, lh) };
         assert!(
             (value - expected).abs() < 1e-5 * expected.abs(),
             "L = {l}: objective {value} vs {expected}"
@@ -485,6 +486,23 @@ fn saved_model_loads_back_with_the_same_couplings() {
     for (x, y) in a.iter().zip(b.iter()) {
         assert!((x - y).abs() < 1e-5);
     }
+    // The same model and metadata give the same bytes, whatever the order
+    // in which the metadata's map (a HashMap) yields its entries: saved
+    // with many keys, several times (each map has its own random order).
+    let many: std::collections::HashMap<String, String> =
+        (0..24).map(|k| (format!("key{k}"), format!("value {k}"))).collect();
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|k| {
+            let p = dir.path().join(format!("same{k}.safetensors"));
+            let meta: std::collections::HashMap<String, String> =
+                many.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
+            model.save(&p, meta).unwrap();
+            std::fs::read(&p).unwrap()
+        })
+        .collect();
+    assert!(files.iter().all(|f| f == &files[0]), "saving the same model twice gave different files");
+    let (_, meta) = Model::load(&dir.path().join("same0.safetensors")).unwrap();
+    assert_eq!(meta.get("key17").map(String::as_str), Some("value 17"));
 }
 
 /// Writes a safetensors file of float32 tensors (all values 0.5) with the

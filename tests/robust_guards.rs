@@ -281,12 +281,18 @@ fn same_seed_and_threads_give_byte_identical_contacts() {
             );
         }
     }
-    // The factored model's CPU kernels split their work into fixed chunks and
-    // add partial sums in chunk order: the thread count does not matter either.
+    // The CPU kernels (both models, `pll`) split their work into fixed chunks
+    // and add partial sums in chunk order: the thread count does not matter
+    // either.
     assert_eq!(
         contact_files(&d.path().join("t1-0")),
         contact_files(&d.path().join("t2-0")),
         "factored: 1 and 2 threads give different contact files"
+    );
+    assert_eq!(
+        contact_files(&d.path().join("p1-a")),
+        contact_files(&d.path().join("p2-a")),
+        "potts: 1 and 2 threads give different contact files"
     );
 }
 

@@ -84,7 +84,7 @@ pub struct TrainingArgs {
     /// Seed of the initialisation and of the batch order.
     #[arg(long, value_name = "S", help_heading = "Training",
           help = default_of("Seed of the initialisation and of the batch order; on the CPU the same seed \
-gives identical files: whatever --threads for the factored model with --objective pll (the defaults), with \
+gives identical files: whatever --threads with --objective pll (the default), with \
 the same --threads otherwise", |c| c.seed.to_string()))]
     pub seed: Option<u64>,
     /// Training objective: pll = full pseudo-likelihood (every site predicted from all the

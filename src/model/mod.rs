@@ -330,8 +330,9 @@ impl Model {
             .iter()
             .map(|(name, t)| (*name, HostTensor::of(t)))
             .collect();
-        let bytes = safetensors::serialize(views, Some(metadata))
+        let mut bytes = safetensors::serialize(views, Some(metadata))
             .context("serialising the model as safetensors")?;
+        sort_header_keys(&mut bytes)?;
         crate::output::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
     }
 
@@ -378,6 +379,35 @@ impl Model {
             .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
         Ok((model, metadata))
     }
+}
+
+/// Rewrites the JSON header of a serialised safetensors file with its keys
+/// (and the metadata's) in sorted order: safetensors writes the metadata
+/// in the order of a `HashMap`, which changes from run to run, and the same
+/// model should give the same file. The header keeps its length (the same
+/// entries, reordered, padded with spaces as before), so the data offsets
+/// stay valid.
+fn sort_header_keys(bytes: &mut [u8]) -> Result<()> {
+    use std::collections::BTreeMap;
+    let size: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .context("safetensors output without a header")?;
+    let n = u64::from_le_bytes(size) as usize;
+    let header = bytes.get(8..8 + n).context("safetensors header longer than the file")?;
+    let mut entries: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).context("reading back the safetensors header")?;
+    for value in entries.values_mut() {
+        if let serde_json::Value::Object(map) = value {
+            let sorted: BTreeMap<String, serde_json::Value> = std::mem::take(map).into_iter().collect();
+            *value = serde_json::to_value(sorted).context("sorting the safetensors header")?;
+        }
+    }
+    let text = serde_json::to_vec(&entries).context("writing the safetensors header")?;
+    anyhow::ensure!(text.len() <= n, "sorted safetensors header is longer than the original");
+    bytes[8..8 + text.len()].copy_from_slice(&text);
+    bytes[8 + text.len()..8 + n].fill(b' ');
+    Ok(())
 }
 
 /// A contiguous CPU float32 tensor seen by safetensors' writer: its bytes

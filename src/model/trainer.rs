@@ -318,7 +318,7 @@ fn penalty(model: &Model, coupling_norm2: Option<&Tensor>, lambda_j: f64, lambda
 /// [`FusedObjective::potts_batch`] for the Potts model; [`batch_loss`] is
 /// the same objective in libtorch operators, used on CUDA, for the masked
 /// objective and as the reference in tests). Holds the thread pool, the
-/// factored model's `(L·q)²` table buffer and attention (`H·L²`), and the
+/// factored model's `(L·q)²` table buffer and attention (`H·L²`) and the
 /// Potts model's `(L·q)²` buffer, reused from step to step.
 pub struct FusedObjective {
     pool: rayon::ThreadPool,
@@ -440,14 +440,21 @@ impl FusedObjective {
     /// projected onto symmetric tables with zero diagonal blocks plus the
     /// penalty's `2λ_J·W` (what [`Model::project_gradients`] makes of
     /// libtorch's), and the fields'. The table is the model's parameter: its
-    /// rows the batch reads are copied into the kernels' buffer
-    /// ([`fused::copy_rows`]), a tensor kept from step to step; then the
+    /// rows the batch reads are copied into the objective's `(L·q)²`
+    /// buffer, a tensor kept from step to step ([`fused::copy_rows`]); the
     /// same row kernels as the factored model's turn them into the table's
     /// gradient, and one pass projects it in place
-    /// ([`fused::potts_gradient`]). The buffer is returned (shallow) as the
-    /// table's gradient: the next call overwrites it. Against the libtorch
-    /// operators: less than half the `(L·q)²` arrays and passes.
-    pub fn potts_batch(
+    /// ([`fused::potts_gradient`]); the buffer is returned (shallow) as the
+    /// table's gradient. Against the libtorch operators: less than half the
+    /// `(L·q)²` arrays and passes.
+    ///
+    /// # Safety
+    /// The returned table gradient shares its memory with the buffer, which
+    /// the next call writes: it (and every shallow copy of it) must no
+    /// longer be in use when this is called again. (A new tensor every step
+    /// would avoid this at the cost of a table of memory: the allocator
+    /// does not hand the freed one back in time.)
+    pub unsafe fn potts_batch(
         &mut self,
         model: &Potts,
         states: &[u8],
@@ -473,9 +480,9 @@ impl FusedObjective {
         let buffer = self
             .potts_buffer
             .get_or_insert_with(|| Tensor::zeros([n as i64, n as i64], (Kind::Float, Device::Cpu)));
-        // SAFETY: the tensor is this objective's own; the caller is done with
-        // the previous step's shallow copy (the gradient) when it asks for
-        // the next step.
+        // SAFETY: the tensor is this objective's own, and by the contract of
+        // this function the previous step's gradient (a shallow copy of it)
+        // is no longer in use.
         let table = unsafe { host_values(buffer) }.expect("float32 CPU buffer");
         fused::copy_rows(&self.pool, w, &present, table);
         let fields = to_vec(&model.fields);
@@ -676,7 +683,7 @@ pub fn train(
     let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
     let start = Instant::now();
     tch::manual_seed(cfg.seed as i64);
-    // The fused CPU kernels for the factored model's pseudo-likelihood (see
+    // The fused CPU kernels for either model's pseudo-likelihood (see
     // `FusedObjective`); libtorch's operators otherwise, which need the
     // alignment as tensors.
     let threads = tch::get_num_threads().max(1);
@@ -758,7 +765,10 @@ pub fn train(
                         rows.extend(states.row(k as usize).iter());
                     }
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                    let (value, grads) = fused.potts_batch(potts, &rows, &w, lambda_j, cfg.lambda_h);
+                    // SAFETY: the previous step's gradients were dropped at the
+                    // end of its iteration; nothing else copied them.
+                    let (value, grads) =
+                        unsafe { fused.potts_batch(potts, &rows, &w, lambda_j, cfg.lambda_h) };
                     (grads, value)
                 }
             };
@@ -814,7 +824,7 @@ pub fn train(
             checkpoint.restore(&mut vs_params);
             step = checkpoint.step;
             learning_rate /= 2.0;
-            optimizer = Adam::new(&vs_params, learning_rate);
+            optimizer.reset(learning_rate);
             restarts.push(Restart {
                 epoch: epoch + 1,
                 reason: message,
@@ -965,6 +975,19 @@ impl Adam {
             m: params.iter().map(|p| p.zeros_like()).collect(),
             v: params.iter().map(|p| p.zeros_like()).collect(),
         }
+    }
+
+    /// Starts again at `lr` with zero moments, overwriting them in place
+    /// (a new optimiser would hold two sets for a moment: two `(L·q)²`
+    /// tables for the Potts model).
+    fn reset(&mut self, lr: f64) {
+        self.lr = lr;
+        self.t = 0;
+        tch::no_grad(|| {
+            for moment in self.m.iter_mut().chain(self.v.iter_mut()) {
+                let _ = moment.zero_();
+            }
+        });
     }
 
     /// One step with given gradients (one per parameter, undefined ones
