@@ -24,10 +24,11 @@ pub use error::{InputError, input_error};
 /// Number of states per position: 20 amino acids and the gap.
 pub const Q: usize = 21;
 
-/// Returns the memory freed so far to the kernel (`malloc_trim`): called
-/// once training is over, whose `(L·q)²` buffers [`keep_freed_memory`]
-/// kept in the process, so that what comes after (contact extraction, the
-/// model file's bytes, the next family of a batch) does not add to them.
+/// Returns the memory freed so far to the kernel (`malloc_trim`): called by
+/// the trainer once its `(L·q)²` buffers, which [`keep_freed_memory`] kept
+/// in the process while it ran, are dropped, so that what comes after
+/// (contact extraction, the model file's bytes, the next family of a batch)
+/// does not add to them.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the kernel.

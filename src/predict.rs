@@ -572,7 +572,6 @@ pub fn run_prediction_with(
         }
     };
     timings.train = seconds(t);
-    crate::release_freed_memory();
     crate::interrupt::check("training")?;
 
     let t = Instant::now();

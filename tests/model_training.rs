@@ -98,6 +98,37 @@ fn potts_gradient_matches_finite_differences() {
     check_gradients(ModelKind::Potts);
 }
 
+/// A batch for the fused-kernel tests: `n` random sequences of length `l`
+/// with unequal weights (libtorch's float64 and the kernels' float32).
+fn weighted_batch(n: usize, l: usize, seed: u64) -> (Array2<u8>, Vec<f64>, Vec<u8>, Vec<f32>) {
+    let states = random_states(n, l, 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let w: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
+    let flat: Vec<u8> = states.iter().copied().collect();
+    let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
+    (states, w, flat, w32)
+}
+
+/// The kernels' objective and gradients (`value`, `grads`) against
+/// libtorch's (`expected`, `want`, float64).
+fn assert_same_objective(l: usize, value: f64, expected: f64, grads: &[Tensor], want: &[Tensor]) {
+    assert!(
+        (value - expected).abs() < 1e-5 * expected.abs(),
+        "L = {l}: objective {value} vs {expected}"
+    );
+    assert_eq!(grads.len(), want.len());
+    for (got, want) in grads.iter().zip(want) {
+        assert_eq!(got.size(), want.size());
+        let got = got.to_kind(Kind::Double);
+        let scale = want.abs().max().double_value(&[]);
+        let diff = (&got - want).abs().max().double_value(&[]);
+        assert!(
+            scale > 0.0 && diff < 1e-4 * scale,
+            "L = {l}: gradient differs by {diff} (scale {scale})"
+        );
+    }
+}
+
 /// The CPU training path of the factored model (fused kernels, float32)
 /// computes the same objective and gradients as the libtorch operators of
 /// `batch_loss` (float64 here), on a batch with unequal weights; at L = 35
@@ -107,9 +138,7 @@ fn potts_gradient_matches_finite_differences() {
 fn fused_cpu_objective_matches_libtorch() {
     let _torch = torch_globals();
     for (n, l) in [(37, 9), (23, 35)] {
-        let states = random_states(n, l, 5);
-        let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let w: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
+        let (states, w, flat, w32) = weighted_batch(n, l, 2);
         let (lj, lh) = (0.01, 0.003);
         let model = random_model(ModelKind::Factored, l, 9);
         let reference = batch_loss(&model, &to_tensor(&states), &Tensor::from_slice(&w), lj, lh);
@@ -117,25 +146,12 @@ fn fused_cpu_objective_matches_libtorch() {
         let want: Vec<Tensor> = model.parameters().iter().map(|p| p.grad().copy()).collect();
         // Any reference gives the same objective; this one matches some sites and not others.
         let mut fused = FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
-        let flat: Vec<u8> = states.iter().copied().collect();
-        let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
         let Model::Factored(factored) = &model else { unreachable!() };
         let (value, grads) = fused.batch(factored, &flat, &w32, lj, lh);
-        let expected = reference.double_value(&[]);
-        assert!(
-            (value - expected).abs() < 1e-5 * expected.abs(),
-            "L = {l}: objective {value} vs {expected}"
-        );
-        assert_eq!(grads.len(), want.len());
-        for ((p, got), want) in model.parameters().iter().zip(&grads).zip(&want) {
+        assert_same_objective(l, value, reference.double_value(&[]), &grads, &want);
+        for (p, got) in model.parameters().iter().zip(&grads) {
             assert_eq!(got.size(), p.size());
             assert_eq!(got.kind(), p.kind());
-            let scale = want.abs().max().double_value(&[]);
-            let diff = (got - want).abs().max().double_value(&[]);
-            assert!(
-                scale > 0.0 && diff < 1e-4 * scale,
-                "L = {l}: gradient differs by {diff} (scale {scale})"
-            );
         }
     }
 }
@@ -149,9 +165,7 @@ fn fused_cpu_objective_matches_libtorch() {
 fn fused_cpu_potts_objective_matches_libtorch() {
     let _torch = torch_globals();
     for (n, l) in [(37, 9), (23, 35)] {
-        let states = random_states(n, l, 5);
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let w: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
+        let (states, w, flat, w32) = weighted_batch(n, l, 3);
         let (lj, lh) = (0.01, 0.003);
         let mut model = random_model(ModelKind::Potts, l, 9);
         let Model::Potts(potts) = &mut model else { unreachable!() };
@@ -168,25 +182,9 @@ fn fused_cpu_potts_objective_matches_libtorch() {
             fields: potts.fields.detach().to_kind(Kind::Float),
         };
         let mut fused = FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
-        let flat: Vec<u8> = states.iter().copied().collect();
-        let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
         // SAFETY: one call; its gradients are used before any other.
         let (value, grads) = unsafe { fused.potts_batch(&single, &flat, &w32, lj, lh) };
-        assert!(
-            (value - expected).abs() < 1e-5 * expected.abs(),
-            "L = {l}: objective {value} vs {expected}"
-        );
-        assert_eq!(grads.len(), want.len());
-        for ((p, got), want) in params.iter().zip(&grads).zip(&want) {
-            assert_eq!(got.size(), p.size());
-            let got = got.to_kind(Kind::Double);
-            let scale = want.abs().max().double_value(&[]);
-            let diff = (&got - want).abs().max().double_value(&[]);
-            assert!(
-                scale > 0.0 && diff < 1e-4 * scale,
-                "L = {l}: gradient differs by {diff} (scale {scale})"
-            );
-        }
+        assert_same_objective(l, value, expected, &grads, &want);
         // The table's gradient keeps the table symmetric with J_ii = 0.
         let g = grads[0].to_kind(Kind::Double);
         assert_eq!((&g - g.tr()).abs().max().double_value(&[]), 0.0);

@@ -44,9 +44,8 @@ pub struct TrainingArgs {
     /// model and its defaults") the Potts model is the more precise (mean
     /// top-L precision 0.540 against 0.446), in less time with two threads
     /// (98 s against 112 s), but needs about 5 (L·21)² tables of memory
-    /// against 1; the
-    /// factored model has far fewer parameters (H(2Ld + q²) against
-    /// L²q²/2) and is the one the paper analyses.
+    /// against 1; the factored model has far fewer parameters (H(2Ld + q²)
+    /// against L²q²/2) and is the one the paper analyses.
     #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]
     pub model: ModelKind,
     /// Attention heads H (factored model).
@@ -304,12 +303,12 @@ impl Reporter {
 fn progress_line(p: &Progress) -> Option<String> {
     if p.end_of_epoch {
         let every = if p.epochs >= 10 { p.epochs.div_ceil(10) } else { 1 };
-        (p.epoch % every == 0 || p.epoch == p.epochs).then(|| {
+        (p.epoch.is_multiple_of(every) || p.epoch == p.epochs).then(|| {
             format!("epoch {}/{}  loss {:.3}  {:.1} s", p.epoch, p.epochs, p.loss, p.elapsed)
         })
     } else {
         let every = p.steps.div_ceil(10).max(1);
-        (p.epochs < 10 && p.step % every == 0).then(|| {
+        (p.epochs < 10 && p.step.is_multiple_of(every)).then(|| {
             format!(
                 "step {}/{}  epoch {}/{} so far: loss {:.3}  {:.1} s",
                 p.step,

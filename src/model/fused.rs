@@ -421,6 +421,29 @@ dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], present: 
     }
 });
 
+/// Steps 2 and 3 on one buffer: [`pll_rows`] on `table`, then
+/// [`scatter_rows`] of the table's gradient into the same rows (nothing
+/// reads a table row again once the logits are summed: one `(L·q)²` array
+/// instead of two). Returns the data term and the fields' gradient; the
+/// rows marked in `present` then hold the table's gradient, and `grad` the
+/// logits' gradient (resized to B×n).
+#[allow(clippy::too_many_arguments)]
+pub fn data_term_and_table_gradient(
+    pool: &rayon::ThreadPool,
+    table: &mut [f32],
+    fields: &[f32],
+    reference: &[u8],
+    present: &[u32],
+    states: &[u8],
+    weights: &[f32],
+    grad: &mut Vec<f32>,
+) -> (f64, Vec<f32>) {
+    grad.resize(weights.len() * reference.len() * Q, 0.0);
+    let (data, d_fields) = pll_rows(pool, table, fields, reference, present, states, weights, grad);
+    scatter_rows(pool, grad, &d_fields, reference, present, states, table);
+    (data, d_fields)
+}
+
 /// The rows `(j,b)` of the Potts model's table `w` (n×n, n = L·q) marked
 /// in `present` (see [`pll_rows`]) copied into `table`, which
 /// [`pll_rows`] then turns into differences in place: the Potts model's

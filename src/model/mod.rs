@@ -123,10 +123,10 @@ impl Model {
     /// `2·λ_J·W` added ([`potts::Potts::project_gradient`]), which keeps
     /// the table symmetric; the factored model's are left as they are.
     pub fn project_gradients(&self, gradients: &mut [Tensor], lambda_j: f64) {
-        if let Model::Potts(m) = self {
-            if let Some(g) = gradients.first_mut().filter(|g| g.defined()) {
-                *g = m.project_gradient(g, lambda_j);
-            }
+        if let Model::Potts(m) = self
+            && let Some(g) = gradients.first_mut().filter(|g| g.defined())
+        {
+            *g = m.project_gradient(g, lambda_j);
         }
     }
 
@@ -388,21 +388,16 @@ impl Model {
 /// entries, reordered, padded with spaces as before), so the data offsets
 /// stay valid.
 fn sort_header_keys(bytes: &mut [u8]) -> Result<()> {
-    use std::collections::BTreeMap;
     let size: [u8; 8] = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .context("safetensors output without a header")?;
     let n = u64::from_le_bytes(size) as usize;
     let header = bytes.get(8..8 + n).context("safetensors header longer than the file")?;
-    let mut entries: BTreeMap<String, serde_json::Value> =
+    // serde_json's objects are sorted maps (no `preserve_order`): reading
+    // the header back and writing it again sorts every level.
+    let entries: serde_json::Value =
         serde_json::from_slice(header).context("reading back the safetensors header")?;
-    for value in entries.values_mut() {
-        if let serde_json::Value::Object(map) = value {
-            let sorted: BTreeMap<String, serde_json::Value> = std::mem::take(map).into_iter().collect();
-            *value = serde_json::to_value(sorted).context("sorting the safetensors header")?;
-        }
-    }
     let text = serde_json::to_vec(&entries).context("writing the safetensors header")?;
     anyhow::ensure!(text.len() <= n, "sorted safetensors header is longer than the original");
     bytes[8..8 + text.len()].copy_from_slice(&text);
@@ -420,8 +415,9 @@ struct HostTensor<'a> {
 
 impl<'a> HostTensor<'a> {
     fn of(t: &'a Tensor) -> HostTensor<'a> {
-        // SAFETY: the tensor (a contiguous CPU float32 copy made for saving)
-        // is only read while the view lives.
+        // SAFETY: the tensor (the model's own parameter when it is already a
+        // contiguous CPU float32 tensor, else a copy) is only read while the
+        // view lives: saving takes the model by shared reference.
         let values = unsafe { host_values(t) }.expect("a contiguous CPU float32 tensor");
         HostTensor {
             shape: t.size().iter().map(|&s| s as usize).collect(),

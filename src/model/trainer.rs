@@ -323,9 +323,8 @@ fn penalty(model: &Model, coupling_norm2: Option<&Tensor>, lambda_j: f64, lambda
 pub struct FusedObjective {
     pool: rayon::ThreadPool,
     reference: Vec<u8>,
-    /// The `(L·q)²` table, then its gradient: [`fused::scatter_rows`]
-    /// overwrites the rows that [`fused::pll_rows`] has read, which nothing
-    /// reads again (one table of memory instead of two).
+    /// The `(L·q)²` table, then its gradient
+    /// ([`fused::data_term_and_table_gradient`]).
     table: Vec<f32>,
     grad: Vec<f32>,
     a_ihj: Vec<f32>,
@@ -378,10 +377,8 @@ impl FusedObjective {
         let l = model.query.size()[1] as usize;
         assert_eq!(l, self.reference.len(), "model length and reference length differ");
         let n = l * Q;
-        let b = weights.len();
         let heads = model.heads();
         self.table.resize(n * n, 0.0);
-        self.grad.resize(b * n, 0.0);
         for buffer in [&mut self.a_ihj, &mut self.a_jih, &mut self.d_ihj] {
             buffer.resize(l * l * heads, 0.0);
         }
@@ -394,7 +391,7 @@ impl FusedObjective {
         fused::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
         let present = self.present(states);
         fused::build_table(&self.pool, &self.a_jih, &v_hba, &present, heads, &mut self.table);
-        let (data, mut d_fields) = fused::pll_rows(
+        let (data, mut d_fields) = fused::data_term_and_table_gradient(
             &self.pool,
             &mut self.table,
             &fields,
@@ -403,15 +400,6 @@ impl FusedObjective {
             states,
             weights,
             &mut self.grad,
-        );
-        fused::scatter_rows(
-            &self.pool,
-            &self.grad,
-            &d_fields,
-            &self.reference,
-            &present,
-            states,
-            &mut self.table,
         );
         let (mut d_a, mut d_v) =
             fused::table_grads(&self.pool, &self.table, &self.a_jih, &v_hba, &present, heads);
@@ -465,8 +453,6 @@ impl FusedObjective {
         let l = self.reference.len();
         let n = l * Q;
         assert_eq!(model.couplings.size(), [n as i64, n as i64], "Potts table and reference differ");
-        let b = weights.len();
-        self.grad.resize(b * n, 0.0);
         let present = self.present(states);
         // SAFETY: nothing writes the parameter during the step (Adam runs after it).
         let w_owned;
@@ -486,7 +472,7 @@ impl FusedObjective {
         let table = unsafe { host_values(buffer) }.expect("float32 CPU buffer");
         fused::copy_rows(&self.pool, w, &present, table);
         let fields = to_vec(&model.fields);
-        let (data, mut d_fields) = fused::pll_rows(
+        let (data, mut d_fields) = fused::data_term_and_table_gradient(
             &self.pool,
             table,
             &fields,
@@ -496,7 +482,6 @@ impl FusedObjective {
             weights,
             &mut self.grad,
         );
-        fused::scatter_rows(&self.pool, &self.grad, &d_fields, &self.reference, &present, states, table);
         let norm2 = fused::potts_gradient(&self.pool, table, &present, w, lambda_j);
         let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
         let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
@@ -733,13 +718,20 @@ pub fn train(
         for (batch, chunk) in order.chunks(batch_size).enumerate() {
             crate::interrupt::check("training")?;
             let (gradients, mut value) = match (&mut path, &model) {
-                (StepPath::Fused(fused), Model::Factored(factored)) => {
+                (StepPath::Fused(fused), _) => {
                     let mut rows = Vec::with_capacity(chunk.len() * l);
                     for &k in chunk {
                         rows.extend(states.row(k as usize).iter());
                     }
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                    let (value, grads) = fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h);
+                    let (value, grads) = match &model {
+                        Model::Factored(factored) => fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h),
+                        // SAFETY: the previous step's gradients were dropped at
+                        // the end of its iteration; nothing else copied them.
+                        Model::Potts(potts) => unsafe {
+                            fused.potts_batch(potts, &rows, &w, lambda_j, cfg.lambda_h)
+                        },
+                    };
                     (grads, value)
                 }
                 (StepPath::Torch(data), _) => {
@@ -758,18 +750,6 @@ pub fn train(
                     let mut grads = Tensor::run_backward(&[&loss], &vs_params, false, false);
                     model.project_gradients(&mut grads, lambda_j);
                     (grads, loss.double_value(&[]) + outside.unwrap_or(0.0))
-                }
-                (StepPath::Fused(fused), Model::Potts(potts)) => {
-                    let mut rows = Vec::with_capacity(chunk.len() * l);
-                    for &k in chunk {
-                        rows.extend(states.row(k as usize).iter());
-                    }
-                    let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                    // SAFETY: the previous step's gradients were dropped at the
-                    // end of its iteration; nothing else copied them.
-                    let (value, grads) =
-                        unsafe { fused.potts_batch(potts, &rows, &w, lambda_j, cfg.lambda_h) };
-                    (grads, value)
                 }
             };
             if fault.poisons(step) {
@@ -846,6 +826,11 @@ pub fn train(
             end_of_epoch: true,
         });
     }
+    // The step buffers, Adam's moments and the checkpoint go back to the
+    // kernel: what follows training (extraction, the model file, another
+    // family of a batch) does not add to them.
+    drop((path, optimizer, checkpoint));
+    crate::release_freed_memory();
     let report = TrainReport {
         loss_curve: curve,
         steps: step,
