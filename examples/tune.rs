@@ -4,6 +4,8 @@
 //! `cargo run --release --example tune -- FAMILIES.tsv [key=value ...]`
 //! keys: model heads head_dim lambda_j lambda_h lr epochs steps batch seed
 //! seeds (average the couplings of that many seeds) threads only=FAM,FAM
+//! objective (pll|mlm) mask_prob theta (identity threshold of the weights)
+//! lambda_j_scale=c (λ_J = c·(L−1)/M_eff per family)
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,6 +25,8 @@ fn main() -> anyhow::Result<()> {
     let mut threads = 2;
     let mut seeds: u64 = 1;
     let mut steps: Option<usize> = None;
+    let mut theta = 0.8;
+    let mut lambda_j_scale: Option<f64> = None;
     for kv in &args[1..] {
         let (k, v) = kv.split_once('=').expect("key=value");
         match k {
@@ -49,6 +53,12 @@ fn main() -> anyhow::Result<()> {
             "seed" => cfg.seed = v.parse()?,
             "seeds" => seeds = v.parse()?,
             "threads" => threads = v.parse()?,
+            "objective" => {
+                cfg.objective = if v == "mlm" { fadca::model::Objective::Mlm } else { fadca::model::Objective::Pll }
+            }
+            "mask_prob" => cfg.mask_prob = v.parse()?,
+            "theta" => theta = v.parse()?,
+            "lambda_j_scale" => lambda_j_scale = Some(v.parse::<f64>()?),
             "only" => only = Some(v.split(',').map(String::from).collect()),
             _ => anyhow::bail!("unknown key {k}"),
         }
@@ -68,9 +78,13 @@ fn main() -> anyhow::Result<()> {
         }
         let start = Instant::now();
         let aln = read_alignment(&root.join(f[1]), &ReadOptions::default())?;
-        let w = fadca::weights::sequence_weights(aln.states.view(), 0.8);
+        let w = fadca::weights::sequence_weights(aln.states.view(), theta);
         let t_w = start.elapsed().as_secs_f64();
         let mut cfg = cfg.clone();
+        if let Some(c) = lambda_j_scale {
+            let meff = fadca::weights::effective_count(&w);
+            cfg.lambda_j = Some(c * (aln.states.ncols().max(2) - 1) as f64 / meff);
+        }
         if let Some(st) = steps {
             let (_, b) = cfg.schedule(aln.depth());
             cfg.epochs = Some(st.div_ceil(aln.depth().div_ceil(b)).max(1));
