@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             "seeds" => seeds = v.parse()?,
             "threads" => threads = v.parse()?,
             "objective" => {
-                cfg.objective = if v == "mlm" { fadca::model::Objective::Mlm } else { fadca::model::Objective::Pll }
+                cfg.objective = clap::ValueEnum::from_str(v, true).map_err(anyhow::Error::msg)?
             }
             "mask_prob" => cfg.mask_prob = v.parse()?,
             "theta" => theta = v.parse()?,
@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
         let mut cfg = cfg.clone();
         if let Some(c) = lambda_j_scale {
             let meff = fadca::weights::effective_count(&w);
-            cfg.lambda_j = Some(c * (aln.states.ncols().max(2) - 1) as f64 / meff);
+            cfg.lambda_j = Some(c * fadca::model::plmc_lambda_scale(aln.states.ncols(), meff));
         }
         if let Some(st) = steps {
             let (_, b) = cfg.schedule(aln.depth());

@@ -25,7 +25,8 @@ mod trainer;
 
 pub use trainer::{
     DEFAULT_MASK_PROB, FusedObjective, Objective, Progress, TrainConfig, TrainReport, batch_loss,
-    device_name, masked_batch_loss, neg_log_likelihood, reference_states, train, uses_fused_kernels,
+    device_name, masked_batch_loss, neg_log_likelihood, plmc_lambda_scale, reference_states, train,
+    uses_fused_kernels,
 };
 pub use trainer::{MAX_RESTARTS, Restart, TrainingDiverged};
 

@@ -65,6 +65,13 @@ pub struct TrainConfig {
     pub mask_prob: f64,
 }
 
+/// `(L−1)/M_eff`: how plmc's coupling penalty, `c·(L−1)` per pair of the
+/// un-normalised objective, scales per entry of `J` in this objective
+/// (divided by `M_eff`); λ_J = `c'`·this (the Potts default's `c'` is 0.1).
+pub fn plmc_lambda_scale(l: usize, meff: f64) -> f64 {
+    (l.max(2) - 1) as f64 / meff.max(1.0)
+}
+
 /// What the trainer minimises (see [`masked_batch_loss`] for `Mlm`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
@@ -138,7 +145,7 @@ impl TrainConfig {
     pub fn lambda_j_for(&self, l: usize, meff: f64) -> f64 {
         self.lambda_j.unwrap_or_else(|| match self.model {
             ModelKind::Factored => 1e-3,
-            ModelKind::Potts => 0.1 * (l.max(2) - 1) as f64 / meff.max(1.0),
+            ModelKind::Potts => 0.1 * plmc_lambda_scale(l, meff),
         })
     }
 
