@@ -19,11 +19,17 @@ fn time(label: &str, reps: usize, mut f: impl FnMut()) {
     for _ in 0..reps {
         f();
     }
-    println!("{label:<28} {:>9.1} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    println!(
+        "{label:<28} {:>9.1} ms",
+        t.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
 }
 
 fn main() {
-    let a: Vec<i64> = std::env::args().skip(1).map(|x| x.parse().expect("integer")).collect();
+    let a: Vec<i64> = std::env::args()
+        .skip(1)
+        .map(|x| x.parse().expect("integer"))
+        .collect();
     let (b, l, h, threads) = (a[0], a[1], a[2], a[3]);
     tch::set_num_threads(threads as i32);
     let opts = (Kind::Float, Device::Cpu);
@@ -46,7 +52,9 @@ fn main() {
     time("per-head gather + matmul", 2, || {
         // E[(h,j),(n,a)] = V^h(a, x_nj); logits (L × B·q) = A_cat (L × H·L) · E
         let vt = values.permute([2, 0, 1]).reshape([Q, h * Q]);
-        let e = vt.index_select(0, &states.reshape([-1])).reshape([b, l, h, Q]);
+        let e = vt
+            .index_select(0, &states.reshape([-1]))
+            .reshape([b, l, h, Q]);
         let e = e.permute([2, 1, 0, 3]).reshape([h * l, b * Q]);
         let a_cat = attention.permute([1, 0, 2]).reshape([l, h * l]);
         a_cat.matmul(&e).sum(Kind::Float).backward();

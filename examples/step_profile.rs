@@ -59,7 +59,9 @@ fn main() {
         );
     }
     let mut fused = FusedObjective::new(threads, vec![0; l]).unwrap();
-    let Model::Factored(factored) = &model else { unreachable!() };
+    let Model::Factored(factored) = &model else {
+        unreachable!()
+    };
     let flat: Vec<u8> = Vec::<i64>::try_from(states.reshape([-1]))
         .unwrap()
         .iter()

@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use fadca::alignment::{ReadOptions, read_alignment};
-use fadca::evaluate::{NativeSource, SeparationClass, score_against_structure};
+use fadca::contacts::Prediction;
+use fadca::contacts::SeparationClass;
 use fadca::model::{ModelKind, TrainConfig, train};
-use fadca::output::contact_files::Prediction;
+use fadca::score::score_against_structure;
 use fadca::structure::AtomSelection;
+use fadca::structure::NativeSource;
 
 fn main() -> anyhow::Result<()> {
-    fadca::keep_freed_memory();
+    fadca::runtime::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let manifest = PathBuf::from(&args[0]);
     let root = manifest.parent().unwrap_or(Path::new("."));

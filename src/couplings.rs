@@ -4,6 +4,7 @@
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis};
 
 use crate::Q;
+use crate::model::Model;
 
 /// `J_ij(a,b) ← ½(J_ij(a,b) + J_ji(b,a))` for an L×L×q×q coupling array.
 pub fn symmetrise(j: ArrayView4<f32>) -> Array4<f64> {
@@ -70,11 +71,19 @@ pub fn apc(f: &Array2<f64>) -> Array2<f64> {
         return Array2::zeros((l, l));
     }
     let off = |i: usize, k: usize| if i == k { 0.0 } else { f[[i, k]] };
-    let row: Vec<f64> = (0..l).map(|i| (0..l).map(|k| off(i, k)).sum::<f64>() / (l - 1) as f64).collect();
-    let col: Vec<f64> = (0..l).map(|k| (0..l).map(|i| off(i, k)).sum::<f64>() / (l - 1) as f64).collect();
+    let row: Vec<f64> = (0..l)
+        .map(|i| (0..l).map(|k| off(i, k)).sum::<f64>() / (l - 1) as f64)
+        .collect();
+    let col: Vec<f64> = (0..l)
+        .map(|k| (0..l).map(|i| off(i, k)).sum::<f64>() / (l - 1) as f64)
+        .collect();
     let all = row.iter().sum::<f64>() / l as f64;
     Array2::from_shape_fn((l, l), |(i, k)| {
-        if i == k || all == 0.0 { 0.0 } else { f[[i, k]] - row[i] * col[k] / all }
+        if i == k || all == 0.0 {
+            0.0
+        } else {
+            f[[i, k]] - row[i] * col[k] / all
+        }
     })
 }
 
@@ -102,6 +111,12 @@ pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
         }
     }
     apc(&f)
+}
+
+/// Contact scores of a trained model ([`contact_scores`] of its couplings,
+/// read in place through [`Model::with_couplings`]).
+pub fn model_contact_scores(model: &Model) -> Array2<f64> {
+    model.with_couplings(contact_scores)
 }
 
 #[cfg(test)]
@@ -168,7 +183,11 @@ mod tests {
     fn pairwise_scores_equal_the_composed_steps() {
         let l = 5;
         let j = Array4::<f32>::from_shape_fn((l, l, Q, Q), |(i, k, a, b)| {
-            if i == k { 0.0 } else { ((i * 7 + k * 13 + a * 3 + b * 5) % 17) as f32 * 0.1 - 0.8 }
+            if i == k {
+                0.0
+            } else {
+                ((i * 7 + k * 13 + a * 3 + b * 5) % 17) as f32 * 0.1 - 0.8
+            }
         });
         let composed = apc(&frobenius(&zero_sum_gauge(symmetrise(j.view()))));
         let pairwise = contact_scores(j.view());
@@ -182,7 +201,11 @@ mod tests {
         // Adding J_ij(a,b) += u(a) + v(b) (a gauge change) leaves the scores unchanged.
         let l = 4;
         let mut j = Array4::<f32>::from_shape_fn((l, l, Q, Q), |(i, k, a, b)| {
-            if i == k { 0.0 } else { ((i * 7 + k * 3 + a * 5 + b * 11) % 13) as f32 / 13.0 }
+            if i == k {
+                0.0
+            } else {
+                ((i * 7 + k * 3 + a * 5 + b * 11) % 13) as f32 / 13.0
+            }
         });
         let before = contact_scores(j.view());
         for i in 0..l {

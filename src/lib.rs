@@ -1,20 +1,41 @@
-//! fadca — Factored-Attention Direct Coupling Analysis.
+//! fadca — Factored-Attention Direct Coupling Analysis: contacts of a
+//! protein from a multiple sequence alignment of its family.
 //!
-//! Data flows one way: alignment → weights → trained model → couplings →
-//! contact scores → files/report. Each stage is one module.
+//! The modules are the pipeline, in the order data flows through it; a
+//! module uses only those listed before it (checked by a test):
+//!
+//! | stage | module | what it holds |
+//! |---|---|---|
+//! | | [`error`] | the one error type and the exit codes |
+//! | | [`io`] | reading (gzip-aware) and atomic writing of files |
+//! | | [`runtime`] | device, threads, allocator, clean stops on signals |
+//! | read | [`alignment`] | FASTA/A2M, A3M, Stockholm, PSICOV readers → states |
+//! | weigh | [`weights`] | sequence weights and M_eff |
+//! | train | [`model`] | both models, their memory guard, the trainer, the CPU kernels, model files |
+//! | couplings | [`couplings`] | couplings → contact scores (symmetrise, gauge, Frobenius, APC) |
+//! | contacts | [`contacts`] | the prediction, its ranking, the contact-file formats |
+//! | native | [`structure`] | structures, their mapping onto the query, known contacts |
+//! | figures | [`plot`] | every figure fadca draws |
+//! | score | [`score`] | precision against known contacts (`fadca score`) |
+//! | run | [`predict`] | one prediction, stage by stage (`fadca predict`) |
+//! | many | [`batch`] | many families, resumable and sharded (`fadca batch`) |
+//! | synthetic | [`simulate`] | planted teachers and their Gibbs samples (`fadca simulate`) |
+//! | | [`likelihood`] | likelihood of an alignment under a model (`fadca evaluate`) |
+//! | | [`experiment`] | the paper's experiments on synthetic families |
+pub mod error;
+pub mod io;
+pub mod runtime;
+
 pub mod alignment;
 pub mod batch;
+pub mod contacts;
 pub mod couplings;
-pub mod cuda;
-pub mod error;
-pub mod evaluate;
-pub mod evaluate_model;
 pub mod experiment;
-pub mod interrupt;
-pub mod memory;
+pub mod likelihood;
 pub mod model;
-pub mod output;
+pub mod plot;
 pub mod predict;
+pub mod score;
 pub mod simulate;
 pub mod structure;
 pub mod weights;
@@ -24,29 +45,105 @@ pub use error::{InputError, input_error};
 /// Number of states per position: 20 amino acids and the gap.
 pub const Q: usize = 21;
 
-/// Returns the memory freed so far to the kernel (`malloc_trim`): called by
-/// the trainer once its `(L·q)²` buffers, which [`keep_freed_memory`] kept
-/// in the process while it ran, are dropped, so that what comes after
-/// (contact extraction, the model file's bytes, the next family of a batch)
-/// does not add to them.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
+#[cfg(test)]
+mod tests {
+    /// The modules of this crate in pipeline order, as declared above.
+    const ORDER: [&str; 16] = [
+        "error",
+        "io",
+        "runtime",
+        "alignment",
+        "weights",
+        "model",
+        "couplings",
+        "contacts",
+        "structure",
+        "plot",
+        "score",
+        "predict",
+        "batch",
+        "simulate",
+        "likelihood",
+        "experiment",
+    ];
 
-/// Keeps freed memory in the process instead of returning it to the kernel
-/// after every training step: libtorch allocates and frees tensors of the
-/// coupling table's size (megabytes) several times per step, and glibc's
-/// default trimming made the kernel fault those pages in again each time
-/// (about 15 % of a step in a profile). Call once at start-up.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning parameters.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    /// The Rust files of a module (`src/<name>.rs` or everything under
+    /// `src/<name>/`).
+    fn files_of(module: &str) -> Vec<std::path::PathBuf> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let file = src.join(format!("{module}.rs"));
+        if file.is_file() {
+            return vec![file];
+        }
+        let mut out = Vec::new();
+        let mut stack = vec![src.join(module)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        out
+    }
+
+    /// The top-level modules `text` refers to as `crate::<name>`, grouped
+    /// imports (`crate::{a, b::c}`) included.
+    fn referenced(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (at, _) in text.match_indices("crate::") {
+            let rest = &text[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let inner = &group[..group.find('}').unwrap_or(group.len())];
+                out.extend(
+                    inner
+                        .split(',')
+                        .map(|p| p.trim().split("::").next().unwrap_or("").to_string()),
+                );
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// Data flows one way: no module's code refers to one that comes after
+    /// it in the pipeline (`crate::<later>` outside comments), so there is
+    /// no cycle either.
+    #[test]
+    fn modules_use_only_earlier_modules() {
+        let declared: Vec<&str> = include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub mod "))
+            .map(|l| l.trim_end_matches(';'))
+            .collect();
+        assert_eq!(
+            declared, ORDER,
+            "lib.rs declares the modules in pipeline order"
+        );
+        let mut problems = Vec::new();
+        for (k, module) in ORDER.iter().enumerate() {
+            for file in files_of(module) {
+                let text: String = std::fs::read_to_string(&file)
+                    .unwrap()
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                for name in referenced(&text) {
+                    if ORDER[k + 1..].contains(&name.as_str()) {
+                        problems.push(format!("{} uses crate::{name}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

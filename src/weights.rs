@@ -27,8 +27,59 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
+use crate::alignment::Alignment;
+
 /// Default identity threshold θ.
 pub const DEFAULT_THETA: f64 = 0.8;
+
+/// How the sequences of an alignment are weighted: the identity threshold θ
+/// of SPEC §2, where θ ≥ 1 means no weighting (all weights 1). Every
+/// command turns its `--theta` / `--no-weights` flags into one of these, and
+/// the library turns it into weights ([`Weighting::weights`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weighting {
+    theta: f64,
+}
+
+impl Default for Weighting {
+    /// θ = [`DEFAULT_THETA`].
+    fn default() -> Weighting {
+        Weighting::at(DEFAULT_THETA)
+    }
+}
+
+impl Weighting {
+    /// Weights at identity threshold `theta` (≥ 1: none).
+    pub fn at(theta: f64) -> Weighting {
+        Weighting { theta }
+    }
+
+    /// No weighting: every sequence weighs 1 (θ = 1).
+    pub fn none() -> Weighting {
+        Weighting::at(1.0)
+    }
+
+    /// What the command-line flags `--theta T` and `--no-weights` ask for
+    /// (`--no-weights` wins).
+    pub fn from_flags(theta: f64, no_weights: bool) -> Weighting {
+        if no_weights {
+            Weighting::none()
+        } else {
+            Weighting::at(theta)
+        }
+    }
+
+    /// The identity threshold in effect (1 when unweighted), as reports
+    /// record it.
+    pub fn theta(&self) -> f64 {
+        self.theta
+    }
+
+    /// The weights of `alignment`'s sequences ([`sequence_weights`]).
+    pub fn weights(&self, alignment: &Alignment) -> Vec<f64> {
+        sequence_weights(alignment.states.view(), self.theta)
+    }
+}
 
 /// Computes the sequence weights of an N×L state matrix at identity threshold
 /// `theta` (identity = fraction of all L columns with equal states, gaps

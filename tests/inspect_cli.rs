@@ -50,9 +50,9 @@ fn json_report_of_the_a3m_fixture() {
     assert!((v["mean_gap_fraction"].as_f64().unwrap() - 2.0 / 24.0).abs() < 1e-12);
     // On the device `predict --device auto` would use (the fused kernels on
     // the CPU).
-    let device = fadca::predict::resolve_device(fadca::predict::DeviceChoice::Auto).unwrap();
+    let device = fadca::runtime::resolve_device(fadca::runtime::DeviceChoice::Auto).unwrap();
     let fused = fadca::model::uses_fused_kernels(device, fadca::model::Objective::Pll);
-    let expect = fadca::memory::estimate_training_bytes(
+    let expect = fadca::model::memory::estimate_training_bytes(
         4,
         6,
         fadca::model::ModelKind::Factored,
@@ -64,7 +64,15 @@ fn json_report_of_the_a3m_fixture() {
     assert_eq!(v["memory"]["factored_bytes"].as_u64(), Some(expect));
     // The Potts model's estimate on the same path, above the 200 MiB
     // runtime base of the estimate.
-    let potts = fadca::memory::estimate_training_bytes(4, 6, fadca::model::ModelKind::Potts, fused, 32, 23, 4);
+    let potts = fadca::model::memory::estimate_training_bytes(
+        4,
+        6,
+        fadca::model::ModelKind::Potts,
+        fused,
+        32,
+        23,
+        4,
+    );
     assert_eq!(v["memory"]["potts_bytes"].as_u64(), Some(potts));
     assert!(potts > 200 * 1024 * 1024);
 }

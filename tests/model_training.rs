@@ -145,8 +145,11 @@ fn fused_cpu_objective_matches_libtorch() {
         reference.backward();
         let want: Vec<Tensor> = model.parameters().iter().map(|p| p.grad().copy()).collect();
         // Any reference gives the same objective; this one matches some sites and not others.
-        let mut fused = FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
-        let Model::Factored(factored) = &model else { unreachable!() };
+        let mut fused =
+            FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
+        let Model::Factored(factored) = &model else {
+            unreachable!()
+        };
         let (value, grads) = fused.batch(factored, &flat, &w32, lj, lh);
         assert_same_objective(l, value, reference.double_value(&[]), &grads, &want);
         for (p, got) in model.parameters().iter().zip(&grads) {
@@ -168,20 +171,31 @@ fn fused_cpu_potts_objective_matches_libtorch() {
         let (states, w, flat, w32) = weighted_batch(n, l, 3);
         let (lj, lh) = (0.01, 0.003);
         let mut model = random_model(ModelKind::Potts, l, 9);
-        let Model::Potts(potts) = &mut model else { unreachable!() };
+        let Model::Potts(potts) = &mut model else {
+            unreachable!()
+        };
         potts.make_symmetric();
-        let reference = batch_loss(&model, &to_tensor(&states), &Tensor::from_slice(&w), 0.0, lh);
+        let reference = batch_loss(
+            &model,
+            &to_tensor(&states),
+            &Tensor::from_slice(&w),
+            0.0,
+            lh,
+        );
         let params = model.parameters();
         let mut want = Tensor::run_backward(&[&reference], &params, false, false);
         model.project_gradients(&mut want, lj);
         let expected = reference.double_value(&[]) + model.penalty_outside_graph(lj).unwrap();
         // The kernels read the float32 table in place.
-        let Model::Potts(potts) = &model else { unreachable!() };
+        let Model::Potts(potts) = &model else {
+            unreachable!()
+        };
         let single = fadca::model::potts::Potts {
             couplings: potts.couplings.detach().to_kind(Kind::Float),
             fields: potts.fields.detach().to_kind(Kind::Float),
         };
-        let mut fused = FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
+        let mut fused =
+            FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
         // SAFETY: one call; its gradients are used before any other.
         let (value, grads) = unsafe { fused.potts_batch(&single, &flat, &w32, lj, lh) };
         assert_same_objective(l, value, expected, &grads, &want);
@@ -266,7 +280,10 @@ fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
         let n = l * Q;
         for ((i, k, a, b), &v) in j.indexed_iter() {
             let w = table[(k * Q + b) * n + i * Q + a];
-            assert!((f64::from(v) - w).abs() < 1e-5, "{kind:?} J[{i},{k},{a},{b}] {v} vs table {w}");
+            assert!(
+                (f64::from(v) - w).abs() < 1e-5,
+                "{kind:?} J[{i},{k},{a},{b}] {v} vs table {w}"
+            );
         }
         if let Model::Factored(m) = &model {
             // J_ij(a,b) = Σ_h A^h_ij V^h(a,b), term by term.
@@ -280,19 +297,26 @@ fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
                     })
                     .sum();
                 let got = f64::from(j[[i, k, a, b]]);
-                assert!((got - want).abs() < 1e-5, "J[{i},{k},{a},{b}] {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-5,
+                    "J[{i},{k},{a},{b}] {got} vs {want}"
+                );
             }
         }
         // Scores read in place equal those of the copied array.
-        let in_place = model.contact_scores();
+        let in_place = fadca::couplings::model_contact_scores(&model);
         let copied = fadca::couplings::contact_scores(j.view());
         assert_eq!(in_place, copied, "{kind:?}");
         assert!(in_place.iter().any(|&x| x != 0.0));
         // As float32 on the CPU (how trained models are scored), the Potts
         // model's scores are read from its table through strides.
-        let single = fadca::predict::to_cpu(&model).unwrap();
+        let single = model.to_cpu().unwrap();
         let copied = fadca::couplings::contact_scores(single.couplings().view());
-        assert_eq!(single.contact_scores(), copied, "{kind:?} float32");
+        assert_eq!(
+            fadca::couplings::model_contact_scores(&single),
+            copied,
+            "{kind:?} float32"
+        );
     }
 }
 
@@ -345,7 +369,15 @@ fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
     let g = Tensor::randn([n, n], opts);
     let lambda = 0.3;
     let p = potts.project_gradient(&g, lambda);
-    for (r, c) in [(0, 30), (5, 50), (22, 61), (40, 3), (7, 7), (25, 41), (62, 44)] {
+    for (r, c) in [
+        (0, 30),
+        (5, 50),
+        (22, 61),
+        (40, 3),
+        (7, 7),
+        (25, 41),
+        (62, 44),
+    ] {
         let want = if r / Q as i64 == c / Q as i64 {
             0.0
         } else {
@@ -365,7 +397,11 @@ fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
     let sym = loaded.couplings();
     assert!(assert_symmetric_without_self_couplings(&sym) > 0);
     for ((i, k, a, b), &v) in sym.indexed_iter() {
-        let want = if i == k { 0.0 } else { 0.5 * (raw[[i, k, a, b]] + raw[[k, i, b, a]]) };
+        let want = if i == k {
+            0.0
+        } else {
+            0.5 * (raw[[i, k, a, b]] + raw[[k, i, b, a]])
+        };
         assert!((v - want).abs() < 1e-6);
     }
 }
@@ -422,13 +458,19 @@ fn potts_penalty_outside_the_graph_gives_the_same_objective_and_step() {
     let states = to_tensor(&random_states(n, l, 2));
     let weights = Tensor::from_slice(&[1.0, 0.5, 2.0, 1.0, 0.25, 1.5]);
     let lambda = 0.2;
-    let params: Vec<Tensor> = model.parameters().into_iter().map(|t| t.shallow_clone()).collect();
+    let params: Vec<Tensor> = model
+        .parameters()
+        .into_iter()
+        .map(|t| t.shallow_clone())
+        .collect();
     // Everything in the graph, the gradient projected afterwards.
     let full = batch_loss(&model, &states, &weights, lambda, 1e-3);
     let mut want = Tensor::run_backward(&[&full], &params, false, false);
     model.project_gradients(&mut want, 0.0);
     // The trainer's way: the penalty outside the graph.
-    let outside = model.penalty_outside_graph(lambda).expect("Potts keeps its penalty out of the graph");
+    let outside = model
+        .penalty_outside_graph(lambda)
+        .expect("Potts keeps its penalty out of the graph");
     let data = batch_loss(&model, &states, &weights, 0.0, 1e-3);
     let value = data.double_value(&[]) + outside;
     assert!((value - full.double_value(&[])).abs() < 1e-10 * value.abs());
@@ -462,7 +504,11 @@ fn progress_comes_after_every_step_and_closes_every_epoch() {
             assert!(p.loss.is_finite() && p.loss > 0.0);
         }
         // The epochs' reports carry the loss curve.
-        let closing: Vec<f64> = seen.iter().filter(|p| p.end_of_epoch).map(|p| p.loss).collect();
+        let closing: Vec<f64> = seen
+            .iter()
+            .filter(|p| p.end_of_epoch)
+            .map(|p| p.loss)
+            .collect();
         assert_eq!(closing, report.loss_curve, "{kind:?}");
     }
 }
@@ -487,8 +533,9 @@ fn saved_model_loads_back_with_the_same_couplings() {
     // The same model and metadata give the same bytes, whatever the order
     // in which the metadata's map (a HashMap) yields its entries: saved
     // with many keys, several times (each map has its own random order).
-    let many: std::collections::HashMap<String, String> =
-        (0..24).map(|k| (format!("key{k}"), format!("value {k}"))).collect();
+    let many: std::collections::HashMap<String, String> = (0..24)
+        .map(|k| (format!("key{k}"), format!("value {k}")))
+        .collect();
     let files: Vec<Vec<u8>> = (0..4)
         .map(|k| {
             let p = dir.path().join(format!("same{k}.safetensors"));
@@ -498,7 +545,10 @@ fn saved_model_loads_back_with_the_same_couplings() {
             std::fs::read(&p).unwrap()
         })
         .collect();
-    assert!(files.iter().all(|f| f == &files[0]), "saving the same model twice gave different files");
+    assert!(
+        files.iter().all(|f| f == &files[0]),
+        "saving the same model twice gave different files"
+    );
     let (_, meta) = Model::load(&dir.path().join("same0.safetensors")).unwrap();
     assert_eq!(meta.get("key17").map(String::as_str), Some("value 17"));
 }
@@ -517,12 +567,14 @@ fn write_model_file(path: &std::path::Path, tensors: &[(&str, Vec<usize>)], kind
         .iter()
         .zip(&bytes)
         .map(|((name, shape), data)| {
-            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
-                .unwrap();
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .unwrap();
             (name.to_string(), view)
         })
         .collect();
-    let metadata = kind.map(|k| std::collections::HashMap::from([("fadca_model".to_string(), k.to_string())]));
+    let metadata =
+        kind.map(|k| std::collections::HashMap::from([("fadca_model".to_string(), k.to_string())]));
     std::fs::write(path, safetensors::serialize(views, metadata).unwrap()).unwrap();
 }
 
@@ -541,18 +593,39 @@ fn malformed_model_files_are_input_errors() {
     let cases: Vec<(&str, Vec<(&str, Vec<usize>)>, Option<&str>, &str)> = vec![
         ("zero_length", factored(0, 2), Some("factored"), "L = 0"),
         ("one_position", factored(1, 2), Some("factored"), "L = 1"),
-        ("heads_disagree", factored(4, 3), Some("factored"), "inconsistent factored-attention shapes"),
+        (
+            "heads_disagree",
+            factored(4, 3),
+            Some("factored"),
+            "inconsistent factored-attention shapes",
+        ),
         ("no_metadata", factored(4, 2), None, "not a fadca model"),
-        ("missing_tensor", factored(4, 2)[..3].to_vec(), Some("factored"), "'fields' is missing"),
-        ("potts_shape", vec![("couplings", vec![84, 80]), ("fields", vec![4, Q])], Some("potts"), "couplings have shape"),
+        (
+            "missing_tensor",
+            factored(4, 2)[..3].to_vec(),
+            Some("factored"),
+            "'fields' is missing",
+        ),
+        (
+            "potts_shape",
+            vec![("couplings", vec![84, 80]), ("fields", vec![4, Q])],
+            Some("potts"),
+            "couplings have shape",
+        ),
     ];
     for (name, tensors, kind, expect) in cases {
         let path = dir.path().join(format!("{name}.safetensors"));
         write_model_file(&path, &tensors, kind);
         let err = Model::load(&path).map(|_| ()).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(fadca::error::is_input_error(&err), "{name}: not an input error: {msg}");
-        assert!(msg.contains(expect) && msg.contains(&format!("{name}.safetensors")), "{name}: {msg}");
+        assert!(
+            fadca::error::is_input_error(&err),
+            "{name}: not an input error: {msg}"
+        );
+        assert!(
+            msg.contains(expect) && msg.contains(&format!("{name}.safetensors")),
+            "{name}: {msg}"
+        );
     }
     // And a well-formed one loads.
     let path = dir.path().join("good.safetensors");

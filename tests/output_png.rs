@@ -1,8 +1,9 @@
 //! `contact_map.png`: produced, a valid PNG of the documented size, and the
 //! expected colours where native contacts and predictions are.
-use fadca::evaluate::{NativeSource, score_against_structure, write_score_outputs};
-use fadca::output::contact_files::{Prediction, ScoredPair};
-use fadca::output::png::{HEIGHT, WIDTH};
+use fadca::contacts::{Prediction, ScoredPair};
+use fadca::plot::{HEIGHT, WIDTH};
+use fadca::score::{score_against_structure, write_score_outputs};
+use fadca::structure::NativeSource;
 
 /// Width and height from the IHDR chunk (bytes 16..24), after checking the signature.
 fn png_size(bytes: &[u8]) -> (u32, u32) {

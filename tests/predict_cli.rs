@@ -106,9 +106,18 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains("epoch 1/2  loss "), "{stderr}");
     assert!(stderr.contains("epoch 2/2  loss "), "{stderr}");
-    assert!(stderr.contains("step 1/8  epoch 1/2 so far: loss "), "{stderr}");
-    assert!(stderr.contains("step 7/8  epoch 2/2 so far: loss "), "{stderr}");
-    assert!(!stderr.contains("step 4/8"), "an epoch's last step is reported as the epoch: {stderr}");
+    assert!(
+        stderr.contains("step 1/8  epoch 1/2 so far: loss "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("step 7/8  epoch 2/2 so far: loss "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("step 4/8"),
+        "an epoch's last step is reported as the epoch: {stderr}"
+    );
 
     // contacts.tsv
     let rows = check_tsv(&out.join("contacts.tsv"));

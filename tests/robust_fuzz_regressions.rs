@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use fadca::alignment::{Format, ReadOptions, parse_alignment_bytes};
-use fadca::output::contact_files::{ContactFormat, detect_format, parse_prediction};
+use fadca::contacts::{ContactFormat, detect_format, parse_prediction};
 use fadca::structure::{map_to_query, parse_structure};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {

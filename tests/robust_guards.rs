@@ -37,10 +37,14 @@ fn one_non_finite_loss_restarts_from_the_last_epoch_at_half_the_rate() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     // small.fasta: 200 sequences, batch 128 -> 2 steps per epoch; step 3 is in epoch 2.
-    let run = predict(&small_msa(), &out, &["--epochs", "3", "--batch-size", "128"])
-        .env("FADCA_FAULT_NAN_AT_STEPS", "3")
-        .output()
-        .unwrap();
+    let run = predict(
+        &small_msa(),
+        &out,
+        &["--epochs", "3", "--batch-size", "128"],
+    )
+    .env("FADCA_FAULT_NAN_AT_STEPS", "3")
+    .output()
+    .unwrap();
     assert!(
         run.status.success(),
         "{}",
@@ -61,10 +65,14 @@ fn one_non_finite_loss_restarts_from_the_last_epoch_at_half_the_rate() {
 fn repeated_divergence_is_a_clear_error_with_the_loss_curve_in_summary() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
-    let run = predict(&small_msa(), &out, &["--epochs", "3", "--batch-size", "128"])
-        .env("FADCA_FAULT_NAN_AT_STEPS", "3,3")
-        .output()
-        .unwrap();
+    let run = predict(
+        &small_msa(),
+        &out,
+        &["--epochs", "3", "--batch-size", "128"],
+    )
+    .env("FADCA_FAULT_NAN_AT_STEPS", "3,3")
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -296,7 +304,7 @@ fn same_seed_and_threads_give_byte_identical_contacts() {
     );
 }
 
-/// Every file fadca writes goes through `fadca::output::write_atomic`: no
+/// Every file fadca writes goes through `fadca::io::write_atomic`: no
 /// other direct file creation in the library or CLI code (test modules aside).
 #[test]
 fn every_writer_goes_through_write_atomic() {

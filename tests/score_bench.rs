@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use fadca::evaluate::{NativeSource, SeparationClass, TOP_DIVISORS, score_against_structure};
-use fadca::output::contact_files::{Prediction, ScoredPair};
-use fadca::structure::AtomSelection;
+use fadca::contacts::{Prediction, ScoredPair, SeparationClass, TOP_DIVISORS};
+use fadca::score::score_against_structure;
+use fadca::structure::{AtomSelection, NativeSource};
 
 /// `$FADCA_BENCH` if set (e.g. from a git worktree elsewhere), else `../shared/bench`.
 fn bench_dir() -> Option<PathBuf> {

@@ -3,11 +3,12 @@
 //! and give the same precision table.
 use std::fmt::Write as _;
 
-use fadca::evaluate::{NativeContacts, precision_table};
-use fadca::output::contact_files::{
+use fadca::contacts::{
     ContactFormat, Prediction, ScoredPair, detect_format, read_prediction, write_mat, write_rr,
     write_tsv,
 };
+use fadca::score::precision_table;
+use fadca::structure::NativeContacts;
 
 const L: usize = 48;
 

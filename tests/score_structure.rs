@@ -3,11 +3,9 @@
 //! --cutoff, and the report written to a folder.
 use std::path::PathBuf;
 
-use fadca::evaluate::{
-    NativeSource, SeparationClass, score_against_structure, write_score_outputs,
-};
-use fadca::output::contact_files::{Prediction, ScoredPair};
-use fadca::structure::AtomSelection;
+use fadca::contacts::{Prediction, ScoredPair, SeparationClass};
+use fadca::score::{score_against_structure, write_score_outputs};
+use fadca::structure::{AtomSelection, NativeSource};
 
 fn tiny() -> PathBuf {
     PathBuf::from(concat!(

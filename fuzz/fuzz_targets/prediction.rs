@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use fadca::output::contact_files::{ContactFormat, detect_format, parse_prediction};
+use fadca::contacts::{ContactFormat, detect_format, parse_prediction};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

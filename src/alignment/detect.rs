@@ -10,16 +10,19 @@
 //! Anything else cannot be detected and is an input error suggesting `--format`.
 use super::Format;
 use super::input::LineReader;
+use crate::error::InputError;
 
 /// Peeks at the first non-empty line (which is given back to the reader)
 /// and names the format.
 pub(crate) fn detect(lines: &mut LineReader) -> anyhow::Result<Format> {
     loop {
         if !lines.advance()? {
-            return Err(crate::input_error(format!(
-                "alignment {}: the file is empty (no sequences)",
-                lines.file()
-            )));
+            return Err(InputError::in_named_file(
+                "alignment",
+                lines.file(),
+                "the file is empty (no sequences)",
+            )
+            .into());
         }
         let line = lines.line();
         if line.is_empty() {

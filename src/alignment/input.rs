@@ -1,14 +1,13 @@
 //! Opening an alignment file and reading it line by line: gzip detection by
 //! magic bytes, one reusable line buffer, line numbers for error messages, and
 //! the checks that turn unreadable or binary input into one-line input errors.
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
-/// The two magic bytes that start every gzip member.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+use crate::error::InputError;
+use crate::io::{GZIP_MAGIC, open_reader};
 
 /// A line reader over a (possibly gzipped) alignment file.
 pub(crate) struct LineReader {
@@ -25,33 +24,20 @@ pub(crate) struct LineReader {
 }
 
 impl LineReader {
-    /// Opens `path`, detecting gzip from its first two bytes.
+    /// Opens `path`, detecting gzip from its first two bytes
+    /// ([`crate::io::open_reader`]).
     pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| {
-            crate::input_error(format!("alignment {file}: cannot open: {}", io_reason(&e)))
-        })?;
+        let fail = |message: String| InputError::in_file("alignment", path, message);
+        let meta =
+            std::fs::metadata(path).map_err(|e| fail(format!("cannot open: {}", io_reason(&e))))?;
         if meta.is_dir() {
-            return Err(crate::input_error(format!(
-                "alignment {file}: is a directory, not an alignment file"
-            )));
+            return Err(fail("is a directory, not an alignment file".into()).into());
         }
-        let handle = File::open(path).map_err(|e| {
-            crate::input_error(format!("alignment {file}: cannot open: {}", io_reason(&e)))
-        })?;
-        let mut raw = BufReader::with_capacity(1 << 16, handle);
-        let head = raw.fill_buf().map_err(|e| {
-            crate::input_error(format!("alignment {file}: cannot read: {}", io_reason(&e)))
-        })?;
-        let gzipped = head.starts_with(&GZIP_MAGIC);
-        let inner: Box<dyn BufRead> = if gzipped {
-            Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(raw)))
-        } else {
-            Box::new(raw)
-        };
+        let (inner, gzipped) =
+            open_reader(path).map_err(|e| fail(format!("cannot open: {}", io_reason(&e))))?;
         Ok(LineReader {
             inner,
-            file,
+            file: path.display().to_string(),
             gzipped,
             buf: Vec::with_capacity(1024),
             line_no: 0,
@@ -125,12 +111,12 @@ impl LineReader {
             } else {
                 "cannot read"
             };
-            crate::input_error(format!(
-                "alignment {}, line {}: {what}: {}",
-                self.file,
-                self.line_no + 1,
-                io_reason(&e)
-            ))
+            InputError::in_named_file(
+                "alignment",
+                self.file.clone(),
+                format!("{what}: {}", io_reason(&e)),
+            )
+            .at_line(self.line_no + 1)
         })?;
         if n == 0 {
             self.eof = true;
@@ -149,18 +135,17 @@ impl LineReader {
 
     /// An input error located at the current line.
     pub(crate) fn error(&self, msg: impl std::fmt::Display) -> anyhow::Error {
-        crate::input_error(format!(
-            "alignment {}, line {}: {msg}",
-            self.file, self.line_no
-        ))
+        InputError::in_named_file("alignment", self.file.clone(), msg.to_string())
+            .at_line(self.line_no)
+            .into()
     }
 
     /// An input error located at a column (1-based) of the current line.
     pub(crate) fn error_at(&self, column: usize, msg: impl std::fmt::Display) -> anyhow::Error {
-        crate::input_error(format!(
-            "alignment {}, line {}, column {column}: {msg}",
-            self.file, self.line_no
-        ))
+        InputError::in_named_file("alignment", self.file.clone(), msg.to_string())
+            .at_line(self.line_no)
+            .at_column(column)
+            .into()
     }
 }
 

@@ -178,7 +178,7 @@ pub fn state_of(c: u8) -> Option<u8> {
 pub fn validate_options(options: &ReadOptions) -> anyhow::Result<()> {
     let x = options.max_gap_fraction;
     if !(0.0..=1.0).contains(&x) {
-        return Err(crate::input_error(format!(
+        return Err(crate::error::input_error(format!(
             "--max-gap-fraction must be between 0 and 1, got {x}"
         )));
     }
@@ -234,6 +234,46 @@ fn read_lines(
             detected
         };
     builder.finish(path, format)
+}
+
+/// File extensions of alignments (each also with `.gz`): what `fadca batch`
+/// recognises in a family folder, and what [`family_name`] strips.
+pub const EXTENSIONS: [&str; 9] = [
+    "fasta",
+    "fa",
+    "fas",
+    "faa",
+    "a3m",
+    "a2m",
+    "sto",
+    "stockholm",
+    "aln",
+];
+
+/// Generic extensions that [`family_name`] strips as well (`x.msa`,
+/// `x.txt`), though they do not name a format.
+pub const GENERIC_EXTENSIONS: [&str; 2] = ["msa", "txt"];
+
+/// The family name of an alignment file: its file name without `.gz` and
+/// without one alignment extension ([`EXTENSIONS`], [`GENERIC_EXTENSIONS`]),
+/// e.g. `PF00014.a3m.gz` → `PF00014`.
+pub fn family_name(msa: &Path) -> String {
+    let mut name = msa
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "msa".into());
+    if let Some(stem) = name.strip_suffix(".gz") {
+        name = stem.to_string();
+    }
+    if let Some((stem, ext)) = name.rsplit_once('.')
+        && !stem.is_empty()
+    {
+        let ext = ext.to_ascii_lowercase();
+        if EXTENSIONS.contains(&ext.as_str()) || GENERIC_EXTENSIONS.contains(&ext.as_str()) {
+            name = stem.to_string();
+        }
+    }
+    if name.is_empty() { "msa".into() } else { name }
 }
 
 #[cfg(test)]
@@ -410,5 +450,16 @@ mod tests {
         };
         let e = err(">q\nA\n", &bad);
         assert!(e.contains("--max-gap-fraction"), "{e}");
+    }
+
+    #[test]
+    fn family_names() {
+        assert_eq!(family_name(Path::new("a/b/PF00014.a3m.gz")), "PF00014");
+        assert_eq!(family_name(Path::new("example.fasta")), "example");
+        assert_eq!(family_name(Path::new("x.FASTA")), "x");
+        assert_eq!(family_name(Path::new("1abc.A.sto")), "1abc.A");
+        assert_eq!(family_name(Path::new("family")), "family");
+        assert_eq!(family_name(Path::new("data.v2")), "data.v2");
+        assert_eq!(family_name(Path::new(".fasta")), ".fasta");
     }
 }

@@ -7,6 +7,7 @@
 use ndarray::Array2;
 
 use super::{Alignment, Format, GAP, ReadOptions, ReadStats, state_of};
+use crate::error::InputError;
 
 /// Class of an input byte inside a sequence.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -148,15 +149,19 @@ impl<'a> Builder<'a> {
             return self.push_query(name, matches, line);
         }
         if matches.len() != self.width {
-            return Err(crate::input_error(format!(
-                "alignment {}, record {} '{}' (line {line}): {} columns after removing insertions \
-                 (lowercase letters and '.'), but the query (record 1) has {}",
-                self.file,
-                self.n_read,
-                name,
-                matches.len(),
-                self.width
-            )));
+            return Err(self
+                .record_error(
+                    self.n_read,
+                    name,
+                    line,
+                    format!(
+                        "{} columns after removing insertions (lowercase letters and '.'), \
+                         but the query (record 1) has {}",
+                        matches.len(),
+                        self.width
+                    ),
+                )
+                .into());
         }
         self.row.clear();
         let mut gaps = 0usize;
@@ -175,13 +180,30 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// An input error about record `number` named `name`, at line `line`.
+    fn record_error(
+        &self,
+        number: usize,
+        name: &str,
+        line: usize,
+        message: impl Into<String>,
+    ) -> InputError {
+        InputError::in_named_file("alignment", self.file.clone(), message)
+            .in_record(number, name)
+            .at_line(line)
+    }
+
     fn push_query(&mut self, name: &str, matches: &[u8], line: usize) -> anyhow::Result<()> {
         if matches.is_empty() {
-            return Err(crate::input_error(format!(
-                "alignment {}, record 1 '{name}' (line {line}): the query has no alignment columns \
-                 (empty, or only insertions: lowercase letters and '.')",
-                self.file
-            )));
+            return Err(self
+                .record_error(
+                    1,
+                    name,
+                    line,
+                    "the query has no alignment columns \
+                     (empty, or only insertions: lowercase letters and '.')",
+                )
+                .into());
         }
         self.width = matches.len();
         let keep_all = self.options.keep_query_gaps;
@@ -189,11 +211,15 @@ impl<'a> Builder<'a> {
             .filter(|&k| keep_all || !is_query_gap(matches[k]))
             .collect();
         if self.keep.is_empty() {
-            return Err(crate::input_error(format!(
-                "alignment {}, record 1 '{name}' (line {line}): the query has only gaps; \
-                 nothing is left in focus mode (use --keep-query-gaps to keep its gap columns)",
-                self.file
-            )));
+            return Err(self
+                .record_error(
+                    1,
+                    name,
+                    line,
+                    "the query has only gaps; \
+                     nothing is left in focus mode (use --keep-query-gaps to keep its gap columns)",
+                )
+                .into());
         }
         self.query_sequence = self
             .keep
@@ -219,11 +245,12 @@ impl<'a> Builder<'a> {
         format: Format,
     ) -> anyhow::Result<Alignment> {
         if self.n_read == 0 {
-            return Err(crate::input_error(format!(
-                "alignment {}: no sequences found (format {})",
-                self.file,
-                format.name()
-            )));
+            return Err(InputError::in_named_file(
+                "alignment",
+                self.file.clone(),
+                format!("no sequences found (format {})", format.name()),
+            )
+            .into());
         }
         let l = self.keep.len();
         let n = self.names.len();

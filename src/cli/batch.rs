@@ -11,10 +11,10 @@ use fadca::batch::{
     BatchSummary, Family, RunOptions, Shard, merge, outputs, predict_in_child, progress_line,
     read_families, run_families,
 };
-use fadca::evaluate::DEFAULT_CUTOFF;
 use fadca::input_error;
-use fadca::predict::{DeviceChoice, default_threads};
+use fadca::runtime::{DeviceChoice, default_threads};
 use fadca::structure::AtomSelection;
+use fadca::structure::DEFAULT_CUTOFF;
 
 use super::common::AlignmentArgs;
 use super::predict::{TrainingArgs, value_name};

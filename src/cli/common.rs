@@ -1,6 +1,6 @@
 //! Command-line pieces shared by several subcommands.
 use fadca::alignment::{Alignment, Format, ReadOptions};
-use fadca::weights::{DEFAULT_THETA, sequence_weights};
+use fadca::weights::{DEFAULT_THETA, Weighting};
 
 /// How to read an alignment and weight its sequences; flatten into a
 /// subcommand's `Args` with `#[command(flatten)]`.
@@ -42,9 +42,9 @@ impl AlignmentArgs {
         }
     }
 
-    /// The identity threshold in effect: 1 (weighting off) with `--no-weights`.
-    pub fn effective_theta(&self) -> f64 {
-        if self.no_weights { 1.0 } else { self.theta }
+    /// The weighting these flags ask for.
+    pub fn weighting(&self) -> Weighting {
+        Weighting::from_flags(self.theta, self.no_weights)
     }
 
     /// These flags again as command-line arguments, to pass them on to
@@ -72,7 +72,7 @@ impl AlignmentArgs {
 
     /// Sequence weights of `alignment` under these flags.
     pub fn weights(&self, alignment: &Alignment) -> Vec<f64> {
-        sequence_weights(alignment.states.view(), self.effective_theta())
+        self.weighting().weights(alignment)
     }
 }
 

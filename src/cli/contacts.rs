@@ -3,11 +3,11 @@
 //! `contacts.rr` as `fadca predict` (identical bytes for the same thread count).
 use std::path::PathBuf;
 
+use fadca::contacts::{Prediction, write_contact_files};
+use fadca::io::create_dir;
 use fadca::model::Model;
-use fadca::predict::{
-    configure_threads, contacts_from_model, create_dir, default_output_dir, default_threads,
-    top_contacts, write_contact_files,
-};
+use fadca::predict::{default_output_dir, top_contacts};
+use fadca::runtime::{configure_threads, default_threads};
 
 /// Arguments of `fadca contacts`.
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     create_dir(&dir)?;
-    let prediction = contacts_from_model(&model);
+    let prediction = Prediction::of_model(&model);
     let written = write_contact_files(&dir, &prediction, sequence.map(String::as_str))?;
     println!(
         "model     {} ({}, L = {l})",

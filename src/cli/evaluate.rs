@@ -1,13 +1,13 @@
 //! `fadca evaluate MODEL MSA`: mean per-site negative log-likelihood and
 //! perplexity of an alignment's sequences under a saved model's conditionals,
 //! and under the planted teacher's when there is one (SPEC §6). The work is
-//! done by [`fadca::evaluate_model::evaluate`].
+//! done by [`fadca::likelihood::evaluate`].
 use std::path::PathBuf;
 
 use fadca::alignment::read_alignment;
-use fadca::evaluate_model::evaluate;
+use fadca::likelihood::evaluate;
 use fadca::model::Model;
-use fadca::predict::{configure_threads, default_threads};
+use fadca::runtime::{configure_threads, default_threads};
 use fadca::simulate::Teacher;
 
 use super::common::AlignmentArgs;
@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let alignment = read_alignment(&args.msa, &args.alignment.read_options())?;
     let weights = args.alignment.weights(&alignment);
-    let theta = args.alignment.effective_theta();
+    let theta = args.alignment.weighting().theta();
     let report =
         evaluate(&model, teacher.as_ref(), &alignment.states, &weights, theta).map_err(|e| {
             if fadca::error::is_input_error(&e) {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use fadca::experiment::{SampleComplexityConfig, plot, sample_complexity, write_tsv};
-use fadca::predict::{configure_threads, default_threads};
+use fadca::runtime::{configure_threads, default_threads};
 use fadca::simulate;
 
 /// Arguments of `fadca experiment`.
@@ -136,7 +136,7 @@ fn run_sample_complexity(a: SampleComplexityArgs) -> anyhow::Result<()> {
     })?;
     write_tsv(&a.output.join("sample_complexity.tsv"), &report.rows)?;
     plot::write_png(&a.output.join("sample_complexity.png"), &report)?;
-    fadca::output::write_atomic(&a.output.join("sample_complexity.json"), |w| {
+    fadca::io::write_atomic(&a.output.join("sample_complexity.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &report)?;
         writeln!(w)?;
         Ok(())

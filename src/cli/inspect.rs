@@ -2,11 +2,9 @@
 //! kept, L, M_eff and the estimated training memory.
 use std::path::PathBuf;
 
-use fadca::memory::{
-    estimate_training_bytes, human_bytes,
-};
+use fadca::model::memory::{estimate_training_bytes, human_bytes};
 use fadca::model::{ModelKind, TrainConfig, uses_fused_kernels};
-use fadca::predict::{DeviceChoice, resolve_device};
+use fadca::runtime::{DeviceChoice, resolve_device};
 use fadca::weights::effective_count;
 
 use super::common::AlignmentArgs;
@@ -26,7 +24,7 @@ pub struct Args {
 /// Runs `fadca inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let aln = fadca::alignment::read_alignment(&args.msa, &args.alignment.read_options())?;
-    let theta = args.alignment.effective_theta();
+    let theta = args.alignment.weighting().theta();
     let weights = args.alignment.weights(&aln);
     let meff = effective_count(&weights);
     let (n, l) = (aln.depth(), aln.length());

@@ -5,14 +5,15 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use fadca::evaluate::{DEFAULT_CUTOFF, NativeSource};
+use fadca::alignment::family_name;
 use fadca::model::{DEFAULT_MASK_PROB, ModelKind, Objective, Progress, TrainConfig};
 use fadca::predict::{
-    DeviceChoice, Limits, PredictRequest, configure_threads, default_model_path,
-    default_output_dir, default_threads, family_name, resolve_device, run_prediction_with,
+    Limits, PredictRequest, default_model_path, default_output_dir, run_prediction_with,
     validate_name,
 };
+use fadca::runtime::{DeviceChoice, configure_threads, default_threads, resolve_device};
 use fadca::structure::AtomSelection;
+use fadca::structure::{DEFAULT_CUTOFF, NativeSource};
 
 use super::common::AlignmentArgs;
 
@@ -283,7 +284,10 @@ impl Reporter {
         if let Some(bar) = &self.bar {
             bar.set_length(p.steps as u64);
             bar.set_position(p.step as u64);
-            bar.set_message(format!("epoch {}/{}  loss {:.3}", p.epoch, p.epochs, p.loss));
+            bar.set_message(format!(
+                "epoch {}/{}  loss {:.3}",
+                p.epoch, p.epochs, p.loss
+            ));
             return;
         }
         if let Some(line) = progress_line(p) {
@@ -302,9 +306,16 @@ impl Reporter {
 /// [`Reporter`]).
 fn progress_line(p: &Progress) -> Option<String> {
     if p.end_of_epoch {
-        let every = if p.epochs >= 10 { p.epochs.div_ceil(10) } else { 1 };
+        let every = if p.epochs >= 10 {
+            p.epochs.div_ceil(10)
+        } else {
+            1
+        };
         (p.epoch.is_multiple_of(every) || p.epoch == p.epochs).then(|| {
-            format!("epoch {}/{}  loss {:.3}  {:.1} s", p.epoch, p.epochs, p.loss, p.elapsed)
+            format!(
+                "epoch {}/{}  loss {:.3}  {:.1} s",
+                p.epoch, p.epochs, p.loss, p.elapsed
+            )
         })
     } else {
         let every = p.steps.div_ceil(10).max(1);
@@ -345,7 +356,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let request = PredictRequest {
         msa: args.msa.clone(),
         read_options: args.alignment.read_options(),
-        theta: args.alignment.effective_theta(),
+        weighting: args.alignment.weighting(),
         output_dir: args
             .output
             .clone()
@@ -365,12 +376,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_memory: args
             .max_memory
             .as_deref()
-            .map(fadca::memory::parse_size)
+            .map(fadca::model::memory::parse_size)
             .transpose()?,
         max_seqs: args.max_seqs,
     };
     // SIGINT/SIGTERM stop the run between steps, leaving no partial output.
-    fadca::interrupt::install_handlers()?;
+    fadca::runtime::interrupt::install_handlers()?;
     let reporter = Reporter::new(args.quiet);
     let outcome = run_prediction_with(&request, &limits, &mut |p| reporter.report(p));
     reporter.finish();
@@ -383,8 +394,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn report(epoch: usize, epochs: usize, step: usize, steps: usize, end_of_epoch: bool) -> Progress {
-        Progress { epoch, epochs, step, steps, loss: 1.5, elapsed: 2.0, end_of_epoch }
+    fn report(
+        epoch: usize,
+        epochs: usize,
+        step: usize,
+        steps: usize,
+        end_of_epoch: bool,
+    ) -> Progress {
+        Progress {
+            epoch,
+            epochs,
+            step,
+            steps,
+            loss: 1.5,
+            elapsed: 2.0,
+            end_of_epoch,
+        }
     }
 
     #[test]

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use fadca::alignment::{Format, ReadOptions, read_alignment};
-use fadca::evaluate::{DEFAULT_CUTOFF, NativeSource, score_against_structure, write_score_outputs};
+use fadca::contacts::{ContactFormat, read_prediction, read_prediction_as};
 use fadca::input_error;
-use fadca::output::contact_files::{ContactFormat, read_prediction, read_prediction_as};
+use fadca::score::{score_against_structure, write_score_outputs};
 use fadca::structure::AtomSelection;
+use fadca::structure::{DEFAULT_CUTOFF, NativeSource};
 
 /// Arguments of `fadca score`.
 #[derive(Debug, clap::Args)]

@@ -23,7 +23,7 @@
 //!    sequences would stop after a handful of steps and the curve would
 //!    measure under-training, not sample complexity.
 //! 4. Report, per `M`: the mean per-site NLL of the held-out set under the
-//!    student and under the teacher ([`crate::evaluate_model`], unweighted),
+//!    student and under the teacher ([`crate::likelihood`], unweighted),
 //!    their gap, the top-L precision of the planted contacts (pairs with
 //!    separation ≥ 6, `k = min(L, planted pairs with separation ≥ 6)` so that a
 //!    perfect ranking scores 1) and the training time.
@@ -38,9 +38,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::evaluate_model::{mean_site_nll, model_sequence_nll, teacher_sequence_nll};
+use crate::contacts::Prediction;
+use crate::likelihood::{mean_site_nll, model_sequence_nll, teacher_sequence_nll};
 use crate::model::{ModelKind, TrainConfig, train};
-use crate::predict::{contacts_from_model, to_cpu};
 use crate::simulate::{SampleOptions, Teacher, TeacherParams};
 
 /// Minimum sequence separation of the scored planted contacts (SPEC §3 "all").
@@ -201,7 +201,7 @@ pub fn planted_precision(
     contacts: &[(usize, usize)],
     k: usize,
 ) -> f64 {
-    let prediction = contacts_from_model(model);
+    let prediction = Prediction::of_model(model);
     let top = prediction.top(k, MIN_SEPARATION, None);
     if top.is_empty() {
         return 0.0;
@@ -265,7 +265,7 @@ pub fn sample_complexity(
             ..cfg.train.clone()
         };
         let (student, report) = train(&states, &vec![1.0; m], &train_cfg, &mut |_| {})?;
-        let student = to_cpu(&student)?;
+        let student = student.to_cpu()?;
         let student_nll = mean_site_nll(
             &model_sequence_nll(&student, &test)?,
             &vec![1.0; cfg.held_out],
@@ -296,7 +296,7 @@ pub fn sample_complexity(
 
 /// Writes `sample_complexity.tsv`: a header, then one row per `M`.
 pub fn write_tsv(path: &Path, rows: &[SampleComplexityRow]) -> Result<()> {
-    crate::output::write_atomic(path, |w| {
+    crate::io::write_atomic(path, |w| {
         writeln!(
             w,
             "alpha\tM\tstudent_nll\tteacher_nll\tgap\tprecision_top_l\ttrain_seconds\tepochs\tsteps"

@@ -2,13 +2,13 @@
 //! left the held-out conditional log-likelihood gap of the student to the
 //! teacher (nats per site), right the top-L precision of the planted
 //! contacts. Drawn with the canvas and the embedded DejaVu Sans font of
-//! [`crate::output::png`].
+//! [`crate::plot`].
 use std::path::Path;
 
 use ab_glyph::FontRef;
 
 use super::SampleComplexityReport;
-use crate::output::png::{Canvas, FONT_BYTES, Rgb, Text};
+use crate::plot::{Canvas, FONT_BYTES, Rgb, Text};
 
 /// Image width in pixels.
 pub const WIDTH: u32 = 1200;
@@ -239,7 +239,7 @@ pub fn render(report: &SampleComplexityReport) -> anyhow::Result<Vec<u8>> {
 /// Writes the figure as PNG (atomically).
 pub fn write_png(path: &Path, report: &SampleComplexityReport) -> anyhow::Result<()> {
     let pixels = render(report)?;
-    crate::output::png::write_rgb_png(path, WIDTH, HEIGHT, &pixels)
+    crate::plot::write_rgb_png(path, WIDTH, HEIGHT, &pixels)
 }
 
 #[cfg(test)]

@@ -55,7 +55,9 @@ impl FactoredAttention {
         let logits = self.query.matmul(&self.key.transpose(1, 2)) / scale;
         let eye = Tensor::eye(l, (Kind::Bool, logits.device()));
         let kind = logits.kind();
-        logits.masked_fill(&eye, f64::NEG_INFINITY).softmax(-1, kind)
+        logits
+            .masked_fill(&eye, f64::NEG_INFINITY)
+            .softmax(-1, kind)
     }
 
     /// Coupling table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` ((L·q)×(L·q)):
@@ -85,7 +87,9 @@ impl FactoredAttention {
         let (h, l) = (self.query.size()[0], self.query.size()[1]);
         let q = Q as i64;
         let a_ij_h = self.attention().permute([1, 2, 0]).reshape([l * l, h]);
-        a_ij_h.matmul(&self.value.reshape([h, q * q])).reshape([l, l, q, q])
+        a_ij_h
+            .matmul(&self.value.reshape([h, q * q]))
+            .reshape([l, l, q, q])
     }
 
     fn table_from(&self, attention: &Tensor) -> Tensor {
@@ -98,6 +102,10 @@ impl FactoredAttention {
         let v_ba = self.value.transpose(1, 2).reshape([h, q * q]);
         let pairs = a_ji.tr().matmul(&v_ba);
         // pairs[(j,i),(b,a)] -> W[(j,b),(i,a)]
-        pairs.reshape([l, l, q, q]).permute([0, 2, 1, 3]).contiguous().reshape([l * q, l * q])
+        pairs
+            .reshape([l, l, q, q])
+            .permute([0, 2, 1, 3])
+            .contiguous()
+            .reshape([l * q, l * q])
     }
 }

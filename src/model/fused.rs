@@ -439,7 +439,9 @@ pub fn data_term_and_table_gradient(
     grad: &mut Vec<f32>,
 ) -> (f64, Vec<f32>) {
     grad.resize(weights.len() * reference.len() * Q, 0.0);
-    let (data, d_fields) = pll_rows(pool, table, fields, reference, present, states, weights, grad);
+    let (data, d_fields) = pll_rows(
+        pool, table, fields, reference, present, states, weights, grad,
+    );
     scatter_rows(pool, grad, &d_fields, reference, present, states, table);
     (data, d_fields)
 }
@@ -533,7 +535,9 @@ unsafe fn potts_block_pairs(
     let n = l * Q;
     let first = (j + 1) * Q;
     // SAFETY: `len` consecutive floats of the table inside the caller's blocks.
-    let run = |offset: usize, len: usize| unsafe { std::slice::from_raw_parts_mut(table.0.add(offset), len) };
+    let run = |offset: usize, len: usize| unsafe {
+        std::slice::from_raw_parts_mut(table.0.add(offset), len)
+    };
     let square = |x: &[f32]| x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
     let mut norm2 = 0.0f64;
     for b in 0..Q {
@@ -563,7 +567,12 @@ unsafe fn potts_block_pairs(
             own.fill(0.0);
         }
         let w_row = &w[row + first..row + n];
-        project_run(own, &mut columns[b * n + first..(b + 1) * n], w_row, penalty);
+        project_run(
+            own,
+            &mut columns[b * n + first..(b + 1) * n],
+            w_row,
+            penalty,
+        );
         off_diagonal += square(w_row);
     }
     for c in first..n {
@@ -886,7 +895,10 @@ pub fn attention_backward(
                 }
             })
     });
-    (xhk_to_hxk(&d_q_ihk, heads, l), xhk_to_hxk(&d_k_jhk, heads, l))
+    (
+        xhk_to_hxk(&d_q_ihk, heads, l),
+        xhk_to_hxk(&d_k_jhk, heads, l),
+    )
 }
 
 dispatch!(softmax_backward(d_row: &mut [f32], a_row: &[f32], scale: f32) -> () {
@@ -929,8 +941,12 @@ mod tests {
     fn attention_matches_its_definition_and_layouts_invert() {
         // L = 20 (two blocks of rows, the second partial), H = 3, d = 4.
         let (l, heads, d) = (20, 3, 4);
-        let query: Vec<f32> = (0..heads * l * d).map(|k| ((k * 37 % 23) as f32 - 11.0) * 0.1).collect();
-        let key: Vec<f32> = (0..heads * l * d).map(|k| ((k * 29 % 19) as f32 - 9.0) * 0.1).collect();
+        let query: Vec<f32> = (0..heads * l * d)
+            .map(|k| ((k * 37 % 23) as f32 - 11.0) * 0.1)
+            .collect();
+        let key: Vec<f32> = (0..heads * l * d)
+            .map(|k| ((k * 29 % 19) as f32 - 9.0) * 0.1)
+            .collect();
         let pool = pool();
         let mut a_ihj = vec![f32::NAN; l * heads * l];
         attention_forward(&pool, &query, &key, heads, &mut a_ihj);
@@ -938,7 +954,10 @@ mod tests {
             for i in 0..l {
                 let logit = |j: usize| -> f64 {
                     (0..d)
-                        .map(|k| f64::from(query[(h * l + i) * d + k]) * f64::from(key[(h * l + j) * d + k]))
+                        .map(|k| {
+                            f64::from(query[(h * l + i) * d + k])
+                                * f64::from(key[(h * l + j) * d + k])
+                        })
                         .sum::<f64>()
                         / (d as f64).sqrt()
                 };
@@ -946,13 +965,19 @@ mod tests {
                 for j in 0..l {
                     let want = if i == j { 0.0 } else { logit(j).exp() / total };
                     let got = f64::from(a_ihj[(i * heads + h) * l + j]);
-                    assert!((got - want).abs() < 1e-6, "A[{h},{i},{j}] = {got}, want {want}");
+                    assert!(
+                        (got - want).abs() < 1e-6,
+                        "A[{h},{i},{j}] = {got}, want {want}"
+                    );
                 }
             }
         }
         let mut a_jih = vec![0.0; a_ihj.len()];
         transpose(&pool, &a_ihj, l * heads, l, &mut a_jih);
-        assert_eq!(a_jih[(7 * l + 18) * heads + 2], a_ihj[(18 * heads + 2) * l + 7]);
+        assert_eq!(
+            a_jih[(7 * l + 18) * heads + 2],
+            a_ihj[(18 * heads + 2) * l + 7]
+        );
         let mut back = vec![0.0; a_ihj.len()];
         transpose(&pool, &a_jih, l, l * heads, &mut back);
         assert_eq!(back, a_ihj);
@@ -1106,7 +1131,15 @@ mod tests {
         assert!((grad[n + 4] as f64 - g).abs() < 1e-6);
         assert!((d_fields[4] as f64 - (2.0f64.exp() / z0 - 1.0)).abs() < 1e-6);
         let mut d_table = vec![1.0f32; n * n];
-        scatter_rows(&pool, &grad, &d_fields, &reference, &all, &states, &mut d_table);
+        scatter_rows(
+            &pool,
+            &grad,
+            &d_fields,
+            &reference,
+            &all,
+            &states,
+            &mut d_table,
+        );
         // Rows (0, 4) and (1, 7) hold both sequences' gradients, rows (0, 5) and (1, 0) nothing.
         for c in 0..n {
             let both = grad[c] + grad[n + c];

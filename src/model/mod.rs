@@ -15,20 +15,22 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ndarray::{Array2, Array4, ShapeBuilder};
+use ndarray::{Array4, ArrayView4, ShapeBuilder};
 use tch::{Device, Kind, Tensor};
 
 pub mod factored;
 pub mod fused;
+pub mod memory;
 pub mod potts;
 mod trainer;
 
+pub use crate::error::Restart;
+pub use trainer::MAX_RESTARTS;
 pub use trainer::{
     DEFAULT_MASK_PROB, FusedObjective, Objective, Progress, TrainConfig, TrainReport, batch_loss,
-    device_name, masked_batch_loss, neg_log_likelihood, plmc_lambda_scale, reference_states, train,
+    masked_batch_loss, neg_log_likelihood, plmc_lambda_scale, reference_states, train,
     uses_fused_kernels,
 };
-pub use trainer::{MAX_RESTARTS, Restart, TrainingDiverged};
 
 use crate::Q;
 
@@ -191,13 +193,14 @@ impl Model {
         Array4::from_shape_vec((l, l, Q, Q), data).expect("shape matches")
     }
 
-    /// Contact scores of the model (SPEC §1: symmetrise, zero-sum gauge,
-    /// Frobenius norm over the 20 amino-acid states, APC; see
-    /// [`crate::couplings::contact_scores`]), read from one L×L×q×q coupling
-    /// array in libtorch's memory instead of a copy of it: at L = 1500 that
-    /// array is 4 GB, and the copies (the table, its permutation, the Rust
-    /// array) used to set the peak memory of a whole run.
-    pub fn contact_scores(&self) -> Array2<f64> {
+    /// Calls `f` with a view of the couplings `J[i][j][a][b]` (L×L×q×q,
+    /// asymmetric as trained) read from one coupling array in libtorch's
+    /// memory instead of a copy of it: at L = 1500 that array is 4 GB, and
+    /// the copies (the table, its permutation, the Rust array) used to set
+    /// the peak memory of a whole run. The Potts model's table is read in
+    /// place through strides. Contact scores are computed this way
+    /// ([`crate::couplings::model_contact_scores`]).
+    pub fn with_couplings<R>(&self, f: impl FnOnce(ArrayView4<f32>) -> R) -> R {
         let l = self.length();
         if let Model::Potts(m) = self {
             // SAFETY: read-only; nothing writes the table meanwhile.
@@ -205,17 +208,15 @@ impl Model {
                 // table[(j,b),(i,a)] = J[i][j][a][b], read in place through
                 // strides (no permuted (L·q)² copy).
                 let n = l * Q;
-                let view = ndarray::ArrayView4::from_shape((l, l, Q, Q).strides((Q, Q * n, 1, n)), &*table)
+                let view = ArrayView4::from_shape((l, l, Q, Q).strides((Q, Q * n, 1, n)), &*table)
                     .expect("an (L·q)² table");
-                return crate::couplings::contact_scores(view);
+                return f(view);
             }
         }
         let j = self.coupling_tensor();
-        // SAFETY: `j` is made here and nothing else holds it while the
-        // scores are computed.
+        // SAFETY: `j` is made here and nothing else holds it while `f` runs.
         let values: &[f32] = unsafe { host_values(&j) }.expect("contiguous float32 CPU couplings");
-        let view = ndarray::ArrayView4::from_shape((l, l, Q, Q), values).expect("shape matches");
-        crate::couplings::contact_scores(view)
+        f(ArrayView4::from_shape((l, l, Q, Q), values).expect("shape matches"))
     }
 
     /// The couplings `J[i][j][a][b]` as a contiguous float32 CPU tensor
@@ -225,11 +226,26 @@ impl Model {
         tch::no_grad(|| match self {
             Model::Factored(m) => m.couplings(),
             // table[(j,b),(i,a)] -> J[i,j,a,b]
-            Model::Potts(m) => m.coupling_table().reshape([l, q, l, q]).permute([2, 0, 3, 1]),
+            Model::Potts(m) => m
+                .coupling_table()
+                .reshape([l, q, l, q])
+                .permute([2, 0, 3, 1]),
         })
         .to_device(Device::Cpu)
         .to_kind(Kind::Float)
         .contiguous()
+    }
+
+    /// The model on the CPU as float32 — exactly the tensors [`Model::save`]
+    /// writes, so that contacts computed from it equal those computed from
+    /// the saved file ([`Model::load`]).
+    pub fn to_cpu(&self) -> Result<Model> {
+        let named = self
+            .named_tensors()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
+        Model::from_named_tensors(self.kind(), named)
     }
 
     /// Named tensors for saving (CPU, float32).
@@ -334,7 +350,7 @@ impl Model {
         let mut bytes = safetensors::serialize(views, Some(metadata))
             .context("serialising the model as safetensors")?;
         sort_header_keys(&mut bytes)?;
-        crate::output::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+        crate::io::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
     }
 
     /// Loads a model saved by [`Model::save`]; returns it with its metadata.
@@ -394,13 +410,18 @@ fn sort_header_keys(bytes: &mut [u8]) -> Result<()> {
         .and_then(|b| b.try_into().ok())
         .context("safetensors output without a header")?;
     let n = u64::from_le_bytes(size) as usize;
-    let header = bytes.get(8..8 + n).context("safetensors header longer than the file")?;
+    let header = bytes
+        .get(8..8 + n)
+        .context("safetensors header longer than the file")?;
     // serde_json's objects are sorted maps (no `preserve_order`): reading
     // the header back and writing it again sorts every level.
     let entries: serde_json::Value =
         serde_json::from_slice(header).context("reading back the safetensors header")?;
     let text = serde_json::to_vec(&entries).context("writing the safetensors header")?;
-    anyhow::ensure!(text.len() <= n, "sorted safetensors header is longer than the original");
+    anyhow::ensure!(
+        text.len() <= n,
+        "sorted safetensors header is longer than the original"
+    );
     bytes[8..8 + text.len()].copy_from_slice(&text);
     bytes[8 + text.len()..8 + n].fill(b' ');
     Ok(())

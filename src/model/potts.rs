@@ -23,7 +23,8 @@ impl Potts {
     pub fn new(l: usize, fields: Tensor) -> Potts {
         let n = (l * Q) as i64;
         Potts {
-            couplings: Tensor::zeros([n, n], (fields.kind(), fields.device())).set_requires_grad(true),
+            couplings: Tensor::zeros([n, n], (fields.kind(), fields.device()))
+                .set_requires_grad(true),
             fields: fields.set_requires_grad(true),
         }
     }
@@ -66,7 +67,11 @@ impl Potts {
             let block_end = (r / Q + 1) * Q;
             (r / Q * Q..n).all(|c| {
                 let x = w[r * n + c];
-                if c < block_end { x == 0.0 } else { x == w[c * n + r] }
+                if c < block_end {
+                    x == 0.0
+                } else {
+                    x == w[c * n + r]
+                }
             })
         })
     }
@@ -96,7 +101,9 @@ impl Potts {
             let mut g = gradient + gradient.tr();
             let _ = g.g_mul_scalar_(0.5);
             if lambda_j != 0.0 {
-                let scale = Tensor::from(2.0 * lambda_j).to_kind(g.kind()).to_device(g.device());
+                let scale = Tensor::from(2.0 * lambda_j)
+                    .to_kind(g.kind())
+                    .to_device(g.device());
                 let _ = g.addcmul_(&self.couplings.detach(), &scale);
             }
             zero_diagonal_blocks(&mut g);

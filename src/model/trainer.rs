@@ -24,10 +24,12 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use super::factored::FactoredAttention;
-use super::potts::Potts;
 use super::host_values;
+use super::potts::Potts;
 use super::{Model, ModelKind, fused};
 use crate::Q;
+use crate::error::{Error, Restart};
+use crate::runtime::device_name;
 
 /// Optimiser steps aimed at by the automatic schedule.
 pub const AUTO_STEPS: usize = 400;
@@ -90,15 +92,6 @@ pub const DEFAULT_MASK_PROB: f64 = 0.15;
 
 fn serialize_device<S: serde::Serializer>(device: &Device, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&device_name(*device))
-}
-
-/// Human name of a libtorch device: `cpu` or `cuda:N`.
-pub fn device_name(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(i) => format!("cuda:{i}"),
-        other => format!("{other:?}").to_lowercase(),
-    }
 }
 
 impl TrainConfig {
@@ -165,27 +158,27 @@ impl TrainConfig {
     /// naming the flag (callers may check before reading any input).
     pub fn validate(&self) -> Result<()> {
         if self.model == ModelKind::Factored && (self.heads == 0 || self.head_dim == 0) {
-            bail!(crate::InputError(
-                "--heads and --head-dim must be at least 1".into()
+            return Err(crate::error::input_error(
+                "--heads and --head-dim must be at least 1",
             ));
         }
         if self.epochs == Some(0) || self.batch_size == Some(0) {
-            bail!(crate::InputError(
-                "--epochs and --batch-size must be at least 1".into()
+            return Err(crate::error::input_error(
+                "--epochs and --batch-size must be at least 1",
             ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            bail!(crate::InputError(
-                "--learning-rate must be a positive number".into()
+            return Err(crate::error::input_error(
+                "--learning-rate must be a positive number",
             ));
         }
         if !(self.lambda_j.unwrap_or(0.0) >= 0.0 && self.lambda_h >= 0.0) {
-            bail!(crate::InputError(
-                "--lambda-j and --lambda-h must be non-negative".into()
+            return Err(crate::error::input_error(
+                "--lambda-j and --lambda-h must be non-negative",
             ));
         }
         if !(self.mask_prob > 0.0 && self.mask_prob <= 1.0) {
-            bail!(crate::InputError("--mask-prob must be in (0, 1]".into()));
+            return Err(crate::error::input_error("--mask-prob must be in (0, 1]"));
         }
         Ok(())
     }
@@ -382,7 +375,11 @@ impl FusedObjective {
         lambda_h: f64,
     ) -> (f64, Vec<Tensor>) {
         let l = model.query.size()[1] as usize;
-        assert_eq!(l, self.reference.len(), "model length and reference length differ");
+        assert_eq!(
+            l,
+            self.reference.len(),
+            "model length and reference length differ"
+        );
         let n = l * Q;
         let heads = model.heads();
         self.table.resize(n * n, 0.0);
@@ -397,7 +394,14 @@ impl FusedObjective {
         // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
         fused::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
         let present = self.present(states);
-        fused::build_table(&self.pool, &self.a_jih, &v_hba, &present, heads, &mut self.table);
+        fused::build_table(
+            &self.pool,
+            &self.a_jih,
+            &v_hba,
+            &present,
+            heads,
+            &mut self.table,
+        );
         let (data, mut d_fields) = fused::data_term_and_table_gradient(
             &self.pool,
             &mut self.table,
@@ -408,14 +412,33 @@ impl FusedObjective {
             weights,
             &mut self.grad,
         );
-        let (mut d_a, mut d_v) =
-            fused::table_grads(&self.pool, &self.table, &self.a_jih, &v_hba, &present, heads);
+        let (mut d_a, mut d_v) = fused::table_grads(
+            &self.pool,
+            &self.table,
+            &self.a_jih,
+            &v_hba,
+            &present,
+            heads,
+        );
         // The coupling penalty from the factors (the table is not whole).
-        let norm2 =
-            fused::coupling_penalty(&self.pool, &self.a_jih, &v_hba, heads, lambda_j, &mut d_a, &mut d_v);
+        let norm2 = fused::coupling_penalty(
+            &self.pool,
+            &self.a_jih,
+            &v_hba,
+            heads,
+            lambda_j,
+            &mut d_a,
+            &mut d_v,
+        );
         fused::transpose(&self.pool, &d_a, l, l * heads, &mut self.d_ihj);
-        let (d_q, d_k) =
-            fused::attention_backward(&self.pool, &self.a_ihj, &mut self.d_ihj, &query, &key, heads);
+        let (d_q, d_k) = fused::attention_backward(
+            &self.pool,
+            &self.a_ihj,
+            &mut self.d_ihj,
+            &query,
+            &key,
+            heads,
+        );
         let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
         let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
         let grads = [
@@ -459,7 +482,11 @@ impl FusedObjective {
     ) -> (f64, Vec<Tensor>) {
         let l = self.reference.len();
         let n = l * Q;
-        assert_eq!(model.couplings.size(), [n as i64, n as i64], "Potts table and reference differ");
+        assert_eq!(
+            model.couplings.size(),
+            [n as i64, n as i64],
+            "Potts table and reference differ"
+        );
         let present = self.present(states);
         // SAFETY: nothing writes the parameter during the step (Adam runs after it).
         let w_owned;
@@ -664,7 +691,7 @@ pub fn train(
     cfg.validate()?;
     let (n, l) = states.dim();
     if n == 0 || l < 2 {
-        bail!(crate::InputError(format!(
+        return Err(crate::error::input_error(format!(
             "cannot train on {n} sequences of length {l}: need at least 1 sequence and 2 columns"
         )));
     }
@@ -723,7 +750,7 @@ pub fn train(
         let mut failure = None;
         let batches = n.div_ceil(batch_size);
         for (batch, chunk) in order.chunks(batch_size).enumerate() {
-            crate::interrupt::check("training")?;
+            crate::runtime::interrupt::check("training")?;
             let (gradients, mut value) = match (&mut path, &model) {
                 (StepPath::Fused(fused), _) => {
                     let mut rows = Vec::with_capacity(chunk.len() * l);
@@ -732,7 +759,9 @@ pub fn train(
                     }
                     let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
                     let (value, grads) = match &model {
-                        Model::Factored(factored) => fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h),
+                        Model::Factored(factored) => {
+                            fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h)
+                        }
                         // SAFETY: the previous step's gradients were dropped at
                         // the end of its iteration; nothing else copied them.
                         Model::Potts(potts) => unsafe {
@@ -797,7 +826,7 @@ pub fn train(
                 step + 1
             );
             if restarts.len() >= MAX_RESTARTS {
-                return Err(anyhow::Error::new(TrainingDiverged {
+                return Err(anyhow::Error::new(Error::Diverged {
                     message: format!(
                         "{message}, again after restarting from the last good state with half the learning rate \
                          ({learning_rate}); try a smaller --learning-rate or a larger --lambda-j"
@@ -837,7 +866,7 @@ pub fn train(
     // kernel: what follows training (extraction, the model file, another
     // family of a batch) does not add to them.
     drop((path, optimizer, checkpoint));
-    crate::release_freed_memory();
+    crate::runtime::release_freed_memory();
     let report = TrainReport {
         loss_curve: curve,
         steps: step,
@@ -853,31 +882,6 @@ pub fn train(
 /// How many times training restarts after a non-finite loss or gradient
 /// before it gives up.
 pub const MAX_RESTARTS: usize = 1;
-
-/// A restart of training after a non-finite loss or gradient.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Restart {
-    /// The epoch (1-based) that failed and was done again.
-    pub epoch: usize,
-    /// What went wrong.
-    pub reason: String,
-    /// The learning rate used from then on (half the previous one).
-    pub learning_rate: f64,
-}
-
-/// Training failed for good: the loss or a gradient became non-finite again
-/// after [`MAX_RESTARTS`] restart(s). Carries what was learnt about the run
-/// so that callers can still record the loss curve.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct TrainingDiverged {
-    /// The one-line explanation.
-    pub message: String,
-    /// Mean loss of each completed (good) epoch.
-    pub loss_curve: Vec<f64>,
-    /// The restarts that were tried.
-    pub restarts: Vec<Restart>,
-}
 
 /// A copy of the parameters at the end of the last good epoch (one more
 /// copy of the parameters in memory, counted by `crate::memory`).
@@ -1004,16 +1008,29 @@ impl Adam {
         let bc1 = 1.0 - self.beta1.powi(self.t);
         let bc2 = 1.0 - self.beta2.powi(self.t);
         tch::no_grad(|| {
-            for (((p, g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
+            for (((p, g), m), v) in params
+                .iter_mut()
+                .zip(grads)
+                .zip(&mut self.m)
+                .zip(&mut self.v)
+            {
                 if !g.defined() {
                     continue;
                 }
                 // SAFETY: p, g, m and v are four tensors with storages of
                 // their own (a parameter, its gradient, Adam's two moments);
                 // nothing else touches them during the update.
-                let host = unsafe { (host_values(p), host_values(g), host_values(m), host_values(v)) };
+                let host = unsafe {
+                    (
+                        host_values(p),
+                        host_values(g),
+                        host_values(m),
+                        host_values(v),
+                    )
+                };
                 if let (Some(p), Some(g), Some(m), Some(v)) = host {
-                    let (beta1, beta2, eps) = (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
+                    let (beta1, beta2, eps) =
+                        (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
                     let step = (-self.lr / bc1) as f32;
                     let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
                     p.par_chunks_mut(ADAM_CHUNK)

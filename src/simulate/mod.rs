@@ -525,7 +525,7 @@ impl Teacher {
         // would be written in random order, and the file must be reproducible.
         let header = HashMap::from([(METADATA_KEY.to_string(), serde_json::to_string(&meta)?)]);
         let bytes = safetensors::serialize(views, Some(header)).context("serialising teacher")?;
-        crate::output::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+        crate::io::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
     }
 
     /// Loads a teacher written by [`Teacher::save`]; a bad file is an input error.
@@ -1060,7 +1060,7 @@ pub fn write_family(
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output folder {}", dir.display()))?;
 
-    crate::output::write_atomic(&dir.join("msa.fasta"), |w| {
+    crate::io::write_atomic(&dir.join("msa.fasta"), |w| {
         writeln!(
             w,
             ">query teacher-conditioned-on-no-gaps seed={}",
@@ -1086,7 +1086,7 @@ pub fn write_family(
         time_teacher_s,
         time_total_s: t0.elapsed().as_secs_f64(),
     };
-    crate::output::write_atomic(&dir.join("simulate.json"), |w| {
+    crate::io::write_atomic(&dir.join("simulate.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &report)?;
         writeln!(w)?;
         Ok(())
@@ -1096,7 +1096,7 @@ pub fn write_family(
 
 /// Writes planted contacts (0-based pairs) as `i\tj\tseparation`, 1-based, with a header.
 pub fn write_contacts(path: &Path, contacts: &[(usize, usize)]) -> anyhow::Result<()> {
-    crate::output::write_atomic(path, |w| {
+    crate::io::write_atomic(path, |w| {
         writeln!(w, "i\tj\tseparation")?;
         for &(i, j) in contacts {
             writeln!(w, "{}\t{}\t{}", i + 1, j + 1, j - i)?;

@@ -57,25 +57,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::input_error;
-use crate::output::write_atomic;
+use crate::alignment::EXTENSIONS as ALIGNMENT_EXTENSIONS;
+pub use crate::error::ErrorKind;
+use crate::error::input_error;
+use crate::io::write_atomic;
 use crate::predict::files;
-
-/// Alignment file extensions recognised in a family folder (each also with `.gz`).
-pub const ALIGNMENT_EXTENSIONS: [&str; 9] = [
-    "fasta",
-    "fa",
-    "fas",
-    "faa",
-    "a3m",
-    "a2m",
-    "sto",
-    "stockholm",
-    "aln",
-];
-
-/// Structure file extensions recognised in a family folder (each also with `.gz`).
-pub const STRUCTURE_EXTENSIONS: [&str; 4] = ["pdb", "cif", "mmcif", "ent"];
+use crate::structure::EXTENSIONS as STRUCTURE_EXTENSIONS;
 
 /// Files the batch writes into its output folder.
 pub mod outputs {
@@ -407,17 +394,6 @@ impl Status {
             Status::Failed => "failed",
         }
     }
-}
-
-/// Why a family failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorKind {
-    /// Bad input (`fadca predict` exited with code 2, or the family could
-    /// not be listed).
-    Input,
-    /// Anything else (exit code 1, a crash, a kill).
-    Internal,
 }
 
 /// Precision at top L, L/2 and L/5 of one separation class.
@@ -819,11 +795,7 @@ pub fn predict_in_child(
         let message = last
             .map(|l| l.trim().trim_start_matches("fadca: error: ").to_string())
             .unwrap_or_default();
-        let kind = if output.status.code() == Some(2) {
-            ErrorKind::Input
-        } else {
-            ErrorKind::Internal
-        };
+        let kind = ErrorKind::of_exit_code(output.status.code());
         let message = match (output.status.code(), message.is_empty()) {
             (Some(_), false) => message,
             (Some(code), true) => format!("fadca predict exited with code {code}"),
@@ -1197,12 +1169,12 @@ pub const PLOT_HEIGHT: u32 = 640;
 
 /// Renders `summary.png` (raw RGB, [`PLOT_WIDTH`] × [`PLOT_HEIGHT`]): P@L
 /// (|i − j| ≥ 6) against M_eff/L on a log axis, one labelled dot per scored
-/// family, with the embedded DejaVu font of [`crate::output::png`].
+/// family, with the embedded DejaVu font of [`crate::plot`].
 pub fn render_precision_plot(
     points: &[(f64, f64, String)],
     aggregate: &Aggregate,
 ) -> Result<Vec<u8>> {
-    use crate::output::png::{BLACK, Canvas, FONT_BYTES, Text};
+    use crate::plot::{BLACK, Canvas, FONT_BYTES, Text};
     let font = ab_glyph::FontRef::try_from_slice(FONT_BYTES)
         .map_err(|e| anyhow::anyhow!("embedded font cannot be read: {e}"))?;
     let text = Text { font };
@@ -1348,7 +1320,7 @@ pub fn write_precision_plot(
     aggregate: &Aggregate,
 ) -> Result<()> {
     let pixels = render_precision_plot(points, aggregate)?;
-    crate::output::png::write_rgb_png(path, PLOT_WIDTH, PLOT_HEIGHT, &pixels)
+    crate::plot::write_rgb_png(path, PLOT_WIDTH, PLOT_HEIGHT, &pixels)
 }
 
 /// One progress line: `[3/20] PF00013 ok 4.1 s P@L 0.46`.

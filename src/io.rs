@@ -1,17 +1,56 @@
-//! Output files: atomic writes, contact-score files (writers and readers) and
-//! the contact-map plot.
-//!
-//! Every file fadca writes goes through [`write_atomic`]: the content is
-//! written to a temporary file in the destination folder and renamed over the
-//! destination only when writing succeeded, so a killed run never leaves a
-//! half-written output behind.
-use std::io::Write;
+//! Files in and out, the same way for every module: input files are
+//! opened through [`open_reader`] / [`read_bytes`] (gzip recognised by its
+//! magic bytes, whatever the name), and every file fadca writes goes through
+//! [`write_atomic`]: the content is written to a temporary file in the
+//! destination folder and renamed over the destination only when writing
+//! succeeded, so a killed run never leaves a half-written output behind.
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use flate2::read::MultiGzDecoder;
 
-pub mod contact_files;
-pub mod png;
+use crate::error::input_error;
+
+/// The first two bytes of a gzip stream.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens `path` for buffered reading, decompressing it on the fly when it
+/// starts with the gzip magic (several concatenated gzip members are read
+/// as one stream). Returns the reader and whether the file is gzipped.
+pub fn open_reader(path: &Path) -> std::io::Result<(Box<dyn BufRead>, bool)> {
+    let mut raw = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let gzipped = raw.fill_buf()?.starts_with(&GZIP_MAGIC);
+    let reader: Box<dyn BufRead> = if gzipped {
+        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(raw)
+    };
+    Ok((reader, gzipped))
+}
+
+/// Reads a whole file through [`open_reader`] (gunzipped when gzipped). A
+/// failure is an input error, `cannot read <what><path>: …` or `cannot
+/// gunzip <what><path>: …`; `what` is a prefix such as `"structure "`, or
+/// empty.
+pub fn read_bytes(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let fail = |verb: &str, e: std::io::Error| {
+        input_error(format!("cannot {verb} {what}{}: {e}", path.display()))
+    };
+    let (mut reader, gzipped) = open_reader(path).map_err(|e| fail("read", e))?;
+    let mut out = Vec::new();
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| fail(if gzipped { "gunzip" } else { "read" }, e))?;
+    Ok(out)
+}
+
+/// Creates a folder (and its parents); failure is an input error naming it.
+pub fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| input_error(format!("cannot create folder {}: {e}", dir.display())))
+}
 
 /// Writes a file atomically: `write` receives a buffered writer on a temporary
 /// file `.<name>.tmp-<pid>` in the same folder as `path`; when it returns `Ok`

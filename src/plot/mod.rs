@@ -12,9 +12,10 @@ use std::path::Path;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 
-use crate::evaluate::{NativeContacts, SeparationClass, top_k};
-use crate::output::contact_files::Prediction;
-use crate::output::write_atomic;
+use crate::contacts::Prediction;
+use crate::contacts::{SeparationClass, top_k};
+use crate::io::write_atomic;
+use crate::structure::NativeContacts;
 
 /// Image width in pixels.
 pub const WIDTH: u32 = 900;
@@ -369,7 +370,12 @@ pub fn write_contact_map(
 
 /// Writes an 8-bit RGB raster (`width`×`height`, row-major) as a PNG file,
 /// atomically; every plot of fadca goes through here.
-pub(crate) fn write_rgb_png(path: &Path, width: u32, height: u32, pixels: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_rgb_png(
+    path: &Path,
+    width: u32,
+    height: u32,
+    pixels: &[u8],
+) -> anyhow::Result<()> {
     write_atomic(path, |w| {
         let mut encoder = ::png::Encoder::new(w, width, height);
         encoder.set_color(::png::ColorType::Rgb);

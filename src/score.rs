@@ -1,6 +1,6 @@
-//! Scoring predicted contacts against known ones (SPEC §3): the native contact
-//! map (from a structure or a contact list), the precision table, the JSON
-//! report and the plot.
+//! Scoring predicted contacts against known ones (SPEC §3; what `fadca
+//! score` runs): the precision table, the JSON report and the contact-map
+//! figure. The known contacts come from [`crate::structure`].
 //!
 //! Precision at top-k for a separation class: the prediction's pairs of that
 //! class whose two residues both have a known distance, in rank order
@@ -8,229 +8,20 @@
 //! of those in contact. `k = max(1, floor(L / x))` for x = 1, 2, 5, 10 with L the
 //! query length. When fewer than `k` pairs qualify, the fraction is over those
 //! there are; when none qualify the precision is `null`.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ndarray::Array2;
 use serde::ser::SerializeMap;
 
-use crate::input_error;
-use crate::output::contact_files::{Prediction, ScoredPair, rank_order};
-use crate::structure::{
-    AtomSelection, ResidueMapping, map_to_query, read_structure, residue_distance,
-};
+use crate::contacts::{Prediction, ScoredPair, SeparationClass, TOP_DIVISORS, rank_order, top_k};
+use crate::error::input_error;
+use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
 
-/// Default contact cutoff in Å (distance strictly below it is a contact).
-pub const DEFAULT_CUTOFF: f64 = 8.0;
-/// Minimum sequence identity (identical / aligned pairs) of the
-/// structure-to-query mapping; below it scoring stops unless `--force-mapping`.
-pub const MIN_IDENTITY: f64 = 0.9;
-/// Minimum coverage (aligned pairs / residues of the shorter of query and
-/// chain): with free end gaps a wrong chain can still align a few residues
-/// perfectly, so identity alone does not catch it.
-pub const MIN_COVERAGE: f64 = 0.5;
-
-/// Sequence-separation classes of SPEC §3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SeparationClass {
-    /// |i − j| ≥ 6.
-    All,
-    /// 6 ≤ |i − j| ≤ 11.
-    Short,
-    /// 12 ≤ |i − j| ≤ 23.
-    Medium,
-    /// |i − j| ≥ 24.
-    Long,
-}
-
-impl SeparationClass {
-    /// The four classes in report order.
-    pub const ALL: [SeparationClass; 4] = [
-        SeparationClass::All,
-        SeparationClass::Short,
-        SeparationClass::Medium,
-        SeparationClass::Long,
-    ];
-
-    /// Smallest and (if bounded) largest separation of the class.
-    pub fn range(self) -> (usize, Option<usize>) {
-        match self {
-            SeparationClass::All => (6, None),
-            SeparationClass::Short => (6, Some(11)),
-            SeparationClass::Medium => (12, Some(23)),
-            SeparationClass::Long => (24, None),
-        }
-    }
-
-    /// True when separation `sep` belongs to the class.
-    pub fn contains(self, sep: usize) -> bool {
-        let (lo, hi) = self.range();
-        sep >= lo && hi.is_none_or(|h| sep <= h)
-    }
-
-    /// Lowercase name (`all`, `short`, `medium`, `long`).
-    pub fn name(self) -> &'static str {
-        match self {
-            SeparationClass::All => "all",
-            SeparationClass::Short => "short",
-            SeparationClass::Medium => "medium",
-            SeparationClass::Long => "long",
-        }
-    }
-}
-
-/// The divisors x of "top L/x" and their labels.
-pub const TOP_DIVISORS: [(usize, &str); 4] = [(1, "L"), (2, "L/2"), (5, "L/5"), (10, "L/10")];
-
-/// `k = max(1, floor(L / x))`.
-pub fn top_k(length: usize, divisor: usize) -> usize {
-    (length / divisor).max(1)
-}
-
-/// Which residue pairs are in contact, for the pairs whose answer is known.
-#[derive(Debug, Clone)]
-pub struct NativeContacts {
-    /// Query length L.
-    pub length: usize,
-    /// Per query position (index 0 = residue 1): whether it has coordinates
-    /// (or, for a contact list, always true).
-    pub known: Vec<bool>,
-    /// Distances in Å, L×L (0-based), NaN where unknown; `None` for a contact list.
-    pub distances: Option<Array2<f64>>,
-    /// Contact flags, L×L (0-based), symmetric; false where unknown.
-    pub contact: Array2<bool>,
-}
-
-impl NativeContacts {
-    /// Whether residues `i` and `j` (1-based) are in contact; `None` when unknown.
-    pub fn is_contact(&self, i: usize, j: usize) -> Option<bool> {
-        if i == 0 || j == 0 || i > self.length || j > self.length {
-            return None;
-        }
-        if !(self.known[i - 1] && self.known[j - 1]) {
-            return None;
-        }
-        if let Some(d) = &self.distances
-            && d[[i - 1, j - 1]].is_nan()
-        {
-            return None;
-        }
-        Some(self.contact[[i - 1, j - 1]])
-    }
-
-    /// Number of known contacts `i < j` in a separation class.
-    pub fn count(&self, class: SeparationClass) -> usize {
-        let mut n = 0;
-        for i in 1..=self.length {
-            for j in i + 1..=self.length {
-                if class.contains(j - i) && self.is_contact(i, j) == Some(true) {
-                    n += 1;
-                }
-            }
-        }
-        n
-    }
-
-    /// Native contacts from a structure mapped onto the query: pairs of mapped
-    /// residues at distance `< cutoff` under `atoms`.
-    pub fn from_structure(
-        structure: &crate::structure::ChainStructure,
-        mapping: &ResidueMapping,
-        atoms: AtomSelection,
-        cutoff: f64,
-    ) -> NativeContacts {
-        let l = mapping.structure_index.len();
-        let known: Vec<bool> = mapping
-            .structure_index
-            .iter()
-            .map(Option::is_some)
-            .collect();
-        let mut distances = Array2::from_elem((l, l), f64::NAN);
-        let mut contact = Array2::from_elem((l, l), false);
-        for a in 0..l {
-            let Some(ra) = mapping.structure_index[a] else {
-                continue;
-            };
-            for b in a + 1..l {
-                let Some(rb) = mapping.structure_index[b] else {
-                    continue;
-                };
-                let (Some(x), Some(y)) = (structure.residues.get(ra), structure.residues.get(rb))
-                else {
-                    continue;
-                };
-                if let Some(d) = residue_distance(x, y, atoms) {
-                    distances[[a, b]] = d;
-                    distances[[b, a]] = d;
-                    contact[[a, b]] = d < cutoff;
-                    contact[[b, a]] = d < cutoff;
-                }
-            }
-        }
-        NativeContacts {
-            length: l,
-            known,
-            distances: Some(distances),
-            contact,
-        }
-    }
-
-    /// Native contacts from a list file: `i j` per line (1-based; `#` starts a
-    /// comment; further columns are ignored; a header line whose first word is
-    /// `i` is skipped, as in the synthetic generator's `i j separation`). Listed
-    /// pairs are contacts, every other pair is a known non-contact.
-    pub fn from_list(path: &Path, length: usize) -> anyhow::Result<NativeContacts> {
-        let text = crate::output::contact_files::read_text(path)?;
-        let mut contact = Array2::from_elem((length, length), false);
-        let err = |line: usize, why: String| {
-            input_error(format!(
-                "contact list {}, line {line}: {why}",
-                path.display()
-            ))
-        };
-        for (n, raw) in text.lines().enumerate() {
-            let line_no = n + 1;
-            let line = raw.split('#').next().unwrap_or("").trim();
-            let tokens: Vec<&str> = line
-                .split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|t| !t.is_empty())
-                .collect();
-            if tokens.is_empty() || tokens[0] == "i" {
-                continue;
-            }
-            let index = |k: usize, what: &str| -> anyhow::Result<usize> {
-                let tok = tokens
-                    .get(k)
-                    .ok_or_else(|| err(line_no, format!("missing {what} (expected `i j`)")))?;
-                let v: usize = tok
-                    .parse()
-                    .map_err(|_| err(line_no, format!("{what} {tok:?} is not a residue number")))?;
-                if v == 0 || v > length {
-                    return Err(err(
-                        line_no,
-                        format!("{what} {v} is outside the query (residues 1..{length})"),
-                    ));
-                }
-                Ok(v)
-            };
-            let i = index(0, "residue i")?;
-            let j = index(1, "residue j")?;
-            if i == j {
-                return Err(err(
-                    line_no,
-                    format!("pair {i} {j} pairs a residue with itself"),
-                ));
-            }
-            contact[[i - 1, j - 1]] = true;
-            contact[[j - 1, i - 1]] = true;
-        }
-        Ok(NativeContacts {
-            length,
-            known: vec![true; length],
-            distances: None,
-            contact,
-        })
-    }
+/// File names `fadca score` (and `fadca predict`, when scoring) writes.
+pub mod files {
+    /// Score report.
+    pub const SCORE_JSON: &str = "score.json";
+    /// Contact map plot.
+    pub const CONTACT_MAP_PNG: &str = "contact_map.png";
 }
 
 /// One cell of the precision table.
@@ -346,28 +137,6 @@ pub fn precision_table(prediction: &Prediction, native: &NativeContacts) -> Prec
     PrecisionTable { length, cells }
 }
 
-/// Where the known contacts come from.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum NativeSource {
-    /// A PDB/mmCIF file.
-    Structure {
-        /// The structure file.
-        path: PathBuf,
-        /// Chain identifier; `None` = first chain with amino acids.
-        chain: Option<String>,
-        /// Atoms that define residue distances.
-        atoms: AtomSelection,
-        /// Contact cutoff in Å.
-        cutoff: f64,
-    },
-    /// A contact list (`i j` per line).
-    Contacts {
-        /// The list file.
-        path: PathBuf,
-    },
-}
-
 /// Counts of known native contacts per separation class.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NativeCounts {
@@ -403,61 +172,6 @@ pub struct ScoreReport {
     /// The native map (for the plot).
     #[serde(skip)]
     pub native: NativeContacts,
-}
-
-/// Loads the native contacts for a query: reads the structure, maps it onto
-/// `query_sequence` (the query row over the kept columns, 1..L), checks the
-/// identity (below [`MIN_IDENTITY`] is an input error unless `force_mapping`),
-/// or reads the contact list. Returns the source with the chain filled in.
-pub fn load_native(
-    query_sequence: &str,
-    source: &NativeSource,
-    force_mapping: bool,
-) -> anyhow::Result<(NativeContacts, Option<ResidueMapping>, NativeSource)> {
-    match source {
-        NativeSource::Contacts { path } => Ok((
-            NativeContacts::from_list(path, query_sequence.len())?,
-            None,
-            source.clone(),
-        )),
-        NativeSource::Structure {
-            path,
-            chain,
-            atoms,
-            cutoff,
-        } => {
-            if !(cutoff.is_finite() && *cutoff > 0.0) {
-                return Err(input_error(format!(
-                    "--cutoff {cutoff}: must be a positive distance in Å"
-                )));
-            }
-            let structure = read_structure(path, chain.as_deref())?;
-            let mapping = map_to_query(query_sequence, &structure);
-            if (mapping.identity < MIN_IDENTITY || mapping.coverage < MIN_COVERAGE)
-                && !force_mapping
-            {
-                return Err(input_error(format!(
-                    "structure {} chain {}: its {} observed residues align to the query with {:.1} % identity over {} aligned pairs, covering {:.1} % of the shorter sequence (at least {:.0} % identity and {:.0} % coverage needed); check --chain, or pass --force-mapping to score anyway",
-                    path.display(),
-                    structure.chain,
-                    mapping.structure_residues,
-                    100.0 * mapping.identity,
-                    mapping.aligned,
-                    100.0 * mapping.coverage,
-                    100.0 * MIN_IDENTITY,
-                    100.0 * MIN_COVERAGE
-                )));
-            }
-            let native = NativeContacts::from_structure(&structure, &mapping, *atoms, *cutoff);
-            let used = NativeSource::Structure {
-                path: path.clone(),
-                chain: Some(structure.chain.clone()),
-                atoms: *atoms,
-                cutoff: *cutoff,
-            };
-            Ok((native, Some(mapping), used))
-        }
-    }
 }
 
 /// Scores `prediction` (numbered 1..L along `query_sequence`) against a
@@ -544,13 +258,13 @@ pub fn write_score_outputs(
             dir.display()
         ))
     })?;
-    crate::output::write_atomic(&dir.join("score.json"), |w| {
+    crate::io::write_atomic(&dir.join(files::SCORE_JSON), |w| {
         serde_json::to_writer_pretty(&mut *w, report)?;
         w.write_all(b"\n")?;
         Ok(())
     })?;
-    crate::output::png::write_contact_map(
-        &dir.join("contact_map.png"),
+    crate::plot::write_contact_map(
+        &dir.join(files::CONTACT_MAP_PNG),
         prediction,
         &report.native,
         report.precision.get(SeparationClass::All, "L"),
@@ -560,6 +274,7 @@ pub fn write_score_outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
 
     fn pair(i: usize, j: usize, score: f64) -> ScoredPair {
         ScoredPair { i, j, score }
@@ -648,23 +363,5 @@ mod tests {
         let json = serde_json::to_value(&t).unwrap();
         assert!(json["short"]["L"].is_null());
         assert!(t.render().contains("long    >=24"), "{}", t.render());
-    }
-
-    #[test]
-    fn contact_list_reading() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("contacts.tsv");
-        std::fs::write(&path, "i j separation\n# comment\n1 10 9\n12 3 9 extra\n").unwrap();
-        let n = NativeContacts::from_list(&path, 12).unwrap();
-        assert_eq!(n.is_contact(1, 10), Some(true));
-        assert_eq!(n.is_contact(3, 12), Some(true));
-        assert_eq!(n.is_contact(2, 10), Some(false));
-        assert_eq!(n.count(SeparationClass::All), 2);
-        std::fs::write(&path, "1 10\n1 13\n").unwrap();
-        let e = NativeContacts::from_list(&path, 12).unwrap_err();
-        assert!(
-            format!("{e:#}").contains("line 2") && crate::error::is_input_error(&e),
-            "{e:#}"
-        );
     }
 }

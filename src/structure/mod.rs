@@ -15,13 +15,23 @@
 //!   first one on ties); hydrogens are dropped;
 //! - files are read with pdbtbx's loose strictness so that real files load; a
 //!   file that still fails gives a one-line input error naming it.
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bio::alignment::AlignmentOperation;
 use bio::alignment::pairwise::{Aligner, Scoring};
 
-use crate::input_error;
+use crate::error::InputError;
+use crate::io::read_bytes;
+
+pub mod native;
+
+pub use native::{
+    DEFAULT_CUTOFF, MIN_COVERAGE, MIN_IDENTITY, NativeContacts, NativeSource, load_native,
+};
+
+/// File extensions of structures (each also with `.gz`), as `fadca batch`
+/// recognises them in a family folder.
+pub const EXTENSIONS: [&str; 4] = ["pdb", "cif", "mmcif", "ent"];
 
 /// Which atoms define the distance between two residues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
@@ -179,19 +189,10 @@ pub fn one_letter(name: &str) -> Option<u8> {
     })
 }
 
-/// Reads the whole file, gunzipping it when it starts with the gzip magic.
+/// Reads the whole file, gunzipping it when it starts with the gzip magic
+/// ([`crate::io::read_bytes`]).
 fn read_structure_text(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| input_error(format!("cannot read structure {}: {e}", path.display())))?;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| input_error(format!("cannot gunzip structure {}: {e}", path.display())))?;
-        out
-    } else {
-        bytes
-    };
+    let bytes = read_bytes(path, "structure ")?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -258,11 +259,14 @@ pub fn parse_structure(
             .read_raw(std::io::BufReader::new(ascii.as_bytes()))
     })
     .ok_or_else(|| {
-        input_error(format!(
-            "structure {}: cannot read it as {}: the file is malformed (the parser failed)",
-            path.display(),
-            if mmcif { "mmCIF" } else { "PDB" }
-        ))
+        InputError::in_file(
+            "structure",
+            path,
+            format!(
+                "cannot read it as {}: the file is malformed (the parser failed)",
+                if mmcif { "mmCIF" } else { "PDB" }
+            ),
+        )
     })?;
     let pdb = match result {
         Ok((pdb, _warnings)) => pdb,
@@ -278,17 +282,21 @@ pub fn parse_structure(
                         .replace('\n', " ")
                 },
             );
-            return Err(input_error(format!(
-                "structure {}: cannot read it as {}: {why}",
-                path.display(),
-                if mmcif { "mmCIF" } else { "PDB" }
-            )));
+            return Err(InputError::in_file(
+                "structure",
+                path,
+                format!(
+                    "cannot read it as {}: {why}",
+                    if mmcif { "mmCIF" } else { "PDB" }
+                ),
+            )
+            .into());
         }
     };
     let model = pdb
         .models()
         .next()
-        .ok_or_else(|| input_error(format!("structure {}: no atoms (no model)", path.display())))?;
+        .ok_or_else(|| InputError::in_file("structure", path, "no atoms (no model)"))?;
     let chains: Vec<(String, Vec<StructureResidue>)> = model
         .chains()
         .map(|c| {
@@ -308,25 +316,26 @@ pub fn parse_structure(
     };
     let found = match chain {
         Some(id) => chains.iter().find(|(c, _)| c == id).ok_or_else(|| {
-            input_error(format!(
-                "structure {}: no chain {id:?} (chains with amino acids: {})",
-                path.display(),
-                available()
-            ))
+            InputError::in_file(
+                "structure",
+                path,
+                format!("no chain {id:?} (chains with amino acids: {})", available()),
+            )
         })?,
         None => chains.iter().find(|(_, r)| !r.is_empty()).ok_or_else(|| {
-            input_error(format!(
-                "structure {}: no chain with amino-acid residues",
-                path.display()
-            ))
+            InputError::in_file("structure", path, "no chain with amino-acid residues")
         })?,
     };
     if found.1.is_empty() {
-        return Err(input_error(format!(
-            "structure {}: chain {:?} has no amino-acid residue with a CA atom",
-            path.display(),
-            found.0
-        )));
+        return Err(InputError::in_file(
+            "structure",
+            path,
+            format!(
+                "chain {:?} has no amino-acid residue with a CA atom",
+                found.0
+            ),
+        )
+        .into());
     }
     Ok(ChainStructure {
         path: path.to_path_buf(),

@@ -34,13 +34,12 @@
 //! above the runtime), factored 5.04 GiB at
 //! L = 1500 with N = 20 000 (measured before the memory freed by training
 //! was returned to the kernel ahead of extraction,
-//! `crate::release_freed_memory`); libtorch operators, factored
+//! `crate::runtime::release_freed_memory`); libtorch operators, factored
 //! 4.05–4.11 T per step in L (measured before the fused kernels existed,
 //! batches of 128), Potts 12.7–13.9 T. It is an estimate, above the
 //! measured peaks, not a bound. Arithmetic saturates instead of
 //! overflowing.
 use crate::model::{ModelKind, Objective, uses_fused_kernels};
-
 
 const MIB: u64 = 1024 * 1024;
 /// libtorch runtime overhead.
@@ -259,7 +258,14 @@ mod tests {
             (ModelKind::Factored, true, 100, 1001, 152_676 * KIB, 256),
             (ModelKind::Factored, true, 300, 1001, 347_988 * KIB, 256),
             (ModelKind::Factored, true, 600, 1001, 973_836 * KIB, 256),
-            (ModelKind::Factored, true, 1500, 20_000, 5_286_728 * KIB, 256),
+            (
+                ModelKind::Factored,
+                true,
+                1500,
+                20_000,
+                5_286_728 * KIB,
+                256,
+            ),
             (ModelKind::Potts, true, 100, 1001, 207_504 * KIB, 256),
             (ModelKind::Potts, true, 300, 1001, 902_216 * KIB, 256),
             (ModelKind::Potts, true, 600, 1001, 3_235_640 * KIB, 256),
@@ -287,7 +293,8 @@ mod tests {
     fn saturates_instead_of_overflowing() {
         let got = estimate_training_bytes(usize::MAX, usize::MAX, ModelKind::Potts, false, 1, 1, 1);
         assert_eq!(got, u64::MAX);
-        let got = estimate_training_bytes(usize::MAX, usize::MAX, ModelKind::Factored, true, 1, 1, 1);
+        let got =
+            estimate_training_bytes(usize::MAX, usize::MAX, ModelKind::Factored, true, 1, 1, 1);
         assert_eq!(got, u64::MAX);
     }
 
@@ -320,7 +327,18 @@ mod tests {
         // The Potts model on the CPU: the fused kernels' estimate.
         let need = estimate_training_bytes(100, 50, ModelKind::Potts, true, 4, 4, 16);
         let guard = |model, device, limit| {
-            check_training_memory(100, 50, model, device, Objective::Pll, 4, 4, 16, limit, "--max-memory")
+            check_training_memory(
+                100,
+                50,
+                model,
+                device,
+                Objective::Pll,
+                4,
+                4,
+                16,
+                limit,
+                "--max-memory",
+            )
         };
         assert_eq!(guard(ModelKind::Potts, Device::Cpu, need).unwrap(), need);
         let e = guard(ModelKind::Potts, Device::Cpu, need - 1).unwrap_err();
@@ -331,20 +349,28 @@ mod tests {
         // fused kernels' on the CPU, libtorch's on CUDA.
         let factored_cpu = estimate_training_bytes(100, 50, ModelKind::Factored, true, 4, 4, 16);
         assert!(
-            msg.contains(&format!("--model factored, about {}", human_bytes(factored_cpu)))
-                && msg.contains("--max-seqs"),
+            msg.contains(&format!(
+                "--model factored, about {}",
+                human_bytes(factored_cpu)
+            )) && msg.contains("--max-seqs"),
             "{msg}"
         );
         // On CUDA the Potts model needs libtorch's larger estimate.
         let need_cuda = estimate_training_bytes(100, 50, ModelKind::Potts, false, 4, 4, 16);
         assert!(need_cuda > need);
-        assert_eq!(guard(ModelKind::Potts, Device::Cuda(0), need_cuda).unwrap(), need_cuda);
+        assert_eq!(
+            guard(ModelKind::Potts, Device::Cuda(0), need_cuda).unwrap(),
+            need_cuda
+        );
         let e = guard(ModelKind::Potts, Device::Cuda(0), need_cuda - 1).unwrap_err();
         let factored_cuda = estimate_training_bytes(100, 50, ModelKind::Factored, false, 4, 4, 16);
         assert!(format!("{e}").contains(&human_bytes(factored_cuda)), "{e}");
         assert_ne!(human_bytes(factored_cpu), human_bytes(factored_cuda));
         // The factored model's own estimate follows the path too.
-        assert_eq!(guard(ModelKind::Factored, Device::Cpu, factored_cpu).unwrap(), factored_cpu);
+        assert_eq!(
+            guard(ModelKind::Factored, Device::Cpu, factored_cpu).unwrap(),
+            factored_cpu
+        );
         assert!(guard(ModelKind::Factored, Device::Cuda(0), factored_cpu).is_err());
         let e = guard(ModelKind::Factored, Device::Cpu, 1).unwrap_err();
         assert!(format!("{e}").contains("fewer heads"), "{e}");

@@ -5,15 +5,17 @@
 //! "die at once" action of SIGINT and SIGTERM by setting a process-wide flag;
 //! long stages (the training loop between optimiser steps, `run_prediction`
 //! between stages) call [`check`], which turns a pending signal into an
-//! [`Interrupted`] error. Every output goes through
-//! [`crate::output::write_atomic`], so stopping between steps leaves only
+//! [`Error::Interrupted`] error. Every output goes through
+//! [`crate::io::write_atomic`], so stopping between steps leaves only
 //! complete files and no temporary ones. `main` exits with 128 + the signal
-//! number (130 for SIGINT, 143 for SIGTERM). A second signal of the same
+//! number ([`crate::error::exit_code`]) (130 for SIGINT, 143 for SIGTERM). A second signal of the same
 //! kind while the first is being handled ends the process at once with that
 //! code (for a user who really wants out).
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::error::Error;
 
 /// The pending signal number (0: none).
 fn pending() -> &'static Arc<AtomicUsize> {
@@ -21,35 +23,7 @@ fn pending() -> &'static Arc<AtomicUsize> {
     PENDING.get_or_init(|| Arc::new(AtomicUsize::new(0)))
 }
 
-/// SIGINT (Ctrl-C).
-pub const SIGINT: i32 = signal_hook::consts::SIGINT;
-/// SIGTERM (`kill`).
-pub const SIGTERM: i32 = signal_hook::consts::SIGTERM;
-
-/// The run was stopped by a signal; `main` exits with [`Interrupted::exit_code`].
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted by {} during {stage}; stopped cleanly, no partial output was written", signal_name(*.signal))]
-pub struct Interrupted {
-    /// The signal number.
-    pub signal: i32,
-    /// What was running.
-    pub stage: String,
-}
-
-impl Interrupted {
-    /// The shell convention: 128 + signal number.
-    pub fn exit_code(&self) -> i32 {
-        128 + self.signal
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        SIGINT => "SIGINT",
-        SIGTERM => "SIGTERM",
-        _ => "a signal",
-    }
-}
+pub use crate::error::{SIGINT, SIGTERM};
 
 /// Installs the SIGINT and SIGTERM handlers (once per process).
 pub fn install_handlers() -> anyhow::Result<()> {
@@ -81,21 +55,14 @@ pub fn request_stop(signal: i32) {
     pending().store(signal as usize, Ordering::SeqCst);
 }
 
-/// Fails with [`Interrupted`] when a signal is pending; `stage` names what
-/// was running.
+/// Fails with [`Error::Interrupted`] when a signal is pending; `stage`
+/// names what was running.
 pub fn check(stage: &str) -> anyhow::Result<()> {
     match pending_signal() {
         None => Ok(()),
-        Some(signal) => Err(anyhow::Error::new(Interrupted {
+        Some(signal) => Err(anyhow::Error::new(Error::Interrupted {
             signal,
             stage: stage.to_string(),
         })),
     }
-}
-
-/// The exit code for `err` when it (or its cause) is an [`Interrupted`].
-pub fn exit_code_of(err: &anyhow::Error) -> Option<i32> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Interrupted>())
-        .map(Interrupted::exit_code)
 }

@@ -17,14 +17,16 @@
 //!
 //! Every reader accepts gzipped files. Errors name the file and line.
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
 use ndarray::Array2;
 
-use crate::input_error;
-use crate::output::write_atomic;
+use crate::couplings::model_contact_scores;
+use crate::error::{InputError, input_error};
+use crate::io::read_bytes;
+use crate::io::write_atomic;
+use crate::model::Model;
 
 /// One scored residue pair, 1-based, `i < j`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -68,6 +70,13 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// The contact scores of a trained model (SPEC §1: symmetrise, gauge,
+    /// Frobenius, APC; [`crate::couplings::model_contact_scores`]) over
+    /// residues 1..L.
+    pub fn of_model(model: &Model) -> Prediction {
+        Prediction::from_matrix(&model_contact_scores(model))
+    }
+
     /// All pairs `i < j` (separation ≥ 1) of a square score matrix (0-based
     /// rows/columns become 1-based residues); the upper triangle is read.
     pub fn from_matrix(scores: &Array2<f64>) -> Prediction {
@@ -116,6 +125,91 @@ impl Prediction {
         pairs.truncate(k);
         pairs
     }
+}
+
+/// Sequence-separation classes of SPEC §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeparationClass {
+    /// |i − j| ≥ 6.
+    All,
+    /// 6 ≤ |i − j| ≤ 11.
+    Short,
+    /// 12 ≤ |i − j| ≤ 23.
+    Medium,
+    /// |i − j| ≥ 24.
+    Long,
+}
+
+impl SeparationClass {
+    /// The four classes in report order.
+    pub const ALL: [SeparationClass; 4] = [
+        SeparationClass::All,
+        SeparationClass::Short,
+        SeparationClass::Medium,
+        SeparationClass::Long,
+    ];
+
+    /// Smallest and (if bounded) largest separation of the class.
+    pub fn range(self) -> (usize, Option<usize>) {
+        match self {
+            SeparationClass::All => (6, None),
+            SeparationClass::Short => (6, Some(11)),
+            SeparationClass::Medium => (12, Some(23)),
+            SeparationClass::Long => (24, None),
+        }
+    }
+
+    /// True when separation `sep` belongs to the class.
+    pub fn contains(self, sep: usize) -> bool {
+        let (lo, hi) = self.range();
+        sep >= lo && hi.is_none_or(|h| sep <= h)
+    }
+
+    /// Lowercase name (`all`, `short`, `medium`, `long`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SeparationClass::All => "all",
+            SeparationClass::Short => "short",
+            SeparationClass::Medium => "medium",
+            SeparationClass::Long => "long",
+        }
+    }
+}
+
+/// The divisors x of "top L/x" and their labels.
+pub const TOP_DIVISORS: [(usize, &str); 4] = [(1, "L"), (2, "L/2"), (5, "L/5"), (10, "L/10")];
+
+/// `k = max(1, floor(L / x))`.
+pub fn top_k(length: usize, divisor: usize) -> usize {
+    (length / divisor).max(1)
+}
+
+/// File names of the contact files in a prediction folder.
+pub mod files {
+    /// Ranked contact list.
+    pub const CONTACTS_TSV: &str = "contacts.tsv";
+    /// CCMpred-style matrix.
+    pub const CONTACTS_MAT: &str = "contacts.mat";
+    /// CASP RR.
+    pub const CONTACTS_RR: &str = "contacts.rr";
+}
+
+/// Writes `contacts.tsv`, `contacts.mat` and `contacts.rr` (with `sequence`
+/// when known) into `dir`; returns the file names.
+pub fn write_contact_files(
+    dir: &Path,
+    prediction: &Prediction,
+    sequence: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    write_tsv(&dir.join(files::CONTACTS_TSV), prediction)?;
+    write_mat(&dir.join(files::CONTACTS_MAT), prediction)?;
+    write_rr(&dir.join(files::CONTACTS_RR), prediction, sequence)?;
+    Ok(vec![
+        files::CONTACTS_TSV.into(),
+        files::CONTACTS_MAT.into(),
+        files::CONTACTS_RR.into(),
+    ])
 }
 
 /// The contact-file formats fadca reads.
@@ -255,25 +349,11 @@ pub fn write_rr(
 
 // ---------------------------------------------------------------- readers
 
-/// Reads a whole text file, gunzipping it when it starts with the gzip magic.
+/// Reads a whole text file, gunzipping it when it starts with the gzip magic
+/// ([`crate::io::read_bytes`]); invalid UTF-8 is an input error.
 pub(crate) fn read_text(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| input_error(format!("cannot read {}: {e}", path.display())))?;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| input_error(format!("cannot gunzip {}: {e}", path.display())))?;
-        out
-    } else {
-        bytes
-    };
-    String::from_utf8(bytes).map_err(|_| {
-        input_error(format!(
-            "{}: not a text file (invalid UTF-8)",
-            path.display()
-        ))
-    })
+    String::from_utf8(read_bytes(path, "")?)
+        .map_err(|_| InputError::in_file("", path, "not a text file (invalid UTF-8)").into())
 }
 
 /// Reads a contact-score file of any supported format (detected from content,
@@ -412,10 +492,9 @@ impl<'a> PairReader<'a> {
     }
 
     fn error(&self, line: usize, why: impl std::fmt::Display) -> anyhow::Error {
-        input_error(format!(
-            "contact file {}, line {line}: {why}",
-            self.path.display()
-        ))
+        InputError::in_file("contact file", self.path, why.to_string())
+            .at_line(line)
+            .into()
     }
 
     fn index(&self, line: usize, token: Option<&str>, what: &str) -> anyhow::Result<usize> {
@@ -607,10 +686,7 @@ fn parse_mat(
 ) -> anyhow::Result<Prediction> {
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let err = |line: usize, why: String| {
-        input_error(format!(
-            "contact matrix {}, line {line}: {why}",
-            path.display()
-        ))
+        anyhow::Error::from(InputError::in_file("contact matrix", path, why).at_line(line))
     };
     for (n, line) in data_lines(text) {
         let mut row = Vec::new();

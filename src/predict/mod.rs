@@ -1,0 +1,537 @@
+//! One prediction run, end to end, as stages: **read** the alignment,
+//! **weigh** its sequences, **check memory**, **train** the model, extract
+//! the contact scores from its **couplings**, **write** the files of SPEC §5
+//! and (with a structure or contact list) **score** the prediction.
+//! [`run_prediction_with`] calls one function per stage, in that order.
+//!
+//! [`run_prediction`] is what `fadca predict` runs, and what `fadca batch`
+//! runs for each family. Files written into the output folder, each
+//! atomically:
+//!
+//! | file | content |
+//! |---|---|
+//! | `contacts.tsv` | `i j score`, every pair `i < j`, in rank order |
+//! | `contacts.mat` | L×L symmetric score matrix (CCMpred layout) |
+//! | `contacts.rr` | CASP RR with the query sequence, `p` = min–max scaled score |
+//! | `couplings.npy` | optional: the raw trained **asymmetric** `J[i][j][a][b] = J_ij(a,b)`, float32 L×L×21×21 (before symmetrising and gauging) |
+//! | `score.json`, `contact_map.png` | with a structure or contact list, as `fadca score` writes them |
+//! | `summary.json` | written **last**: a folder with a parseable `summary.json` is complete |
+//!
+//! The model is saved (safetensors, with metadata) to
+//! [`PredictRequest::model_path`]. A stale `summary.json` in the output
+//! folder is removed before anything else is written, so that a run killed
+//! half-way never leaves a folder that looks complete.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use ndarray::Array4;
+
+use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
+use crate::contacts::{Prediction, write_contact_files};
+use crate::error::input_error;
+use crate::io::{create_dir, write_atomic};
+use crate::model::memory::{available_bytes, check_training_memory};
+use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train};
+use crate::runtime::interrupt;
+use crate::score::{ScoreReport, score_with_native, write_score_outputs};
+use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
+use crate::weights::{Weighting, effective_count, sample_by_weight};
+
+mod summary;
+
+pub use summary::{
+    MsaInfo, PredictionSummary, QueryInfo, TOP_CONTACTS, TOP_CONTACTS_MIN_SEPARATION, Timings,
+    TopContact, top_contacts,
+};
+
+/// File names in a prediction folder.
+pub mod files {
+    pub use crate::contacts::files::{CONTACTS_MAT, CONTACTS_RR, CONTACTS_TSV};
+    pub use crate::score::files::{CONTACT_MAP_PNG, SCORE_JSON};
+    /// Raw trained couplings (optional).
+    pub const COUPLINGS_NPY: &str = "couplings.npy";
+    /// Run summary, written last.
+    pub const SUMMARY_JSON: &str = "summary.json";
+}
+
+/// Checks that a family name can be a file name (non-empty, no path
+/// separator, not `.`/`..`).
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(input_error(format!(
+            "--name {name:?}: must be a plain file name (no '/', not empty)"
+        )));
+    }
+    Ok(())
+}
+
+/// Default output folder of a family: `predictions/<name>`.
+pub fn default_output_dir(name: &str) -> PathBuf {
+    Path::new("predictions").join(name)
+}
+
+/// Default model file of a family: `models/<name>.safetensors`.
+pub fn default_model_path(name: &str) -> PathBuf {
+    Path::new("models").join(format!("{name}.safetensors"))
+}
+
+/// Everything one prediction run needs.
+#[derive(Debug, Clone)]
+pub struct PredictRequest {
+    /// Alignment file.
+    pub msa: PathBuf,
+    /// How to read it.
+    pub read_options: ReadOptions,
+    /// How to weight its sequences.
+    pub weighting: Weighting,
+    /// Family name (recorded in the summary and the model).
+    pub name: String,
+    /// Output folder (created if needed).
+    pub output_dir: PathBuf,
+    /// Where the model is saved (its folder is created if needed).
+    pub model_path: PathBuf,
+    /// Training hyper-parameters (model kind, device and seed included).
+    pub config: TrainConfig,
+    /// CPU threads in use (recorded; see [`crate::runtime::configure_threads`]).
+    pub threads: usize,
+    /// Also write `couplings.npy`.
+    pub save_couplings: bool,
+    /// Known contacts to score against, if any.
+    pub native: Option<NativeSource>,
+    /// Score even when the structure maps poorly onto the query.
+    pub force_mapping: bool,
+}
+
+/// The result of [`run_prediction`].
+#[derive(Debug)]
+pub struct PredictOutcome {
+    /// What was written to `summary.json`.
+    pub summary: PredictionSummary,
+    /// The contact scores.
+    pub prediction: Prediction,
+    /// The score report, when scored.
+    pub score: Option<ScoreReport>,
+}
+
+/// Metadata stored in the model file (all values are strings, as
+/// safetensors requires): `fadca_version`, `model`, `heads`, `head_dim`
+/// (factored only), `L`, `query_name`, `query_sequence`, `msa`, `alphabet`,
+/// `name` and `hyperparameters` (JSON).
+pub fn model_metadata(
+    alignment: &Alignment,
+    config: &TrainConfig,
+    name: &str,
+) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    m.insert("fadca_version".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("model".into(), config.model.name().into());
+    if config.model == ModelKind::Factored {
+        m.insert("heads".into(), config.heads.to_string());
+        m.insert("head_dim".into(), config.head_dim.to_string());
+    }
+    m.insert("L".into(), alignment.length().to_string());
+    m.insert("query_name".into(), alignment.query_name().into());
+    m.insert("query_sequence".into(), alignment.query_sequence.clone());
+    m.insert("msa".into(), alignment.path.display().to_string());
+    m.insert(
+        "alphabet".into(),
+        String::from_utf8_lossy(ALPHABET).into_owned(),
+    );
+    m.insert("name".into(), name.into());
+    m.insert(
+        "hyperparameters".into(),
+        serde_json::to_string(config).unwrap_or_default(),
+    );
+    m
+}
+
+/// Resource limits of a run (robustness): the memory guard and
+/// subsampling. The default guards against the available memory and keeps
+/// every sequence.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Refuse to train when the estimated peak (see
+    /// [`crate::model::memory::estimate_training_bytes`]) exceeds this many bytes;
+    /// `None`: the memory available on the device
+    /// ([`crate::model::memory::available_bytes`]), no check when unknown.
+    pub max_memory: Option<u64>,
+    /// Train on at most this many sequences, sampled by weight with the seed
+    /// ([`crate::weights::sample_by_weight`]; the query is always kept), then
+    /// re-weighted; `None`: all.
+    pub max_seqs: Option<usize>,
+}
+
+/// Runs one prediction (see the module documentation) with the default
+/// [`Limits`].
+pub fn run_prediction(
+    request: &PredictRequest,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<PredictOutcome> {
+    run_prediction_with(request, &Limits::default(), on_progress)
+}
+
+/// Runs one prediction (see the module documentation): one function per
+/// stage. Input problems (alignment, structure, hyper-parameters, a run that
+/// would not fit in memory) are reported before training. `on_progress` is
+/// called after every optimiser step ([`Progress`]). A pending
+/// SIGINT/SIGTERM ([`crate::runtime::interrupt`]) stops the run between
+/// stages and between optimiser steps, before anything is written. When
+/// training diverges for good, `summary.json` records the failure and the
+/// loss curve (`"status": "diverged"`) and the error is returned.
+pub fn run_prediction_with(
+    request: &PredictRequest,
+    limits: &Limits,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<PredictOutcome> {
+    let start = Instant::now();
+    request.config.validate()?;
+    validate_name(&request.name)?;
+    let mut timings = Timings::default();
+
+    let alignment = timed(&mut timings.read, || read(request))?;
+    interrupt::check("reading the alignment")?;
+    let weighed = timed(&mut timings.weights, || weigh(request, limits, alignment))?;
+    interrupt::check("computing the weights")?;
+    check_memory(request, limits, &weighed)?;
+    // The structure is loaded before training so that a bad one fails early.
+    let native = timed(&mut timings.score, || {
+        load_native_contacts(request, &weighed)
+    })?;
+    let summary_path = prepare_output(request)?;
+
+    let (trained, report) = timed(&mut timings.train, || {
+        train_model(request, &weighed, &summary_path, on_progress)
+    })?;
+    interrupt::check("training")?;
+    let (model, prediction, couplings) =
+        timed(&mut timings.contacts, || couplings(request, trained))?;
+    let mut outputs = timed(&mut timings.write, || {
+        write_files(request, &weighed.alignment, model, &prediction, couplings)
+    })?;
+    let score = timed(&mut timings.score, || {
+        score(
+            request,
+            &weighed.alignment,
+            &prediction,
+            native,
+            &mut outputs,
+        )
+    })?;
+    outputs.push(files::SUMMARY_JSON.into());
+    timings.total = start.elapsed().as_secs_f64();
+
+    let summary = summarise(
+        request,
+        &weighed,
+        report,
+        timings,
+        outputs,
+        &prediction,
+        score.as_ref(),
+    );
+    write_summary(&summary_path, &summary)?;
+    Ok(PredictOutcome {
+        summary,
+        prediction,
+        score,
+    })
+}
+
+/// Runs `stage`, adding its wall seconds to `seconds`.
+fn timed<T>(seconds: &mut f64, stage: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = stage();
+    *seconds += t.elapsed().as_secs_f64();
+    out
+}
+
+/// Stage **read**: the alignment, with at least two columns.
+fn read(request: &PredictRequest) -> Result<Alignment> {
+    let alignment = read_alignment(&request.msa, &request.read_options)?;
+    if alignment.length() < 2 {
+        return Err(input_error(format!(
+            "alignment {}: {} column(s) left after reading; training needs at least 2",
+            request.msa.display(),
+            alignment.length()
+        )));
+    }
+    Ok(alignment)
+}
+
+/// The alignment trained on, with its weights.
+struct Weighed {
+    alignment: Alignment,
+    weights: Vec<f64>,
+    meff: f64,
+    /// N before `--max-seqs` subsampling, when it applied.
+    subsampled_from: Option<usize>,
+}
+
+/// Stage **weigh**: sequence weights, and the `--max-seqs` sample (drawn by
+/// weight, then weighed again).
+fn weigh(request: &PredictRequest, limits: &Limits, mut alignment: Alignment) -> Result<Weighed> {
+    let mut weights = request.weighting.weights(&alignment);
+    let mut subsampled_from = None;
+    if let Some(k) = limits.max_seqs {
+        if k == 0 {
+            return Err(input_error("--max-seqs must be at least 1"));
+        }
+        if k < alignment.depth() {
+            let chosen = sample_by_weight(&weights, k, request.config.seed);
+            subsampled_from = Some(alignment.depth());
+            alignment.states = alignment.states.select(ndarray::Axis(0), &chosen);
+            alignment.names = chosen.iter().map(|&i| alignment.names[i].clone()).collect();
+            alignment.stats.n_kept = alignment.depth();
+            weights = request.weighting.weights(&alignment);
+        }
+    }
+    let meff = effective_count(&weights);
+    Ok(Weighed {
+        alignment,
+        weights,
+        meff,
+        subsampled_from,
+    })
+}
+
+/// Stage **check memory**: refuses a run whose estimated peak is above
+/// `--max-memory` (or the memory available on the device).
+fn check_memory(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<()> {
+    let config = &request.config;
+    let (limit, limit_source) = match limits.max_memory {
+        Some(bytes) => (Some(bytes), "--max-memory"),
+        None => (
+            available_bytes(config.device),
+            "the memory available on the device; raise or lower with --max-memory",
+        ),
+    };
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    let alignment = &weighed.alignment;
+    check_training_memory(
+        alignment.depth(),
+        alignment.length(),
+        config.model,
+        config.device,
+        config.objective,
+        config.heads,
+        config.head_dim,
+        config.schedule(alignment.depth()).1,
+        limit,
+        limit_source,
+    )
+    .with_context(|| format!("alignment {}", request.msa.display()))?;
+    Ok(())
+}
+
+/// The known contacts to score against, with the structure's mapping.
+type Native = (NativeContacts, Option<ResidueMapping>, NativeSource);
+
+/// Loads the structure or contact list to score against, if any.
+fn load_native_contacts(request: &PredictRequest, weighed: &Weighed) -> Result<Option<Native>> {
+    request
+        .native
+        .as_ref()
+        .map(|source| {
+            load_native(
+                &weighed.alignment.query_sequence,
+                source,
+                request.force_mapping,
+            )
+        })
+        .transpose()
+}
+
+/// Creates the output folders and removes a stale `summary.json`; returns
+/// its path.
+fn prepare_output(request: &PredictRequest) -> Result<PathBuf> {
+    let dir = &request.output_dir;
+    create_dir(dir)?;
+    if let Some(parent) = request.model_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        create_dir(parent)?;
+    }
+    let summary_path = dir.join(files::SUMMARY_JSON);
+    if summary_path.exists() {
+        std::fs::remove_file(&summary_path)
+            .with_context(|| format!("removing the stale {}", summary_path.display()))?;
+    }
+    Ok(summary_path)
+}
+
+/// Stage **train**. When training diverges for good, `summary.json` says so
+/// before the error is returned.
+fn train_model(
+    request: &PredictRequest,
+    weighed: &Weighed,
+    summary_path: &Path,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport)> {
+    let alignment = &weighed.alignment;
+    train(
+        &alignment.states,
+        &weighed.weights,
+        &request.config,
+        on_progress,
+    )
+    .or_else(|err| {
+        summary::write_diverged_summary(summary_path, request, alignment, &err)?;
+        Err(err)
+    })
+}
+
+/// Stage **couplings**: the trained model on the CPU (exactly the tensors
+/// its file holds), its contact scores, and its couplings as an array when
+/// `couplings.npy` is to be written.
+fn couplings(
+    request: &PredictRequest,
+    trained: Model,
+) -> Result<(Model, Prediction, Option<Array4<f32>>)> {
+    let model = trained.to_cpu()?;
+    drop(trained);
+    let prediction = Prediction::of_model(&model);
+    // The L²q² couplings as a Rust array only when they are to be written.
+    let couplings = request.save_couplings.then(|| model.couplings());
+    Ok((model, prediction, couplings))
+}
+
+/// Stage **write**: the model file, the contact files and `couplings.npy`;
+/// returns the names of the files written into the output folder.
+fn write_files(
+    request: &PredictRequest,
+    alignment: &Alignment,
+    model: Model,
+    prediction: &Prediction,
+    couplings: Option<Array4<f32>>,
+) -> Result<Vec<String>> {
+    let dir = &request.output_dir;
+    model.save(
+        &request.model_path,
+        model_metadata(alignment, &request.config, &request.name),
+    )?;
+    let mut outputs = write_contact_files(dir, prediction, Some(&alignment.query_sequence))?;
+    if let Some(couplings) = couplings {
+        write_atomic(&dir.join(files::COUPLINGS_NPY), |w| {
+            ndarray_npy::WriteNpyExt::write_npy(&couplings, w)
+                .context("writing the couplings as .npy")?;
+            Ok(())
+        })?;
+        outputs.push(files::COUPLINGS_NPY.into());
+    }
+    Ok(outputs)
+}
+
+/// Stage **score**: with known contacts, the precision table, `score.json`
+/// and `contact_map.png` as `fadca score` writes them.
+fn score(
+    request: &PredictRequest,
+    alignment: &Alignment,
+    prediction: &Prediction,
+    native: Option<Native>,
+    outputs: &mut Vec<String>,
+) -> Result<Option<ScoreReport>> {
+    let Some((native, mapping, source)) = native else {
+        return Ok(None);
+    };
+    let mut report = score_with_native(prediction, native, mapping, source);
+    report.inputs.insert(
+        "prediction".into(),
+        serde_json::json!({
+            "path": request.output_dir.join(files::CONTACTS_TSV).display().to_string()
+        }),
+    );
+    report.inputs.insert(
+        "msa".into(),
+        serde_json::json!({
+            "path": request.msa.display().to_string(),
+            "keep_query_gaps": request.read_options.keep_query_gaps,
+            "query": alignment.query_name(),
+        }),
+    );
+    write_score_outputs(&request.output_dir, &report, prediction)?;
+    outputs.push(files::SCORE_JSON.into());
+    outputs.push(files::CONTACT_MAP_PNG.into());
+    Ok(Some(report))
+}
+
+/// What `summary.json` records of the run.
+fn summarise(
+    request: &PredictRequest,
+    weighed: &Weighed,
+    report: TrainReport,
+    timings: Timings,
+    outputs: Vec<String>,
+    prediction: &Prediction,
+    score: Option<&ScoreReport>,
+) -> PredictionSummary {
+    let alignment = &weighed.alignment;
+    let config = &request.config;
+    let s = &alignment.stats;
+    PredictionSummary {
+        name: request.name.clone(),
+        msa: MsaInfo {
+            path: request.msa.display().to_string(),
+            format: alignment.format.name().into(),
+            keep_query_gaps: request.read_options.keep_query_gaps,
+            max_gap_fraction: request.read_options.max_gap_fraction,
+        },
+        n_read: s.n_read,
+        n_kept: s.n_kept,
+        n_dropped_gappy: s.n_dropped_gappy,
+        n_columns: s.n_columns,
+        n_columns_dropped: s.n_columns_dropped,
+        length: alignment.length(),
+        meff: weighed.meff,
+        theta: request.weighting.theta(),
+        query: QueryInfo {
+            name: alignment.query_name().into(),
+            sequence: alignment.query_sequence.clone(),
+        },
+        model: config.model,
+        hyperparameters: config.resolved(alignment.depth(), alignment.length(), weighed.meff),
+        requested_hyperparameters: config.clone(),
+        loss_curve: report.loss_curve,
+        restarts: report.restarts,
+        subsampled_from: weighed.subsampled_from,
+        status: "ok",
+        steps: report.steps,
+        timings,
+        device: report.device,
+        threads: request.threads,
+        version: env!("CARGO_PKG_VERSION").into(),
+        model_path: request.model_path.display().to_string(),
+        output_dir: request.output_dir.display().to_string(),
+        outputs,
+        top_contacts: top_contacts(prediction, &alignment.query_sequence),
+        native_source: score.map(|r| r.native_source.clone()),
+        mapping: score.and_then(|r| r.mapping.clone()),
+        precision: score.map(|r| r.precision.clone()),
+    }
+}
+
+/// Writes `summary.json`, the run's last file.
+fn write_summary(path: &Path, summary: &PredictionSummary) -> Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, summary)?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_file_names() {
+        assert!(validate_name("PF00014").is_ok());
+        for bad in ["", ".", "..", "a/b"] {
+            let err = validate_name(bad).unwrap_err();
+            assert!(crate::error::is_input_error(&err), "{bad}");
+        }
+    }
+}
