@@ -13,11 +13,8 @@ use fadca::batch::{
 };
 use fadca::input_error;
 use fadca::runtime::{DeviceChoice, default_threads};
-use fadca::structure::AtomSelection;
-use fadca::structure::DEFAULT_CUTOFF;
 
-use super::common::AlignmentArgs;
-use super::predict::{TrainingArgs, value_name};
+use super::common::{AlignmentArgs, StructureArgs, TrainingArgs};
 
 /// Default batch output folder.
 pub const DEFAULT_OUTPUT: &str = "predictions/batch";
@@ -69,15 +66,8 @@ pub struct Args {
     /// Also write each family's couplings.npy.
     #[arg(long)]
     pub save_couplings: bool,
-    /// Atoms defining residue distances when scoring: cb, ca or heavy.
-    #[arg(long, value_enum, default_value_t = AtomSelection::Cb, help_heading = "Scoring")]
-    pub atoms: AtomSelection,
-    /// Contact cutoff in Angstrom.
-    #[arg(long, default_value_t = DEFAULT_CUTOFF, help_heading = "Scoring")]
-    pub cutoff: f64,
-    /// Score even when a structure's sequence is less than 90 % identical to the query.
-    #[arg(long, help_heading = "Scoring")]
-    pub force_mapping: bool,
+    #[command(flatten)]
+    pub structure: StructureArgs,
     /// No progress output on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -121,11 +111,7 @@ fn family_predict_args(
         if let Some(chain) = &family.chain {
             out.extend(["--chain".into(), chain.into()]);
         }
-        out.extend(["--atoms".into(), value_name(&args.atoms).into()]);
-        out.extend(["--cutoff".into(), args.cutoff.to_string().into()]);
-        if args.force_mapping {
-            out.push("--force-mapping".into());
-        }
+        out.extend(args.structure.to_args().into_iter().map(OsString::from));
     }
     out
 }

@@ -6,175 +6,20 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use fadca::alignment::family_name;
-use fadca::model::{DEFAULT_MASK_PROB, ModelKind, Objective, Progress, TrainConfig};
+use fadca::model::Progress;
 use fadca::predict::{
     Limits, PredictRequest, default_model_path, default_output_dir, run_prediction_with,
     validate_name,
 };
-use fadca::runtime::{DeviceChoice, configure_threads, default_threads, resolve_device};
-use fadca::structure::AtomSelection;
-use fadca::structure::{DEFAULT_CUTOFF, NativeSource};
+use fadca::runtime::{configure_threads, default_threads};
+use fadca::structure::NativeSource;
 
-use super::common::AlignmentArgs;
-
-/// The default of one hyper-parameter for help texts: one value when both
-/// models share it, else both.
-fn default_of(what: &str, value: impl Fn(&TrainConfig) -> String) -> String {
-    let f = value(&TrainConfig::defaults(ModelKind::Factored));
-    let p = value(&TrainConfig::defaults(ModelKind::Potts));
-    let shown = if f == p {
-        f
-    } else {
-        format!("{f} (factored), {p} (potts)")
-    };
-    format!("{what} [default: {shown}]")
-}
-
-/// "auto" for an automatic value, else the value.
-fn auto(value: Option<usize>, rule: &str) -> String {
-    value.map_or_else(|| format!("auto: {rule}"), |v| v.to_string())
-}
-
-/// Model and training hyper-parameters shared by `fadca predict` and
-/// `fadca batch` (flatten into `Args` with `#[command(flatten)]`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrainingArgs {
-    /// Model: factored attention or the full Potts model (plmDCA baseline).
-    ///
-    /// Which to pick: on the DEV benchmark of 20 Pfam families (README, "The
-    /// model and its defaults") the Potts model is the more precise (mean
-    /// top-L precision 0.540 against 0.446), in less time with two threads
-    /// (98 s against 112 s), but needs about 5 (L·21)² tables of memory
-    /// against 1; the factored model has far fewer parameters (H(2Ld + q²)
-    /// against L²q²/2) and is the one the paper analyses.
-    #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]
-    pub model: ModelKind,
-    /// Attention heads H (factored model).
-    #[arg(long, value_name = "H", help_heading = "Model",
-          help = default_of("Attention heads H (factored model)", |c| c.heads.to_string()))]
-    pub heads: Option<usize>,
-    /// Query/key dimension d per head (factored model).
-    #[arg(long, value_name = "D", help_heading = "Model",
-          help = default_of("Query/key dimension d per head (factored model)", |c| c.head_dim.to_string()))]
-    pub head_dim: Option<usize>,
-    /// Passes over the alignment.
-    #[arg(long, value_name = "E", help_heading = "Training",
-          help = default_of("Passes over the alignment", |c| auto(c.epochs, "enough passes for about 400 optimiser steps, at least 2")))]
-    pub epochs: Option<usize>,
-    /// Sequences per mini-batch.
-    #[arg(long, value_name = "B", help_heading = "Training",
-          help = default_of("Sequences per mini-batch", |c| auto(c.batch_size, "min(N, 256)")))]
-    pub batch_size: Option<usize>,
-    /// Adam learning rate.
-    #[arg(long, value_name = "ETA", help_heading = "Training",
-          help = default_of("Adam learning rate", |c| c.learning_rate.to_string()))]
-    pub learning_rate: Option<f64>,
-    /// L2 strength on the couplings.
-    #[arg(
-        long,
-        value_name = "LAMBDA",
-        help_heading = "Training",
-        help = "L2 strength on the couplings, lambda_J [default: auto: 0.001 (factored), 0.1(L-1)/M_eff (potts), see TrainConfig::lambda_j_for]"
-    )]
-    pub lambda_j: Option<f64>,
-    /// L2 strength on the fields.
-    #[arg(long, value_name = "LAMBDA", help_heading = "Training",
-          help = default_of("L2 strength on the fields, lambda_h", |c| c.lambda_h.to_string()))]
-    pub lambda_h: Option<f64>,
-    /// Seed of the initialisation and of the batch order.
-    #[arg(long, value_name = "S", help_heading = "Training",
-          help = default_of("Seed of the initialisation and of the batch order; on the CPU the same seed \
-gives identical files: whatever --threads with --objective pll (the default), with \
-the same --threads otherwise", |c| c.seed.to_string()))]
-    pub seed: Option<u64>,
-    /// Training objective: pll = full pseudo-likelihood (every site predicted from all the
-    /// others); mlm = BERT-style masking (each site masked with probability --mask-prob, the
-    /// loss is L times the weighted mean over masked sites of -log P(x_i | unmasked rest)).
-    #[arg(long, value_enum, default_value_t = Objective::Pll, help_heading = "Training")]
-    pub objective: Objective,
-    /// Probability that a site is masked (--objective mlm only), in (0, 1].
-    #[arg(long, value_name = "P", default_value_t = DEFAULT_MASK_PROB, help_heading = "Training")]
-    pub mask_prob: f64,
-    /// Where to train: auto = CUDA when libtorch sees a GPU, else the CPU.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help_heading = "Training")]
-    pub device: DeviceChoice,
-}
-
-impl TrainingArgs {
-    /// The training configuration: model defaults overridden by the flags given.
-    pub fn train_config(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = TrainConfig::defaults(self.model);
-        if let Some(v) = self.heads {
-            c.heads = v;
-        }
-        if let Some(v) = self.head_dim {
-            c.head_dim = v;
-        }
-        if let Some(v) = self.epochs {
-            c.epochs = Some(v);
-        }
-        if let Some(v) = self.batch_size {
-            c.batch_size = Some(v);
-        }
-        if let Some(v) = self.learning_rate {
-            c.learning_rate = v;
-        }
-        if let Some(v) = self.lambda_j {
-            c.lambda_j = Some(v);
-        }
-        if let Some(v) = self.lambda_h {
-            c.lambda_h = v;
-        }
-        if let Some(v) = self.seed {
-            c.seed = v;
-        }
-        c.objective = self.objective;
-        c.mask_prob = self.mask_prob;
-        c.device = resolve_device(self.device)?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// These flags again as command-line arguments (only those given, in
-    /// their `--flag value` form), to pass them on to `fadca predict`.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut out = vec!["--model".to_string(), value_name(&self.model)];
-        let mut push = |flag: &str, value: Option<String>| {
-            if let Some(v) = value {
-                out.push(flag.to_string());
-                out.push(v);
-            }
-        };
-        push("--heads", self.heads.map(|v| v.to_string()));
-        push("--head-dim", self.head_dim.map(|v| v.to_string()));
-        push("--epochs", self.epochs.map(|v| v.to_string()));
-        push("--batch-size", self.batch_size.map(|v| v.to_string()));
-        push("--learning-rate", self.learning_rate.map(|v| v.to_string()));
-        push("--lambda-j", self.lambda_j.map(|v| v.to_string()));
-        push("--lambda-h", self.lambda_h.map(|v| v.to_string()));
-        push("--seed", self.seed.map(|v| v.to_string()));
-        out.push("--objective".into());
-        out.push(value_name(&self.objective));
-        out.push("--mask-prob".into());
-        out.push(self.mask_prob.to_string());
-        out.push("--device".into());
-        out.push(value_name(&self.device));
-        out
-    }
-}
-
-/// The command-line spelling of a clap value.
-pub fn value_name(value: &impl clap::ValueEnum) -> String {
-    value
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default()
-}
+use super::common::{AlignmentArgs, StructureArgs, TrainingArgs};
 
 /// Arguments of `fadca predict`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Output (SPEC §5), each file written atomically, summary.json last:\n  \
+    after_help = "Output, each file written atomically, summary.json last:\n  \
 DIR/contacts.tsv   i j score for every pair i<j, best first\n  \
 DIR/contacts.mat   LxL symmetric scores (CCMpred layout)\n  \
 DIR/contacts.rr    CASP RR with the query sequence, p = min-max scaled score\n  \
@@ -185,7 +30,7 @@ DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings,
 MODEL              models/<name>.safetensors unless --model-out; `fadca contacts MODEL` re-extracts the contacts\n\
 DIR defaults to predictions/<name>, where <name> is --name or the MSA file name without .gz and \
 its alignment extension.\n\
-The hyper-parameter defaults are the ones tuned on the benchmark (TrainConfig::defaults, see README)."
+The hyper-parameter defaults are the ones tuned on the DEV benchmark (README, docs/MODEL.md)."
 )]
 pub struct Args {
     /// Alignment file (FASTA/A2M, A3M, Stockholm, PSICOV .aln; optionally gzipped).
@@ -221,16 +66,8 @@ pub struct Args {
     /// Chain of the structure (default: the first chain with amino acids).
     #[arg(long, requires = "pdb", help_heading = "Scoring")]
     pub chain: Option<String>,
-    /// Atoms defining residue distances: cb (C-beta, C-alpha for Gly or a missing C-beta),
-    /// ca, or heavy (closest heavy atoms).
-    #[arg(long, value_enum, default_value_t = AtomSelection::Cb, requires = "pdb", help_heading = "Scoring")]
-    pub atoms: AtomSelection,
-    /// Contact cutoff in Angstrom.
-    #[arg(long, default_value_t = DEFAULT_CUTOFF, requires = "pdb", help_heading = "Scoring")]
-    pub cutoff: f64,
-    /// Score even when the structure's sequence is less than 90 % identical to the query.
-    #[arg(long, requires = "pdb", help_heading = "Scoring")]
-    pub force_mapping: bool,
+    #[command(flatten)]
+    pub structure: StructureArgs,
     /// Score against a list of true contacts (`i j` per line, 1-based, as `fadca simulate`
     /// writes); every other pair counts as a non-contact.
     #[arg(long, value_name = "FILE", help_heading = "Scoring")]
@@ -343,13 +180,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     validate_name(&name)?;
     let threads = args.threads.unwrap_or_else(default_threads);
     configure_threads(threads)?;
+    args.structure
+        .check_given_with(args.pdb.is_some(), "--pdb")?;
     let native = match (&args.pdb, &args.contacts_true) {
-        (Some(pdb), _) => Some(NativeSource::Structure {
-            path: pdb.clone(),
-            chain: args.chain.clone(),
-            atoms: args.atoms,
-            cutoff: args.cutoff,
-        }),
+        (Some(pdb), _) => Some(args.structure.source(pdb.clone(), args.chain.clone())),
         (None, Some(list)) => Some(NativeSource::Contacts { path: list.clone() }),
         (None, None) => None,
     };
@@ -370,7 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads,
         save_couplings: args.save_couplings,
         native,
-        force_mapping: args.force_mapping,
+        force_mapping: args.structure.force_mapping,
     };
     let limits = Limits {
         max_memory: args

@@ -8,8 +8,9 @@ use fadca::alignment::{Format, ReadOptions, read_alignment};
 use fadca::contacts::{ContactFormat, read_prediction, read_prediction_as};
 use fadca::input_error;
 use fadca::score::{score_against_structure, write_score_outputs};
-use fadca::structure::AtomSelection;
-use fadca::structure::{DEFAULT_CUTOFF, NativeSource};
+use fadca::structure::NativeSource;
+
+use super::common::StructureArgs;
 
 /// Arguments of `fadca score`.
 #[derive(Debug, clap::Args)]
@@ -51,16 +52,8 @@ pub struct Args {
     /// header line starting with `i` are ignored). All other pairs count as non-contacts.
     #[arg(long)]
     pub contacts: Option<PathBuf>,
-    /// Atoms defining residue distances: cb (C-beta, C-alpha for Gly or a missing C-beta),
-    /// ca, or heavy (closest heavy atoms).
-    #[arg(long, value_enum, default_value_t = AtomSelection::Cb, requires = "pdb")]
-    pub atoms: AtomSelection,
-    /// Contact cutoff in Angstrom: a pair is a contact when its distance is below it.
-    #[arg(long, default_value_t = DEFAULT_CUTOFF, requires = "pdb")]
-    pub cutoff: f64,
-    /// Score even when the structure's sequence is less than 90 % identical to the query.
-    #[arg(long, requires = "pdb")]
-    pub force_mapping: bool,
+    #[command(flatten)]
+    pub structure: StructureArgs,
     /// Output folder for score.json and contact_map.png.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -102,6 +95,8 @@ fn msa_from_summary(dir: &Path) -> anyhow::Result<(PathBuf, ReadOptions)> {
 
 /// Runs `fadca score`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    args.structure
+        .check_given_with(args.pdb.is_some(), "--pdb")?;
     let is_folder = args.prediction.is_dir();
     let prediction_file = if is_folder {
         args.prediction.join("contacts.tsv")
@@ -133,16 +128,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => read_prediction(&prediction_file, Some(length))?,
     };
     let source = match (&args.pdb, &args.contacts) {
-        (Some(pdb), _) => NativeSource::Structure {
-            path: pdb.clone(),
-            chain: args.chain.clone(),
-            atoms: args.atoms,
-            cutoff: args.cutoff,
-        },
+        (Some(pdb), _) => args.structure.source(pdb.clone(), args.chain.clone()),
         (None, Some(list)) => NativeSource::Contacts { path: list.clone() },
         (None, None) => return Err(input_error("give --pdb FILE or --contacts FILE")),
     };
-    let mut report = score_against_structure(query, &prediction, &source, args.force_mapping)?;
+    let mut report =
+        score_against_structure(query, &prediction, &source, args.structure.force_mapping)?;
     report.inputs.insert(
         "prediction".into(),
         serde_json::json!({ "path": prediction_file.display().to_string() }),
