@@ -27,18 +27,18 @@ pub mod io;
 pub mod runtime;
 
 pub mod alignment;
-pub mod batch;
-pub mod contacts;
-pub mod couplings;
-pub mod experiment;
-pub mod likelihood;
-pub mod model;
-pub mod plot;
-pub mod predict;
-pub mod score;
-pub mod simulate;
-pub mod structure;
 pub mod weights;
+pub mod model;
+pub mod couplings;
+pub mod contacts;
+pub mod structure;
+pub mod plot;
+pub mod score;
+pub mod predict;
+pub mod batch;
+pub mod simulate;
+pub mod likelihood;
+pub mod experiment;
 
 pub use error::{InputError, input_error};
 
