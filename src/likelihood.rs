@@ -24,25 +24,32 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use crate::Q;
+use crate::error::input_error;
 use crate::model::{Model, neg_log_likelihood};
 use crate::simulate::Teacher;
 
 /// Sequences per libtorch batch when scoring with a model.
 const BATCH: usize = 512;
 
+/// Fails (an internal error) when a state of `states` is not below [`Q`].
+fn check_states(states: &Array2<u8>) -> Result<()> {
+    if let Some(&s) = states.iter().find(|&&s| s as usize >= Q) {
+        anyhow::bail!("state {s} out of range (q = {Q})");
+    }
+    Ok(())
+}
+
 /// Per-sequence sums `−Σ_i log P(x_ni | x_n\i)` under `model` (on the
 /// model's device, in batches, without gradients). `states` is N×L with L the model's length.
 pub fn model_sequence_nll(model: &Model, states: &Array2<u8>) -> Result<Vec<f64>> {
     let (n, l) = states.dim();
     if l != model.length() {
-        return Err(crate::input_error(format!(
+        return Err(input_error(format!(
             "alignment has {l} columns but the model was trained on L = {}",
             model.length()
         )));
     }
-    if let Some(&s) = states.iter().find(|&&s| s as usize >= Q) {
-        anyhow::bail!("state {s} out of range (q = {Q})");
-    }
+    check_states(states)?;
     let mut out = Vec::with_capacity(n);
     tch::no_grad(|| -> Result<()> {
         let device = model.fields().device();
@@ -72,14 +79,12 @@ pub fn model_sequence_nll(model: &Model, states: &Array2<u8>) -> Result<Vec<f64>
 pub fn teacher_sequence_nll(teacher: &Teacher, states: &Array2<u8>) -> Result<Vec<f64>> {
     let (_, l) = states.dim();
     if l != teacher.len() {
-        return Err(crate::input_error(format!(
+        return Err(input_error(format!(
             "alignment has {l} columns but the teacher has L = {}",
             teacher.len()
         )));
     }
-    if let Some(&s) = states.iter().find(|&&s| s as usize >= Q) {
-        anyhow::bail!("state {s} out of range (q = {Q})");
-    }
+    check_states(states)?;
     let rows: Vec<Vec<u8>> = states.rows().into_iter().map(|r| r.to_vec()).collect();
     Ok(rows
         .par_iter()
@@ -150,9 +155,7 @@ pub fn evaluate(
 ) -> Result<Evaluation> {
     let (n, l) = states.dim();
     if n == 0 {
-        return Err(crate::input_error(
-            "the alignment has no sequences to evaluate",
-        ));
+        return Err(input_error("the alignment has no sequences to evaluate"));
     }
     if weights.len() != n {
         anyhow::bail!("{} weights for {n} sequences", weights.len());

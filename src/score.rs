@@ -142,11 +142,11 @@ pub fn precision_table(prediction: &Prediction, native: &NativeContacts) -> Prec
 pub struct NativeCounts {
     /// Known pairs in contact with separation ≥ 6.
     pub all: usize,
-    /// … 6–11.
+    /// Known pairs in contact with separation 6–11.
     pub short: usize,
-    /// … 12–23.
+    /// Known pairs in contact with separation 12–23.
     pub medium: usize,
-    /// … ≥ 24.
+    /// Known pairs in contact with separation ≥ 24.
     pub long: usize,
 }
 
@@ -175,7 +175,8 @@ pub struct ScoreReport {
 }
 
 /// Scores `prediction` (numbered 1..L along `query_sequence`) against a
-/// structure or contact list. The library entry point `predict` and `score` share.
+/// structure or contact list (what `fadca score` runs; `fadca predict` loads
+/// the native contacts earlier and calls [`score_with_native`]).
 pub fn score_against_structure(
     query_sequence: &str,
     prediction: &Prediction,
@@ -193,7 +194,8 @@ pub fn score_against_structure(
     Ok(score_with_native(prediction, native, mapping, used))
 }
 
-/// Builds the report from an already loaded native map.
+/// Builds the report from an already loaded native map (`mapping` and
+/// `source` as [`load_native`] returns them).
 pub fn score_with_native(
     prediction: &Prediction,
     native: NativeContacts,
@@ -280,7 +282,8 @@ mod tests {
         ScoredPair { i, j, score }
     }
 
-    /// L = 30; contacts (all known): (1,10) (1,20) (2,40?) ...
+    /// A native map of L = 30 residues, every pair known, with `contacts`
+    /// (1-based) in contact and every other pair not.
     fn native_30(contacts: &[(usize, usize)]) -> NativeContacts {
         let l = 30;
         let mut contact = Array2::from_elem((l, l), false);

@@ -188,9 +188,11 @@ pub enum NativeSource {
 }
 
 /// Loads the native contacts for a query: reads the structure, maps it onto
-/// `query_sequence` (the query row over the kept columns, 1..L), checks the
-/// identity (below [`MIN_IDENTITY`] is an input error unless `force_mapping`),
-/// or reads the contact list. Returns the source with the chain filled in.
+/// `query_sequence` (the query row over the kept columns, 1..L) and checks
+/// the mapping (identity below [`MIN_IDENTITY`] or coverage below
+/// [`MIN_COVERAGE`] is an input error unless `force_mapping`), or reads the
+/// contact list. Returns the native contacts, the mapping (structures only)
+/// and the source with the chain actually used filled in.
 pub fn load_native(
     query_sequence: &str,
     source: &NativeSource,
@@ -218,6 +220,8 @@ pub fn load_native(
             if (mapping.identity < MIN_IDENTITY || mapping.coverage < MIN_COVERAGE)
                 && !force_mapping
             {
+                // The location names the chain, which `InputError` has no
+                // field for, so it is written into the message.
                 return Err(input_error(format!(
                     "structure {} chain {}: its {} observed residues align to the query with {:.1} % identity over {} aligned pairs, covering {:.1} % of the shorter sequence (at least {:.0} % identity and {:.0} % coverage needed); check --chain, or pass --force-mapping to score anyway",
                     path.display(),
