@@ -61,6 +61,7 @@ use crate::alignment::EXTENSIONS as ALIGNMENT_EXTENSIONS;
 pub use crate::error::ErrorKind;
 use crate::error::input_error;
 use crate::io::write_atomic;
+use crate::plot::{BatchSummaryFigure, FamilyPoint, batch_summary};
 use crate::predict::files;
 use crate::structure::EXTENSIONS as STRUCTURE_EXTENSIONS;
 
@@ -974,20 +975,32 @@ impl BatchSummary {
             w.write_all(b"\n")?;
             Ok(())
         })?;
-        write_precision_plot(
-            &dir.join(outputs::SUMMARY_PNG),
-            &self.plot_points(),
-            &self.aggregate,
-        )
+        batch_summary::write_png(&dir.join(outputs::SUMMARY_PNG), &self.figure())
     }
 
-    /// (M_eff/L, P@L, name) of the scored families.
-    pub fn plot_points(&self) -> Vec<(f64, f64, String)> {
-        self.families
-            .iter()
-            .filter(|r| r.status != Status::Failed)
-            .filter_map(|r| Some((r.meff_per_l?, r.precision?.all.l?, r.name.clone())))
-            .collect()
+    /// What `summary.png` shows: P@L against M_eff/L of the scored
+    /// families (those with both), and the counts and mean/median P@L of
+    /// the aggregate.
+    pub fn figure(&self) -> BatchSummaryFigure {
+        let p_at_l = |p: Option<Precision>| p.and_then(|p| p.all.l);
+        BatchSummaryFigure {
+            points: self
+                .families
+                .iter()
+                .filter(|r| r.status != Status::Failed)
+                .filter_map(|r| {
+                    Some(FamilyPoint {
+                        name: r.name.clone(),
+                        meff_per_l: r.meff_per_l?,
+                        precision_at_l: r.precision?.all.l?,
+                    })
+                })
+                .collect(),
+            scored: self.aggregate.scored,
+            families: self.aggregate.families,
+            mean_precision_at_l: p_at_l(self.aggregate.mean),
+            median_precision_at_l: p_at_l(self.aggregate.median),
+        }
     }
 
     /// The TSV table: a header, one row per family, then the `(mean)` and
@@ -1160,167 +1173,6 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Vec<FamilyRow>> {
         (None, None) => a.name.cmp(&b.name),
     });
     Ok(rows)
-}
-
-/// Width of `summary.png`.
-pub const PLOT_WIDTH: u32 = 900;
-/// Height of `summary.png`.
-pub const PLOT_HEIGHT: u32 = 640;
-
-/// Renders `summary.png` (raw RGB, [`PLOT_WIDTH`] × [`PLOT_HEIGHT`]): P@L
-/// (|i − j| ≥ 6) against M_eff/L on a log axis, one labelled dot per scored
-/// family, with the embedded DejaVu font of [`crate::plot`].
-pub fn render_precision_plot(
-    points: &[(f64, f64, String)],
-    aggregate: &Aggregate,
-) -> Result<Vec<u8>> {
-    use crate::plot::{BLACK, Canvas, FONT_BYTES, Text};
-    let font = ab_glyph::FontRef::try_from_slice(FONT_BYTES)
-        .map_err(|e| anyhow::anyhow!("embedded font cannot be read: {e}"))?;
-    let text = Text { font };
-    let mut c = Canvas::new(PLOT_WIDTH, PLOT_HEIGHT);
-    let (x0, y0, w, h) = (100.0_f32, 80.0_f32, 740.0_f32, 450.0_f32);
-    let (x1, y1) = (x0 + w, y0 + h);
-    let grey = [225, 225, 225];
-    // Decades covering the points (at least one).
-    let logs: Vec<f64> = points
-        .iter()
-        .filter(|p| p.0 > 0.0)
-        .map(|p| p.0.log10())
-        .collect();
-    let lo = logs.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if logs.is_empty() {
-        (-1.0, 2.0)
-    } else {
-        let (a, b) = (lo.floor(), hi.ceil());
-        if a == b { (a, b + 1.0) } else { (a, b) }
-    };
-    let px = |v: f64| x0 + ((v.log10() - lo) / (hi - lo)) as f32 * w;
-    let py = |p: f64| y1 - p.clamp(0.0, 1.0) as f32 * h;
-    // Grid and y ticks.
-    for k in 0..=5 {
-        let p = k as f64 / 5.0;
-        let y = py(p);
-        c.hline(x0, x1, y, grey);
-        c.hline(x0 - 6.0, x0, y, BLACK);
-        text.draw(
-            &mut c,
-            &format!("{p:.1}"),
-            x0 - 10.0,
-            y + 5.0,
-            14.0,
-            1.0,
-            BLACK,
-        );
-    }
-    // x ticks: decades labelled, 2..9 minor.
-    let mut decade = lo as i32;
-    while decade <= hi as i32 {
-        let v = 10f64.powi(decade);
-        let x = px(v);
-        c.vline(x, y0, y1, grey);
-        c.vline(x, y1, y1 + 7.0, BLACK);
-        let label = if decade < 0 {
-            format!("{v:.prec$}", prec = (-decade) as usize)
-        } else {
-            format!("{v:.0}")
-        };
-        text.draw(&mut c, &label, x, y1 + 24.0, 14.0, 0.5, BLACK);
-        if decade < hi as i32 {
-            for m in 2..=9 {
-                c.vline(px(v * m as f64), y1, y1 + 4.0, BLACK);
-            }
-        }
-        decade += 1;
-    }
-    // Frame.
-    c.hline(x0 - 1.0, x1 + 1.0, y0 - 1.0, BLACK);
-    c.hline(x0 - 1.0, x1 + 1.0, y1, BLACK);
-    c.vline(x0 - 1.0, y0 - 1.0, y1 + 1.0, BLACK);
-    c.vline(x1, y0 - 1.0, y1 + 1.0, BLACK);
-    // Points and their names.
-    let dot = [31, 90, 200];
-    for (ratio, p, name) in points {
-        if *ratio <= 0.0 {
-            continue;
-        }
-        let (x, y) = (px(*ratio), py(*p));
-        c.disc(x, y, 5.0, dot);
-        text.draw(&mut c, name, x + 8.0, y - 6.0, 11.0, 0.0, [70, 70, 70]);
-    }
-    if points.is_empty() {
-        text.draw(
-            &mut c,
-            "no scored family (none had a structure, or all failed)",
-            x0 + w / 2.0,
-            y0 + h / 2.0,
-            16.0,
-            0.5,
-            BLACK,
-        );
-    }
-    // Labels and title.
-    text.draw(
-        &mut c,
-        "M_eff / L (log scale)",
-        x0 + w / 2.0,
-        y1 + 52.0,
-        16.0,
-        0.5,
-        BLACK,
-    );
-    text.draw(
-        &mut c,
-        "P@L (top-L contacts, |i−j| ≥ 6)",
-        x0 - 10.0,
-        y0 - 12.0,
-        15.0,
-        0.0,
-        BLACK,
-    );
-    let title = format!(
-        "Contact precision against alignment depth: {} scored of {} families",
-        aggregate.scored, aggregate.families
-    );
-    text.draw(
-        &mut c,
-        &title,
-        PLOT_WIDTH as f32 / 2.0,
-        30.0,
-        19.0,
-        0.5,
-        BLACK,
-    );
-    let stat = |p: Option<Precision>| {
-        p.and_then(|p| p.all.l)
-            .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
-    };
-    let subtitle = format!(
-        "mean P@L {}, median P@L {}",
-        stat(aggregate.mean),
-        stat(aggregate.median)
-    );
-    text.draw(
-        &mut c,
-        &subtitle,
-        PLOT_WIDTH as f32 / 2.0,
-        52.0,
-        14.0,
-        0.5,
-        [60, 60, 60],
-    );
-    Ok(c.data)
-}
-
-/// Writes `summary.png` (see [`render_precision_plot`]) atomically.
-pub fn write_precision_plot(
-    path: &Path,
-    points: &[(f64, f64, String)],
-    aggregate: &Aggregate,
-) -> Result<()> {
-    let pixels = render_precision_plot(points, aggregate)?;
-    crate::plot::write_rgb_png(path, PLOT_WIDTH, PLOT_HEIGHT, &pixels)
 }
 
 /// One progress line: `[3/20] PF00013 ok 4.1 s P@L 0.46`.
