@@ -1,0 +1,435 @@
+//! The planted [`Teacher`]: how it is built from a chain ([`Teacher::generate`],
+//! see the [simulate documentation](crate::simulate)) or from given parameters
+//! ([`Teacher::from_parts`]), its energy and exact conditionals, and the
+//! numbers that describe it ([`TeacherSummary`]).
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, Array3, Array4};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::gibbs::SparsePotts;
+use super::sampler::{SampleOptions, SampleRun, sample};
+use super::{
+    COMPACTNESS, DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_MIN_SEPARATION, EXTRA_HEAD_PROB, GAP_FIELD,
+    STREAM_TEACHER, lattice, rng_for,
+};
+use crate::Q;
+use crate::alignment::GAP;
+
+/// Standard normal variate (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// What a teacher is made of (see the module documentation).
+#[derive(Debug, Clone, Serialize)]
+pub struct TeacherParams {
+    /// Number of residues L.
+    pub length: usize,
+    /// Number of attention heads H.
+    pub heads: usize,
+    /// Coupling strength β (scale of the value matrices).
+    pub beta: f64,
+    /// Contact distance cutoff in Å.
+    pub cutoff: f64,
+    /// Minimum sequence separation `j − i` of a planted contact.
+    pub min_separation: usize,
+}
+
+impl Default for TeacherParams {
+    fn default() -> Self {
+        TeacherParams {
+            length: 60,
+            heads: 4,
+            beta: DEFAULT_BETA,
+            cutoff: DEFAULT_CUTOFF,
+            min_separation: DEFAULT_MIN_SEPARATION,
+        }
+    }
+}
+
+/// A planted factored-attention Potts model. Parameters are stored as `f32`
+/// (as saved), and every computation uses exactly these values, so a saved
+/// and reloaded teacher samples identically.
+#[derive(Debug, Clone)]
+pub struct Teacher {
+    /// Fields `h_i(a)`, L×21.
+    pub(super) fields: Array2<f32>,
+    /// Attention `A^h_ij`, H×L×L, symmetric, non-negative, zero diagonal.
+    pub(super) attention: Array3<f32>,
+    /// Values `V^h(a,b)`, H×21×21, symmetric.
+    pub(super) values: Array3<f32>,
+    /// Chain coordinates in Å (L×3), when the teacher was built from a chain.
+    pub(super) coords: Option<Array2<f32>>,
+    /// Planted contacts, 0-based `(i, j)`, `i < j`, sorted.
+    pub(super) contacts: Vec<(usize, usize)>,
+    /// Free-form description saved with the model (β, cutoff, seed…).
+    pub(super) metadata: BTreeMap<String, String>,
+    /// The same model as per-site neighbour tables, for sampling.
+    sparse: SparsePotts,
+}
+
+impl Teacher {
+    /// Builds a random teacher from `params` and `seed` (see the module
+    /// documentation for each step). Deterministic given both.
+    pub fn generate(params: &TeacherParams, seed: u64) -> anyhow::Result<Teacher> {
+        let (l, nh) = (params.length, params.heads);
+        if l < 2 {
+            return Err(crate::input_error(format!(
+                "--length {l}: need at least 2 residues"
+            )));
+        }
+        if nh < 1 {
+            return Err(crate::input_error("--heads 0: need at least one head"));
+        }
+        if !(params.beta.is_finite() && params.beta >= 0.0) {
+            return Err(crate::input_error(format!(
+                "--coupling-strength {}: must be a finite number ≥ 0",
+                params.beta
+            )));
+        }
+        let mut rng = rng_for(seed, STREAM_TEACHER);
+        let coords = lattice::compact_walk(l, COMPACTNESS, &mut rng);
+        let contacts = lattice::contacts(&coords, params.cutoff, params.min_separation);
+
+        let mut attention = Array3::<f32>::zeros((nh, l, l));
+        for &(i, j) in &contacts {
+            let primary = rng.random_range(0..nh);
+            for h in 0..nh {
+                let extra = rng.random::<f64>() < EXTRA_HEAD_PROB;
+                let weight = 0.5 + 0.5 * rng.random::<f64>();
+                if h == primary || extra {
+                    attention[[h, i, j]] = weight as f32;
+                    attention[[h, j, i]] = weight as f32;
+                }
+            }
+        }
+        let mut values = Array3::<f32>::zeros((nh, Q, Q));
+        for h in 0..nh {
+            for a in 0..Q - 1 {
+                for b in a..Q - 1 {
+                    let v = (params.beta * normal(&mut rng)) as f32;
+                    values[[h, a, b]] = v;
+                    values[[h, b, a]] = v;
+                }
+            }
+        }
+        let mut fields = Array2::<f32>::zeros((l, Q));
+        for i in 0..l {
+            for a in 0..Q - 1 {
+                fields[[i, a]] = normal(&mut rng) as f32;
+            }
+            fields[[i, GAP as usize]] = GAP_FIELD as f32;
+        }
+        let coords = Array2::from_shape_fn((l, 3), |(i, d)| coords[i][d] as f32);
+        let metadata = BTreeMap::from([
+            ("format".to_string(), "fadca-teacher".to_string()),
+            ("seed".to_string(), seed.to_string()),
+            ("beta".to_string(), params.beta.to_string()),
+            ("cutoff".to_string(), params.cutoff.to_string()),
+            (
+                "min_separation".to_string(),
+                params.min_separation.to_string(),
+            ),
+        ]);
+        let mut t = Teacher::from_parts(fields, attention, values)?;
+        t.coords = Some(coords);
+        t.contacts = contacts;
+        t.metadata = metadata;
+        Ok(t)
+    }
+
+    /// Builds a teacher from given parameters, checking shapes and symmetry:
+    /// `fields` L×21, `attention` H×L×L (symmetric, ≥ 0, zero diagonal),
+    /// `values` H×21×21 (symmetric). The planted contacts are the pairs where
+    /// some head has positive attention.
+    pub fn from_parts(
+        fields: Array2<f32>,
+        attention: Array3<f32>,
+        values: Array3<f32>,
+    ) -> anyhow::Result<Teacher> {
+        let l = fields.nrows();
+        let nh = attention.shape()[0];
+        if fields.ncols() != Q {
+            return Err(crate::input_error(format!(
+                "teacher fields: shape {:?}, expected (L, 21)",
+                fields.shape()
+            )));
+        }
+        if attention.shape() != [nh, l, l] || nh == 0 {
+            return Err(crate::input_error(format!(
+                "teacher attention: shape {:?}, expected (H ≥ 1, {l}, {l})",
+                attention.shape()
+            )));
+        }
+        if values.shape() != [nh, Q, Q] {
+            return Err(crate::input_error(format!(
+                "teacher values: shape {:?}, expected ({nh}, 21, 21)",
+                values.shape()
+            )));
+        }
+        if fields
+            .iter()
+            .chain(attention.iter())
+            .chain(values.iter())
+            .any(|v| !v.is_finite())
+        {
+            return Err(crate::input_error(
+                "teacher: parameters contain NaN or infinity",
+            ));
+        }
+        for h in 0..nh {
+            for i in 0..l {
+                if attention[[h, i, i]] != 0.0 {
+                    return Err(crate::input_error(format!(
+                        "teacher attention: head {h}, A[{i},{i}] ≠ 0"
+                    )));
+                }
+                for j in 0..l {
+                    let v = attention[[h, i, j]];
+                    if v < 0.0 || v != attention[[h, j, i]] {
+                        return Err(crate::input_error(format!(
+                            "teacher attention: head {h}, A[{i},{j}] is negative or not symmetric"
+                        )));
+                    }
+                }
+            }
+            for a in 0..Q {
+                for b in 0..Q {
+                    if values[[h, a, b]] != values[[h, b, a]] {
+                        return Err(crate::input_error(format!(
+                            "teacher values: head {h}, V[{a},{b}] ≠ V[{b},{a}]"
+                        )));
+                    }
+                }
+            }
+        }
+        let mut contacts = Vec::new();
+        for i in 0..l {
+            for j in (i + 1)..l {
+                if (0..nh).any(|h| attention[[h, i, j]] > 0.0) {
+                    contacts.push((i, j));
+                }
+            }
+        }
+        let sparse = build_sparse(&fields, &attention, &values);
+        Ok(Teacher {
+            fields,
+            attention,
+            values,
+            coords: None,
+            contacts,
+            metadata: BTreeMap::new(),
+            sparse,
+        })
+    }
+
+    /// Number of residues L.
+    pub fn len(&self) -> usize {
+        self.fields.nrows()
+    }
+
+    /// True for a teacher with no residues (never, for a valid teacher).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of heads H.
+    pub fn heads(&self) -> usize {
+        self.attention.shape()[0]
+    }
+
+    /// Fields `h_i(a)`, L×21.
+    pub fn fields(&self) -> &Array2<f32> {
+        &self.fields
+    }
+
+    /// Attention `A^h_ij`, H×L×L.
+    pub fn attention(&self) -> &Array3<f32> {
+        &self.attention
+    }
+
+    /// Values `V^h(a,b)`, H×21×21.
+    pub fn values(&self) -> &Array3<f32> {
+        &self.values
+    }
+
+    /// Chain coordinates in Å (L×3), if the teacher came from a chain.
+    pub fn coords(&self) -> Option<&Array2<f32>> {
+        self.coords.as_ref()
+    }
+
+    /// Planted contacts, 0-based `(i, j)` with `i < j`, sorted.
+    pub fn contacts(&self) -> &[(usize, usize)] {
+        &self.contacts
+    }
+
+    /// The metadata saved with the teacher.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The full coupling tensor `J[i, j, a, b] = Σ_h A^h_ij V^h(a,b)`, L×L×21×21,
+    /// symmetric: `J[i,j,a,b] = J[j,i,b,a]`, zero for `i = j`.
+    pub fn couplings(&self) -> Array4<f32> {
+        let l = self.len();
+        let mut j4 = Array4::<f32>::zeros((l, l, Q, Q));
+        for h in 0..self.heads() {
+            for i in 0..l {
+                for j in 0..l {
+                    let a = self.attention[[h, i, j]];
+                    if a != 0.0 {
+                        let mut block = j4.slice_mut(ndarray::s![i, j, .., ..]);
+                        block.scaled_add(a, &self.values.slice(ndarray::s![h, .., ..]));
+                    }
+                }
+            }
+        }
+        j4
+    }
+
+    /// Energy `E(x) = −(Σ_i h_i(x_i) + Σ_{i<j} J_ij(x_i, x_j))`; `P(x) ∝ exp(−E(x))`.
+    ///
+    /// Panics if `seq.len() != L` or a state is ≥ 21 (callers check user data first).
+    pub fn energy(&self, seq: &[u8]) -> f64 {
+        self.check_seq(seq);
+        self.sparse.energy(seq)
+    }
+
+    /// `log P(x_i = a | x_{\i})` for all 21 states `a`: the exact conditional
+    /// the Gibbs sampler draws from, and the target of a pseudo-likelihood student.
+    ///
+    /// Panics if `seq.len() != L`, `i ≥ L` or a state is ≥ 21.
+    pub fn conditional_log_probs(&self, seq: &[u8], i: usize) -> [f64; Q] {
+        self.check_seq(seq);
+        let mut w = self.sparse.local_fields(seq, i);
+        let max = w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let log_z = max + w.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+        for v in w.iter_mut() {
+            *v -= log_z;
+        }
+        w
+    }
+
+    fn check_seq(&self, seq: &[u8]) {
+        assert_eq!(
+            seq.len(),
+            self.len(),
+            "sequence length differs from the teacher's L"
+        );
+        assert!(
+            seq.iter().all(|&s| (s as usize) < Q),
+            "state ≥ 21 in sequence"
+        );
+    }
+
+    /// Draws samples by Gibbs sampling (see [`SampleOptions`] and [`SampleRun`]).
+    pub fn sample(&self, opts: &SampleOptions) -> anyhow::Result<SampleRun> {
+        sample(&self.sparse, opts)
+    }
+}
+
+/// Turns the dense factored parameters into per-site neighbour tables.
+fn build_sparse(
+    fields: &Array2<f32>,
+    attention: &Array3<f32>,
+    values: &Array3<f32>,
+) -> SparsePotts {
+    let (nh, l) = (attention.shape()[0], fields.nrows());
+    let mut neighbours = vec![Vec::new(); l];
+    for (i, nb) in neighbours.iter_mut().enumerate() {
+        for j in 0..l {
+            if j == i || (0..nh).all(|h| attention[[h, i, j]] == 0.0) {
+                continue;
+            }
+            let mut table = Box::new([0f64; Q * Q]);
+            for a in 0..Q {
+                for b in 0..Q {
+                    // J_ij(a,b) in f32 arithmetic, exactly as couplings() computes it.
+                    let mut v = 0f32;
+                    for h in 0..nh {
+                        v += attention[[h, i, j]] * values[[h, a, b]];
+                    }
+                    table[b * Q + a] = v as f64;
+                }
+            }
+            nb.push((j, table));
+        }
+    }
+    let fields = (0..l)
+        .map(|i| {
+            let mut f = [0f64; Q];
+            for (a, v) in f.iter_mut().enumerate() {
+                *v = fields[[i, a]] as f64;
+            }
+            f
+        })
+        .collect();
+    SparsePotts { fields, neighbours }
+}
+
+/// Numbers that describe a teacher.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeacherSummary {
+    /// Number of planted contacts.
+    pub contacts: usize,
+    /// Planted contacts by SPEC §3 separation class: 6–11, 12–23, ≥ 24, and below 6.
+    pub contacts_short: usize,
+    /// Separation 12–23.
+    pub contacts_medium: usize,
+    /// Separation ≥ 24.
+    pub contacts_long: usize,
+    /// Separation below 6 (not in any scored class).
+    pub contacts_local: usize,
+    /// Radius of gyration of the chain (Å).
+    pub radius_of_gyration: Option<f64>,
+    /// Mean Frobenius norm of `J_ij` over planted contacts (20 amino-acid states).
+    pub mean_contact_coupling_norm: f64,
+}
+
+impl Teacher {
+    /// Summary numbers for the report.
+    pub fn summary(&self) -> TeacherSummary {
+        let sep = |lo: usize, hi: usize| {
+            self.contacts
+                .iter()
+                .filter(|(i, j)| (lo..hi).contains(&(j - i)))
+                .count()
+        };
+        let rg = self.coords.as_ref().map(|c| {
+            let pts: Vec<[f64; 3]> = c
+                .rows()
+                .into_iter()
+                .map(|r| [r[0] as f64, r[1] as f64, r[2] as f64])
+                .collect();
+            lattice::radius_of_gyration(&pts)
+        });
+        let mut norm = 0.0;
+        for (i, nb) in self.sparse.neighbours.iter().enumerate() {
+            for (j, t) in nb {
+                if *j > i {
+                    let mut s = 0.0;
+                    for a in 0..Q - 1 {
+                        for b in 0..Q - 1 {
+                            s += t[b * Q + a].powi(2);
+                        }
+                    }
+                    norm += s.sqrt();
+                }
+            }
+        }
+        TeacherSummary {
+            contacts: self.contacts.len(),
+            contacts_short: sep(6, 12),
+            contacts_medium: sep(12, 24),
+            contacts_long: sep(24, usize::MAX),
+            contacts_local: sep(0, 6),
+            radius_of_gyration: rg,
+            mean_contact_coupling_norm: norm / self.contacts.len().max(1) as f64,
+        }
+    }
+}
