@@ -54,3 +54,35 @@ pub fn diversity(seqs: &[Vec<u8>], l: usize) -> (f64, f64, f64) {
         if pairs > 0 { ident / pairs as f64 } else { 1.0 },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diversity_by_hand() {
+        // Site 0 conserved, sites 1 and 2 split 2:1; two gaps in nine sites.
+        let seqs = vec![vec![0, 0, GAP], vec![0, 1, GAP], vec![0, 1, 1]];
+        let (gaps, entropy, identity) = diversity(&seqs, 3);
+        assert!((gaps - 2.0 / 9.0).abs() < 1e-12);
+        let split = -(1.0f64 / 3.0 * (1.0f64 / 3.0).ln() + 2.0 / 3.0 * (2.0f64 / 3.0).ln());
+        assert!((entropy - 2.0 * split / 3.0).abs() < 1e-12, "{entropy}");
+        // Pairs share 2, 1 and 2 of 3 sites.
+        assert!((identity - 5.0 / 9.0).abs() < 1e-12, "{identity}");
+    }
+
+    #[test]
+    fn diversity_of_degenerate_sets() {
+        assert_eq!(diversity(&[], 5), (0.0, 0.0, 0.0));
+        assert_eq!(diversity(&[vec![3, 4]], 2), (0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn identity_uses_at_most_500_sequences_spread_evenly() {
+        // 501 sequences: every second one (0, 2, …, 500) is used, all equal.
+        let seqs: Vec<Vec<u8>> = (0..501).map(|k| vec![(k % 2) as u8]).collect();
+        let (_, entropy, identity) = diversity(&seqs, 1);
+        assert_eq!(identity, 1.0);
+        assert!(entropy > 0.69, "the entropy uses every sequence: {entropy}");
+    }
+}

@@ -266,3 +266,104 @@ pub(super) fn sample(model: &SparsePotts, opts: &SampleOptions) -> anyhow::Resul
         stats,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alignment::GAP;
+    use crate::simulate::{Teacher, TeacherParams};
+
+    fn teacher() -> Teacher {
+        let params = TeacherParams {
+            length: 10,
+            heads: 2,
+            ..TeacherParams::default()
+        };
+        Teacher::generate(&params, 2).unwrap()
+    }
+
+    fn options(seed: u64) -> SampleOptions {
+        SampleOptions {
+            samples: 23,
+            chains: 4,
+            burn_in: Some(20),
+            thin: Some(2),
+            seed,
+        }
+    }
+
+    /// Runs `f` on a rayon pool of `threads` threads.
+    fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_samples_on_any_number_of_threads() {
+        let t = teacher();
+        let one = with_threads(1, || t.sample(&options(7)).unwrap());
+        let three = with_threads(3, || t.sample(&options(7)).unwrap());
+        assert_eq!(one.query, three.query);
+        assert_eq!(one.sequences, three.sequences);
+        assert_eq!(one.chain_of, three.chain_of);
+        let other = t.sample(&options(8)).unwrap();
+        assert_ne!(one.sequences, other.sequences);
+    }
+
+    #[test]
+    fn fixed_burn_in_and_thinning_are_kept_and_samples_split_over_chains() {
+        let t = teacher();
+        let run = t.sample(&options(1)).unwrap();
+        let s = &run.stats;
+        assert_eq!((s.burn_in, s.thin, s.chains), (20, 2, 4));
+        assert!(!s.burn_in_auto && !s.thin_auto);
+        // 23 samples over 4 chains: 6, 6, 6, 5; each chain 20 + 6·2 sweeps at most.
+        assert_eq!(run.sequences.len(), 23);
+        let per_chain: Vec<usize> = (0..4)
+            .map(|k| run.chain_of.iter().filter(|&&c| c == k).count())
+            .collect();
+        assert_eq!(per_chain, [6, 6, 6, 5]);
+        assert_eq!(s.sweeps_per_chain, 20 + 6 * 2);
+        assert_eq!(s.tau_window_sweeps, 10, "τ is measured on the second half");
+        assert!(run.query.iter().all(|&a| a != GAP));
+        assert!(run.sequences.iter().all(|x| x.len() == 10));
+        assert!((0.0..=1.0).contains(&s.flip_rate));
+    }
+
+    #[test]
+    fn automatic_burn_in_is_long_against_tau() {
+        let t = teacher();
+        let opts = SampleOptions {
+            burn_in: None,
+            thin: None,
+            ..options(3)
+        };
+        let s = t.sample(&opts).unwrap().stats;
+        assert!(s.burn_in_auto && s.thin_auto);
+        assert!(s.burn_in >= MIN_BURN_IN && s.burn_in <= MAX_BURN_IN);
+        let tau = s.tau_energy.max(s.tau_overlap);
+        assert!(s.tau_window_sweeps as f64 >= TAU_FACTOR * tau || s.burn_in == MAX_BURN_IN);
+        assert!(s.thin >= 1 && s.thin <= MAX_AUTO_THIN);
+    }
+
+    #[test]
+    fn no_chain_or_no_thinning_is_an_input_error() {
+        let t = teacher();
+        for opts in [
+            SampleOptions {
+                chains: 0,
+                ..options(1)
+            },
+            SampleOptions {
+                thin: Some(0),
+                ..options(1)
+            },
+        ] {
+            let err = t.sample(&opts).unwrap_err();
+            assert!(crate::error::is_input_error(&err), "{err}");
+        }
+    }
+}

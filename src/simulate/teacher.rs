@@ -433,3 +433,161 @@ impl Teacher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Teacher {
+        let params = TeacherParams {
+            length: 12,
+            heads: 2,
+            ..TeacherParams::default()
+        };
+        Teacher::generate(&params, 5).unwrap()
+    }
+
+    /// A sequence that uses every state, the gap included.
+    fn mixed_sequence(l: usize) -> Vec<u8> {
+        (0..l).map(|i| ((7 * i + 3) % Q) as u8).collect()
+    }
+
+    #[test]
+    fn energy_is_minus_fields_and_dense_couplings() {
+        let t = small();
+        assert!(!t.contacts().is_empty());
+        let j4 = t.couplings();
+        let x = mixed_sequence(t.len());
+        let mut minus_e = 0.0;
+        for i in 0..t.len() {
+            let a = x[i] as usize;
+            minus_e += t.fields()[[i, a]] as f64;
+            for j in i + 1..t.len() {
+                minus_e += j4[[i, j, a, x[j] as usize]] as f64;
+            }
+        }
+        assert!((t.energy(&x) + minus_e).abs() < 1e-9, "{}", t.energy(&x));
+    }
+
+    #[test]
+    fn conditionals_are_normalised_energy_differences() {
+        let t = small();
+        let mut x = mixed_sequence(t.len());
+        for i in 0..t.len() {
+            let logp = t.conditional_log_probs(&x, i);
+            let total: f64 = logp.iter().map(|v| v.exp()).sum();
+            assert!((total - 1.0).abs() < 1e-12, "site {i}: {total}");
+            // log P(a | rest) − log P(b | rest) = E(x with b) − E(x with a).
+            let b = x[i];
+            let e_b = t.energy(&x);
+            for a in 0..Q {
+                x[i] = a as u8;
+                let diff = logp[a] - logp[b as usize];
+                assert!(
+                    (diff - (e_b - t.energy(&x))).abs() < 1e-9,
+                    "site {i}, a {a}"
+                );
+            }
+            x[i] = b;
+        }
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_checks_its_parameters() {
+        let params = TeacherParams {
+            length: 12,
+            heads: 2,
+            ..TeacherParams::default()
+        };
+        let (a, b) = (
+            Teacher::generate(&params, 5).unwrap(),
+            Teacher::generate(&params, 5).unwrap(),
+        );
+        assert_eq!(a.fields(), b.fields());
+        assert_eq!(a.attention(), b.attention());
+        assert_eq!(a.values(), b.values());
+        assert_eq!(a.contacts(), b.contacts());
+        let c = Teacher::generate(&params, 6).unwrap();
+        assert_ne!(a.fields(), c.fields());
+        // Gap fields fixed, gap rows and columns of V zero.
+        assert!(
+            a.fields()
+                .column(GAP as usize)
+                .iter()
+                .all(|&v| v == GAP_FIELD as f32)
+        );
+        for h in 0..a.heads() {
+            for s in 0..Q {
+                assert_eq!(a.values()[[h, GAP as usize, s]], 0.0);
+            }
+        }
+        assert_eq!(a.metadata().get("seed").map(String::as_str), Some("5"));
+        let bad =
+            |p: TeacherParams| crate::error::is_input_error(&Teacher::generate(&p, 1).unwrap_err());
+        assert!(bad(TeacherParams {
+            length: 1,
+            ..params.clone()
+        }));
+        assert!(bad(TeacherParams {
+            heads: 0,
+            ..params.clone()
+        }));
+        assert!(bad(TeacherParams {
+            beta: -0.1,
+            ..params.clone()
+        }));
+        assert!(bad(TeacherParams {
+            beta: f64::NAN,
+            ..params
+        }));
+    }
+
+    #[test]
+    fn from_parts_checks_and_derives_the_contacts() {
+        let (l, nh) = (4, 2);
+        let fields = Array2::<f32>::zeros((l, Q));
+        let values = Array3::<f32>::ones((nh, Q, Q));
+        let mut attention = Array3::<f32>::zeros((nh, l, l));
+        for (h, i, j) in [(0, 0, 2), (1, 1, 3), (1, 0, 2)] {
+            attention[[h, i, j]] = 0.5;
+            attention[[h, j, i]] = 0.5;
+        }
+        let t = Teacher::from_parts(fields.clone(), attention.clone(), values.clone()).unwrap();
+        assert_eq!(t.contacts(), &[(0, 2), (1, 3)]);
+        assert!(t.coords().is_none());
+
+        let fails = |f: &Array2<f32>, a: &Array3<f32>, v: &Array3<f32>| {
+            let err = Teacher::from_parts(f.clone(), a.clone(), v.clone()).unwrap_err();
+            assert!(crate::error::is_input_error(&err), "{err}");
+            err.to_string()
+        };
+        let mut diagonal = attention.clone();
+        diagonal[[1, 2, 2]] = 1.0;
+        assert!(fails(&fields, &diagonal, &values).contains("A[2,2]"));
+        let mut negative = attention.clone();
+        negative[[0, 1, 2]] = -1.0;
+        negative[[0, 2, 1]] = -1.0;
+        assert!(fails(&fields, &negative, &values).contains("negative"));
+        let mut nan = fields.clone();
+        nan[[0, 0]] = f32::NAN;
+        assert!(fails(&nan, &attention, &values).contains("NaN"));
+        assert!(fails(&Array2::zeros((l, 20)), &attention, &values).contains("fields"));
+        assert!(fails(&fields, &Array3::zeros((nh, l, l + 1)), &values).contains("attention"));
+        assert!(fails(&fields, &attention, &Array3::zeros((nh + 1, Q, Q))).contains("values"));
+    }
+
+    #[test]
+    fn summary_counts_contacts_by_separation() {
+        let t = small();
+        let s = t.summary();
+        assert_eq!(s.contacts, t.contacts().len());
+        assert_eq!(
+            s.contacts_local + s.contacts_short + s.contacts_medium + s.contacts_long,
+            s.contacts
+        );
+        let local = t.contacts().iter().filter(|(i, j)| j - i < 6).count();
+        assert_eq!(s.contacts_local, local);
+        assert!(s.radius_of_gyration.is_some_and(|r| r > 0.0));
+        assert!(s.mean_contact_coupling_norm > 0.0);
+    }
+}

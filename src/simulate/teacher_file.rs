@@ -155,3 +155,58 @@ impl Teacher {
         Ok(t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::TeacherParams;
+
+    #[test]
+    fn a_saved_teacher_loads_back_exactly_and_saves_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = TeacherParams {
+            length: 11,
+            heads: 3,
+            ..TeacherParams::default()
+        };
+        let t = Teacher::generate(&params, 4).unwrap();
+        let (a, b) = (
+            dir.path().join("a.safetensors"),
+            dir.path().join("b.safetensors"),
+        );
+        t.save(&a).unwrap();
+        let u = Teacher::load(&a).unwrap();
+        assert_eq!(t.fields(), u.fields());
+        assert_eq!(t.attention(), u.attention());
+        assert_eq!(t.values(), u.values());
+        assert_eq!(t.coords(), u.coords());
+        assert_eq!(t.contacts(), u.contacts());
+        assert_eq!(t.metadata(), u.metadata());
+        u.save(&b).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    }
+
+    #[test]
+    fn a_teacher_without_a_chain_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let (l, nh) = (3, 1);
+        let mut attention = Array3::<f32>::zeros((nh, l, l));
+        attention[[0, 0, 2]] = 0.75;
+        attention[[0, 2, 0]] = 0.75;
+        let fields = Array2::from_shape_fn((l, crate::Q), |(i, a)| (i * 21 + a) as f32 / 10.0);
+        let values = Array3::from_shape_fn((nh, crate::Q, crate::Q), |(_, a, b)| (a + b) as f32);
+        let t = Teacher::from_parts(fields, attention, values).unwrap();
+        let path = dir.path().join("t.safetensors");
+        t.save(&path).unwrap();
+        let u = Teacher::load(&path).unwrap();
+        assert!(u.coords().is_none());
+        assert_eq!(u.contacts(), &[(0, 2)]);
+        assert_eq!(u.fields(), t.fields());
+        assert_eq!(
+            u.metadata().get("format").map(String::as_str),
+            Some("fadca-teacher")
+        );
+        let x = [1, 20, 4];
+        assert_eq!(u.energy(&x), t.energy(&x));
+    }
+}

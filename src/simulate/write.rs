@@ -99,3 +99,71 @@ pub fn write_contacts(path: &Path, contacts: &[(usize, usize)]) -> anyhow::Resul
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_of_states() {
+        let all: Vec<u8> = (0..Q as u8).collect();
+        assert_eq!(to_letters(&all), "ARNDCQEGHILKMFPSTWYV-");
+        assert_eq!(to_letters(&[2, 20, 0, 99]), "N-A-");
+    }
+
+    #[test]
+    fn contacts_file_is_one_based_with_separation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("contacts.tsv");
+        write_contacts(&path, &[(0, 5), (2, 9)]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "i\tj\tseparation\n1\t6\t5\n3\t10\t7\n"
+        );
+    }
+
+    #[test]
+    fn a_family_is_the_teacher_and_its_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = TeacherParams {
+            length: 9,
+            heads: 2,
+            ..TeacherParams::default()
+        };
+        let opts = SampleOptions {
+            samples: 5,
+            chains: 2,
+            burn_in: Some(10),
+            thin: Some(1),
+            seed: 4,
+        };
+        let report = write_family(dir.path(), &params, &opts).unwrap();
+        assert_eq!(report.records, 6);
+        let teacher = Teacher::generate(&params, 4).unwrap();
+        let run = teacher.sample(&opts).unwrap();
+        let mut expected = format!(
+            ">query teacher-conditioned-on-no-gaps seed=4\n{}\n",
+            to_letters(&run.query)
+        );
+        for (n, (s, k)) in run.sequences.iter().zip(&run.chain_of).enumerate() {
+            expected.push_str(&format!(">sample{} chain={k}\n{}\n", n + 1, to_letters(s)));
+        }
+        let msa = std::fs::read_to_string(dir.path().join("msa.fasta")).unwrap();
+        assert_eq!(msa, expected);
+        let saved = Teacher::load(&dir.path().join("teacher.safetensors")).unwrap();
+        assert_eq!(saved.fields(), teacher.fields());
+        assert_eq!(saved.contacts(), teacher.contacts());
+        let contacts = std::fs::read_to_string(dir.path().join("contacts.tsv")).unwrap();
+        assert_eq!(contacts.lines().count(), teacher.contacts().len() + 1);
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("simulate.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["records"], 6);
+        assert_eq!(json["sampler"]["burn_in"], 10);
+        assert_eq!(
+            json["teacher_summary"]["contacts"],
+            teacher.contacts().len()
+        );
+    }
+}
