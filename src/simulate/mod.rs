@@ -105,15 +105,15 @@
 //! # Modules
 //!
 //! `teacher.rs` builds the [`Teacher`] and evaluates it (energy,
-//! conditionals, summary); `teacher_file.rs` saves and loads it;
-//! `sampler.rs` draws Gibbs samples with automatic burn-in and thinning (the
-//! kernels and the autocorrelation analysis are in [`gibbs`], the chain in
-//! [`lattice`]); `diversity.rs` measures a sample; `write.rs` writes a
-//! family's files.
-mod diversity;
+//! conditionals); `teacher_file.rs` saves and loads it; `sampler.rs` draws
+//! Gibbs samples with automatic burn-in and thinning (the kernels and the
+//! autocorrelation analysis are in [`gibbs`], the chain in [`lattice`]);
+//! `stats.rs` describes a teacher and a sample; `write.rs` writes a family's
+//! files.
 pub mod gibbs;
 pub mod lattice;
 mod sampler;
+mod stats;
 mod teacher;
 mod teacher_file;
 mod write;
@@ -121,9 +121,9 @@ mod write;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub use diversity::diversity;
 pub use sampler::{SampleOptions, SampleRun, SamplerStats};
-pub use teacher::{Teacher, TeacherParams, TeacherSummary};
+pub use stats::{TeacherSummary, diversity};
+pub use teacher::{Teacher, TeacherParams};
 pub use teacher_file::METADATA_KEY;
 pub use write::{SimulateReport, to_letters, write_contacts, write_family};
 

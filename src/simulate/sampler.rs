@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::diversity::diversity;
 use super::gibbs::{self, SparsePotts};
+use super::stats::diversity;
 use super::{STREAM_CHAIN0, STREAM_QUERY, rng_for};
 
 /// How to sample.

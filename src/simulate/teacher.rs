@@ -1,7 +1,6 @@
 //! The planted [`Teacher`]: how it is built from a chain ([`Teacher::generate`],
 //! see the [simulate documentation](crate::simulate)) or from given parameters
-//! ([`Teacher::from_parts`]), its energy and exact conditionals, and the
-//! numbers that describe it ([`TeacherSummary`]).
+//! ([`Teacher::from_parts`]), its couplings, energy and exact conditionals.
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, Array3, Array4};
@@ -70,7 +69,7 @@ pub struct Teacher {
     /// Free-form description saved with the model (β, cutoff, seed…).
     pub(super) metadata: BTreeMap<String, String>,
     /// The same model as per-site neighbour tables, for sampling.
-    sparse: SparsePotts,
+    pub(super) sparse: SparsePotts,
 }
 
 impl Teacher {
@@ -216,7 +215,7 @@ impl Teacher {
                 }
             }
         }
-        let sparse = build_sparse(&fields, &attention, &values);
+        let sparse = SparsePotts::from_factored(&fields, &attention, &values);
         Ok(Teacher {
             fields,
             attention,
@@ -330,107 +329,6 @@ impl Teacher {
     /// Draws samples by Gibbs sampling (see [`SampleOptions`] and [`SampleRun`]).
     pub fn sample(&self, opts: &SampleOptions) -> anyhow::Result<SampleRun> {
         sample(&self.sparse, opts)
-    }
-}
-
-/// Turns the dense factored parameters into per-site neighbour tables.
-fn build_sparse(
-    fields: &Array2<f32>,
-    attention: &Array3<f32>,
-    values: &Array3<f32>,
-) -> SparsePotts {
-    let (nh, l) = (attention.shape()[0], fields.nrows());
-    let mut neighbours = vec![Vec::new(); l];
-    for (i, nb) in neighbours.iter_mut().enumerate() {
-        for j in 0..l {
-            if j == i || (0..nh).all(|h| attention[[h, i, j]] == 0.0) {
-                continue;
-            }
-            let mut table = Box::new([0f64; Q * Q]);
-            for a in 0..Q {
-                for b in 0..Q {
-                    // J_ij(a,b) in f32 arithmetic, exactly as couplings() computes it.
-                    let mut v = 0f32;
-                    for h in 0..nh {
-                        v += attention[[h, i, j]] * values[[h, a, b]];
-                    }
-                    table[b * Q + a] = v as f64;
-                }
-            }
-            nb.push((j, table));
-        }
-    }
-    let fields = (0..l)
-        .map(|i| {
-            let mut f = [0f64; Q];
-            for (a, v) in f.iter_mut().enumerate() {
-                *v = fields[[i, a]] as f64;
-            }
-            f
-        })
-        .collect();
-    SparsePotts { fields, neighbours }
-}
-
-/// Numbers that describe a teacher.
-#[derive(Debug, Clone, Serialize)]
-pub struct TeacherSummary {
-    /// Number of planted contacts.
-    pub contacts: usize,
-    /// Planted contacts by SPEC §3 separation class: 6–11, 12–23, ≥ 24, and below 6.
-    pub contacts_short: usize,
-    /// Separation 12–23.
-    pub contacts_medium: usize,
-    /// Separation ≥ 24.
-    pub contacts_long: usize,
-    /// Separation below 6 (not in any scored class).
-    pub contacts_local: usize,
-    /// Radius of gyration of the chain (Å).
-    pub radius_of_gyration: Option<f64>,
-    /// Mean Frobenius norm of `J_ij` over planted contacts (20 amino-acid states).
-    pub mean_contact_coupling_norm: f64,
-}
-
-impl Teacher {
-    /// Summary numbers for the report.
-    pub fn summary(&self) -> TeacherSummary {
-        let sep = |lo: usize, hi: usize| {
-            self.contacts
-                .iter()
-                .filter(|(i, j)| (lo..hi).contains(&(j - i)))
-                .count()
-        };
-        let rg = self.coords.as_ref().map(|c| {
-            let pts: Vec<[f64; 3]> = c
-                .rows()
-                .into_iter()
-                .map(|r| [r[0] as f64, r[1] as f64, r[2] as f64])
-                .collect();
-            lattice::radius_of_gyration(&pts)
-        });
-        let mut norm = 0.0;
-        for (i, nb) in self.sparse.neighbours.iter().enumerate() {
-            for (j, t) in nb {
-                if *j > i {
-                    let mut s = 0.0;
-                    for a in 0..Q - 1 {
-                        for b in 0..Q - 1 {
-                            s += t[b * Q + a].powi(2);
-                        }
-                    }
-                    norm += s.sqrt();
-                }
-            }
-        }
-        TeacherSummary {
-            contacts: self.contacts.len(),
-            contacts_short: sep(6, 12),
-            contacts_medium: sep(12, 24),
-            contacts_long: sep(24, usize::MAX),
-            contacts_local: sep(0, 6),
-            radius_of_gyration: rg,
-            mean_contact_coupling_norm: norm / self.contacts.len().max(1) as f64,
-        }
     }
 }
 
@@ -574,20 +472,5 @@ mod tests {
         assert!(fails(&Array2::zeros((l, 20)), &attention, &values).contains("fields"));
         assert!(fails(&fields, &Array3::zeros((nh, l, l + 1)), &values).contains("attention"));
         assert!(fails(&fields, &attention, &Array3::zeros((nh + 1, Q, Q))).contains("values"));
-    }
-
-    #[test]
-    fn summary_counts_contacts_by_separation() {
-        let t = small();
-        let s = t.summary();
-        assert_eq!(s.contacts, t.contacts().len());
-        assert_eq!(
-            s.contacts_local + s.contacts_short + s.contacts_medium + s.contacts_long,
-            s.contacts
-        );
-        let local = t.contacts().iter().filter(|(i, j)| j - i < 6).count();
-        assert_eq!(s.contacts_local, local);
-        assert!(s.radius_of_gyration.is_some_and(|r| r > 0.0));
-        assert!(s.mean_contact_coupling_norm > 0.0);
     }
 }
