@@ -41,9 +41,9 @@ impl Canvas {
         }
         let a = alpha.min(1.0);
         let k = ((y as u32 * self.width + x as u32) * 3) as usize;
-        for c in 0..3 {
-            let old = self.data[k + c] as f32;
-            self.data[k + c] = (old + (color[c] as f32 - old) * a).round() as u8;
+        for (byte, &target) in self.data[k..k + 3].iter_mut().zip(&color) {
+            let old = *byte as f32;
+            *byte = (old + (target as f32 - old) * a).round() as u8;
         }
     }
 
@@ -126,6 +126,7 @@ impl Text {
     }
 
     /// Draws `s` with its baseline at `y`; `anchor` 0 = left, 0.5 = centre, 1 = right of `x`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn draw(
         &self,
         canvas: &mut Canvas,
