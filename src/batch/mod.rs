@@ -2,7 +2,7 @@
 //! TSV manifest), pick this shard's share, skip the complete ones on
 //! `--resume`, run `fadca predict` for each (in parallel child processes),
 //! and gather one summary table (`summary.tsv`, `summary.json`,
-//! `summary.png`). Shard outputs are gathered again with [`merge`].
+//! `summary.png`). Shard outputs are gathered again with [`merge()`].
 //!
 //! # Families
 //!

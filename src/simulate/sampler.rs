@@ -79,7 +79,7 @@ pub struct SamplerStats {
     pub time_sampling_s: f64,
 }
 
-/// What [`Teacher::sample`] returns.
+/// What [`Teacher::sample`](super::Teacher::sample) returns.
 #[derive(Debug, Clone)]
 pub struct SampleRun {
     /// A gap-free sequence drawn from the teacher conditioned on no gaps.
