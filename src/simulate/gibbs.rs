@@ -14,7 +14,9 @@ use crate::alignment::GAP;
 /// conditional of site `i` given `x_j = b` are contiguous).
 #[derive(Debug, Clone)]
 pub(crate) struct SparsePotts {
+    /// `h_i(a)` per site.
     pub fields: Vec<[f64; Q]>,
+    /// Per site `i`: each partner `j` with `J_ij ≠ 0` and its table.
     pub neighbours: Vec<Vec<(usize, Box<[f64; Q * Q]>)>>,
 }
 
