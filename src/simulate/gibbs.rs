@@ -1,5 +1,7 @@
-//! Gibbs sampling of a sparse Potts model and the autocorrelation analysis
-//! that chooses burn-in and thinning.
+//! Gibbs sampling of a sparse Potts model (the teacher's couplings as
+//! per-site neighbour tables) and the autocorrelation analysis that chooses
+//! burn-in and thinning.
+use ndarray::{Array2, Array3};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
@@ -12,11 +14,54 @@ use crate::alignment::GAP;
 /// conditional of site `i` given `x_j = b` are contiguous).
 #[derive(Debug, Clone)]
 pub(crate) struct SparsePotts {
+    /// `h_i(a)` per site.
     pub fields: Vec<[f64; Q]>,
+    /// Per site `i`: each partner `j` with `J_ij ≠ 0` and its table.
     pub neighbours: Vec<Vec<(usize, Box<[f64; Q * Q]>)>>,
 }
 
 impl SparsePotts {
+    /// The per-site neighbour tables of factored parameters: `fields` L×21,
+    /// `attention` H×L×L, `values` H×21×21 (`J_ij = Σ_h A^h_ij V^h`, summed in
+    /// `f32` as the dense couplings are).
+    pub fn from_factored(
+        fields: &Array2<f32>,
+        attention: &Array3<f32>,
+        values: &Array3<f32>,
+    ) -> SparsePotts {
+        let (nh, l) = (attention.shape()[0], fields.nrows());
+        let mut neighbours = vec![Vec::new(); l];
+        for (i, nb) in neighbours.iter_mut().enumerate() {
+            for j in 0..l {
+                if j == i || (0..nh).all(|h| attention[[h, i, j]] == 0.0) {
+                    continue;
+                }
+                let mut table = Box::new([0f64; Q * Q]);
+                for a in 0..Q {
+                    for b in 0..Q {
+                        // J_ij(a,b) in f32 arithmetic, exactly as couplings() computes it.
+                        let mut v = 0f32;
+                        for h in 0..nh {
+                            v += attention[[h, i, j]] * values[[h, a, b]];
+                        }
+                        table[b * Q + a] = v as f64;
+                    }
+                }
+                nb.push((j, table));
+            }
+        }
+        let fields = (0..l)
+            .map(|i| {
+                let mut f = [0f64; Q];
+                for (a, v) in f.iter_mut().enumerate() {
+                    *v = fields[[i, a]] as f64;
+                }
+                f
+            })
+            .collect();
+        SparsePotts { fields, neighbours }
+    }
+
     /// Number of sites.
     pub fn len(&self) -> usize {
         self.fields.len()
