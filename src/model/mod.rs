@@ -19,7 +19,7 @@ use ndarray::{Array4, ArrayView4, ShapeBuilder};
 use tch::{Device, Kind, Tensor};
 
 pub mod factored;
-pub mod fused;
+pub mod kernels;
 pub mod memory;
 pub mod potts;
 mod trainer;

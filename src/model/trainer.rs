@@ -25,8 +25,9 @@ use tch::{Device, Kind, Tensor};
 
 use super::factored::FactoredAttention;
 use super::host_values;
+use super::kernels::{attention, pll, table};
 use super::potts::Potts;
-use super::{Model, ModelKind, fused};
+use super::{Model, ModelKind, kernels};
 use crate::Q;
 use crate::error::{Error, Restart};
 use crate::runtime::device_name;
@@ -313,7 +314,7 @@ fn penalty(model: &Model, coupling_norm2: Option<&Tensor>, lambda_j: f64, lambda
 }
 
 /// Either model's pseudo-likelihood objective on the CPU through the fused
-/// kernels of [`super::fused`] (the trainer's path for `--device cpu` with
+/// kernels of [`super::kernels`] (the trainer's path for `--device cpu` with
 /// the `pll` objective: [`FusedObjective::batch`] for factored attention,
 /// [`FusedObjective::potts_batch`] for the Potts model; [`batch_loss`] is
 /// the same objective in libtorch operators, used on CUDA, for the masked
@@ -324,7 +325,7 @@ pub struct FusedObjective {
     pool: rayon::ThreadPool,
     reference: Vec<u8>,
     /// The `(L·q)²` table, then its gradient
-    /// ([`fused::data_term_and_table_gradient`]).
+    /// ([`pll::data_term_and_table_gradient`]).
     table: Vec<f32>,
     grad: Vec<f32>,
     a_ihj: Vec<f32>,
@@ -339,7 +340,7 @@ impl FusedObjective {
     /// Kernels running on `threads` threads (libtorch keeps its own), for
     /// sequences of length `reference.len()`. Each sequence's logits are
     /// computed as those of the `reference` sequence plus the table rows
-    /// where the two differ (see [`fused::pll_rows`]): any reference gives
+    /// where the two differ (see [`pll::pll_rows`]): any reference gives
     /// the same result, one close to the sequences (the column-wise most
     /// frequent states, [`reference_states`]) the least work.
     pub fn new(threads: usize, reference: Vec<u8>) -> Result<FusedObjective> {
@@ -364,7 +365,7 @@ impl FusedObjective {
     /// its gradients with respect to the model's parameters, in the order of
     /// [`Model::parameters`] (query, key, value, fields), as CPU tensors of
     /// the parameters' shapes and kind. Everything runs in the kernels of
-    /// [`fused`] on this objective's threads: the attention and its
+    /// [`kernels`] on this objective's threads: the attention and its
     /// backward pass, the table, the logits, the penalty.
     pub fn batch(
         &mut self,
@@ -390,11 +391,11 @@ impl FusedObjective {
         let key = to_vec(&model.key);
         let fields = to_vec(&model.fields);
         let v_hba = swap_state_axes(&to_vec(&model.value));
-        fused::attention_forward(&self.pool, &query, &key, heads, &mut self.a_ihj);
+        attention::attention_forward(&self.pool, &query, &key, heads, &mut self.a_ihj);
         // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
-        fused::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
+        attention::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
         let present = self.present(states);
-        fused::build_table(
+        table::build_table(
             &self.pool,
             &self.a_jih,
             &v_hba,
@@ -402,17 +403,20 @@ impl FusedObjective {
             heads,
             &mut self.table,
         );
-        let (data, mut d_fields) = fused::data_term_and_table_gradient(
+        let batch = pll::Batch {
+            reference: &self.reference,
+            present: &present,
+            states,
+            weights,
+        };
+        let (data, mut d_fields) = pll::data_term_and_table_gradient(
             &self.pool,
             &mut self.table,
             &fields,
-            &self.reference,
-            &present,
-            states,
-            weights,
+            &batch,
             &mut self.grad,
         );
-        let (mut d_a, mut d_v) = fused::table_grads(
+        let (mut d_a, mut d_v) = table::table_grads(
             &self.pool,
             &self.table,
             &self.a_jih,
@@ -421,7 +425,7 @@ impl FusedObjective {
             heads,
         );
         // The coupling penalty from the factors (the table is not whole).
-        let norm2 = fused::coupling_penalty(
+        let norm2 = table::coupling_penalty(
             &self.pool,
             &self.a_jih,
             &v_hba,
@@ -430,8 +434,8 @@ impl FusedObjective {
             &mut d_a,
             &mut d_v,
         );
-        fused::transpose(&self.pool, &d_a, l, l * heads, &mut self.d_ihj);
-        let (d_q, d_k) = fused::attention_backward(
+        attention::transpose(&self.pool, &d_a, l, l * heads, &mut self.d_ihj);
+        let (d_q, d_k) = attention::attention_backward(
             &self.pool,
             &self.a_ihj,
             &mut self.d_ihj,
@@ -459,10 +463,10 @@ impl FusedObjective {
     /// penalty's `2λ_J·W` (what [`Model::project_gradients`] makes of
     /// libtorch's), and the fields'. The table is the model's parameter: its
     /// rows the batch reads are copied into the objective's `(L·q)²`
-    /// buffer, a tensor kept from step to step ([`fused::copy_rows`]); the
+    /// buffer, a tensor kept from step to step ([`kernels::potts::copy_rows`]); the
     /// same row kernels as the factored model's turn them into the table's
     /// gradient, and one pass projects it in place
-    /// ([`fused::potts_gradient`]); the buffer is returned (shallow) as the
+    /// ([`kernels::potts::potts_gradient`]); the buffer is returned (shallow) as the
     /// table's gradient. Against the libtorch operators: less than half the
     /// `(L·q)²` arrays and passes.
     ///
@@ -504,19 +508,17 @@ impl FusedObjective {
         // this function the previous step's gradient (a shallow copy of it)
         // is no longer in use.
         let table = unsafe { host_values(buffer) }.expect("float32 CPU buffer");
-        fused::copy_rows(&self.pool, w, &present, table);
+        kernels::potts::copy_rows(&self.pool, w, &present, table);
         let fields = to_vec(&model.fields);
-        let (data, mut d_fields) = fused::data_term_and_table_gradient(
-            &self.pool,
-            table,
-            &fields,
-            &self.reference,
-            &present,
+        let batch = pll::Batch {
+            reference: &self.reference,
+            present: &present,
             states,
             weights,
-            &mut self.grad,
-        );
-        let norm2 = fused::potts_gradient(&self.pool, table, &present, w, lambda_j);
+        };
+        let (data, mut d_fields) =
+            pll::data_term_and_table_gradient(&self.pool, table, &fields, &batch, &mut self.grad);
+        let norm2 = kernels::potts::potts_gradient(&self.pool, table, &present, w, lambda_j);
         let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
         let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
         let table_grad = buffer.to_kind(model.couplings.kind());
