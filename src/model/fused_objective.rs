@@ -1,36 +1,211 @@
 //! Either model's pseudo-likelihood objective on the CPU through the fused
-//! kernels of [`super::kernels`] ([`FusedObjective`]).
+//! kernels of [`super::kernels`]: the trainer's path for `--device cpu`
+//! with the `pll` objective ([`super::uses_fused_kernels`]).
+//! [`super::batch_loss`] is the same objective in libtorch operators (on
+//! CUDA, for the masked objective, and the reference of the tests).
+//!
+//! Both models' steps share one skeleton (`RowKernels::step`): mark the
+//! table rows the batch reads, let the model write them, compute the data
+//! term and the table's gradient in those rows, let the model turn that
+//! into its coupling parameters' gradients (with the coupling penalty), add
+//! the field penalty. What differs is the model's part (`TableRows`):
+//! factored attention builds its rows from the attention and the values and
+//! back-propagates to them; the Potts model copies its rows out of its
+//! table and projects the gradient in place.
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
+use super::Model;
 use super::factored::FactoredAttention;
-use super::host::{host_values, host_values_mut, to_vec};
-use super::kernels;
-use super::kernels::{attention, pll, table};
+use super::host::{host_values, host_values_mut, tensor_like, to_vec};
+use super::kernels::{attention, pll, potts as potts_kernels, table};
 use super::potts::Potts;
 use crate::Q;
 
-/// Either model's pseudo-likelihood objective on the CPU through the fused
-/// kernels of [`super::kernels`] (the trainer's path for `--device cpu` with
-/// the `pll` objective: [`FusedObjective::batch`] for factored attention,
-/// [`FusedObjective::potts_batch`] for the Potts model; [`super::batch_loss`] is
-/// the same objective in libtorch operators, used on CUDA, for the masked
-/// objective and as the reference in tests). Holds the thread pool, the
-/// factored model's `(L·q)²` table buffer and attention (`H·L²`) and the
-/// Potts model's `(L·q)²` buffer, reused from step to step.
+/// The objective of [`super::batch_loss`] on the CPU, with its gradients,
+/// for either model. Holds the thread pool, the buffers reused from step
+/// to step (the factored model's `(L·q)²` table and attention (`H·L²`),
+/// the Potts model's `(L·q)²` buffer) and the gradients last lent.
 pub struct FusedObjective {
-    pool: rayon::ThreadPool,
-    reference: Vec<u8>,
-    /// The `(L·q)²` table, then its gradient
-    /// ([`pll::data_term_and_table_gradient`]).
-    table: Vec<f32>,
-    grad: Vec<f32>,
-    a_ihj: Vec<f32>,
-    a_jih: Vec<f32>,
-    d_ihj: Vec<f32>,
+    /// What both models' steps share.
+    rows: RowKernels,
+    /// The factored model's table and attention.
+    factored: FactoredBuffers,
     /// The Potts model's `(L·q)²` buffer: the rows of its table, their
     /// gradient, then the projected gradient handed to the optimiser.
     potts_buffer: Option<Tensor>,
+    /// The gradients of the last [`FusedObjective::step`] or
+    /// [`FusedObjective::potts_batch`], lent to its caller until the next.
+    lent: Vec<Tensor>,
+}
+
+/// The part of a step both models share: threads, the reference sequence
+/// and the logits' gradient (B×L·q).
+struct RowKernels {
+    pool: rayon::ThreadPool,
+    reference: Vec<u8>,
+    grad: Vec<f32>,
+}
+
+/// The factored model's buffers: the table's rows (then their gradient)
+/// and the attention in both layouts, then the gradient with respect to it.
+#[derive(Default)]
+struct FactoredBuffers {
+    table: Vec<f32>,
+    a_ihj: Vec<f32>,
+    a_jih: Vec<f32>,
+    d_ihj: Vec<f32>,
+}
+
+/// One mini-batch and the penalties: `states` B×L row-major, `weights` B,
+/// λ_J and λ_h.
+struct StepInput<'a> {
+    states: &'a [u8],
+    weights: &'a [f32],
+    lambda_j: f64,
+    lambda_h: f64,
+}
+
+/// A model's part of a fused step (steps 1 and 4 of [`super::kernels`]).
+trait TableRows {
+    /// Writes the rows `(j,b)` of the coupling table marked in `present`
+    /// (bit b of `present[j]`) into `table` (n×n, n = L·q).
+    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], table: &mut [f32]);
+
+    /// From the table's gradient in the rows marked in `present` (which
+    /// may be overwritten), the gradients of the model's coupling
+    /// parameters, the coupling penalty's (`λ_J` = `lambda_j`) included;
+    /// returns `Σ_{i≠j} ‖J_ij‖²`.
+    fn coupling_gradients(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        table: &mut [f32],
+        present: &[u32],
+        lambda_j: f64,
+    ) -> f64;
+}
+
+impl RowKernels {
+    /// The skeleton of a step on `table` (n×n, reused): the rows the batch
+    /// reads written by `model`, the data term and the table's gradient
+    /// ([`pll::data_term_and_table_gradient`]), the model's coupling
+    /// gradients, the field penalty. Returns the objective's value and the
+    /// fields' gradient.
+    fn step(
+        &mut self,
+        model: &mut impl TableRows,
+        table: &mut [f32],
+        fields: &[f32],
+        input: &StepInput,
+    ) -> (f64, Vec<f32>) {
+        let present = self.present(input.states);
+        model.write_rows(&self.pool, &present, table);
+        let batch = pll::Batch {
+            reference: &self.reference,
+            present: &present,
+            states: input.states,
+            weights: input.weights,
+        };
+        let (data, mut d_fields) =
+            pll::data_term_and_table_gradient(&self.pool, table, fields, &batch, &mut self.grad);
+        let norm2 = model.coupling_gradients(&self.pool, table, &present, input.lambda_j);
+        let fields_norm2 = add_field_penalty(&mut d_fields, fields, input.lambda_h);
+        let value = data + input.lambda_j * norm2 + input.lambda_h * fields_norm2;
+        (value, d_fields)
+    }
+
+    /// Rows of the table that a batch (`states` B×L row-major) reads: per
+    /// position the states it holds there and the reference state, as bits.
+    fn present(&self, states: &[u8]) -> Vec<u32> {
+        let l = self.reference.len();
+        let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
+        for seq in states.chunks_exact(l) {
+            for (mask, &x) in present.iter_mut().zip(seq) {
+                *mask |= 1 << x;
+            }
+        }
+        present
+    }
+}
+
+/// Factored attention's part of a step: its factors on the host, the
+/// attention already computed, and (after the step) the factors' gradients.
+struct FactoredRows<'a> {
+    query: Vec<f32>,
+    key: Vec<f32>,
+    /// The values laid out `[h][b][a]`.
+    v_hba: Vec<f32>,
+    heads: usize,
+    a_ihj: &'a [f32],
+    a_jih: &'a [f32],
+    /// Written with the attention's gradient, then the logits'.
+    d_ihj: &'a mut [f32],
+    d_query: Vec<f32>,
+    d_key: Vec<f32>,
+    /// The values' gradient laid out `[h][b][a]`.
+    d_v_hba: Vec<f32>,
+}
+
+impl TableRows for FactoredRows<'_> {
+    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], rows: &mut [f32]) {
+        table::build_table(pool, self.a_jih, &self.v_hba, present, self.heads, rows);
+    }
+
+    fn coupling_gradients(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        rows: &mut [f32],
+        present: &[u32],
+        lambda_j: f64,
+    ) -> f64 {
+        let l = present.len();
+        let heads = self.heads;
+        let (mut d_a, mut d_v) =
+            table::table_grads(pool, rows, self.a_jih, &self.v_hba, present, heads);
+        // The coupling penalty from the factors (the table is not whole).
+        let norm2 = table::coupling_penalty(
+            pool,
+            self.a_jih,
+            &self.v_hba,
+            heads,
+            lambda_j,
+            &mut d_a,
+            &mut d_v,
+        );
+        attention::transpose(pool, &d_a, l, l * heads, self.d_ihj);
+        let (d_q, d_k) = attention::attention_backward(
+            pool,
+            self.a_ihj,
+            self.d_ihj,
+            &self.query,
+            &self.key,
+            heads,
+        );
+        (self.d_query, self.d_key, self.d_v_hba) = (d_q, d_k, d_v);
+        norm2
+    }
+}
+
+/// The Potts model's part of a step: its (symmetric) table `w`, read in
+/// place; the gradient is projected in the step's own buffer.
+struct PottsRows<'a> {
+    w: &'a [f32],
+}
+
+impl TableRows for PottsRows<'_> {
+    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], table: &mut [f32]) {
+        potts_kernels::copy_rows(pool, self.w, present, table);
+    }
+
+    fn coupling_gradients(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        table: &mut [f32],
+        present: &[u32],
+        lambda_j: f64,
+    ) -> f64 {
+        potts_kernels::potts_gradient(pool, table, present, self.w, lambda_j)
+    }
 }
 
 impl FusedObjective {
@@ -46,24 +221,45 @@ impl FusedObjective {
             .thread_name(|i| format!("fadca-pll-{i}"))
             .build()?;
         Ok(FusedObjective {
-            pool,
-            reference,
-            table: Vec::new(),
-            grad: Vec::new(),
-            a_ihj: Vec::new(),
-            a_jih: Vec::new(),
-            d_ihj: Vec::new(),
+            rows: RowKernels {
+                pool,
+                reference,
+                grad: Vec::new(),
+            },
+            factored: FactoredBuffers::default(),
             potts_buffer: None,
+            lent: Vec::new(),
         })
     }
 
-    /// The objective of [`super::batch_loss`] on a batch (`states` B×L row-major,
-    /// `weights` B) for a factored model on the CPU: returns its value and
-    /// its gradients with respect to the model's parameters, in the order of
-    /// [`super::Model::parameters`] (query, key, value, fields), as CPU tensors of
-    /// the parameters' shapes and kind. Everything runs in the kernels of
-    /// [`kernels`] on this objective's threads: the attention and its
-    /// backward pass, the table, the logits, the penalty.
+    /// The objective and its gradients for either model (what the trainer
+    /// calls): [`FusedObjective::batch`] or [`FusedObjective::potts_batch`].
+    /// The gradients are lent until the next call (see `potts_batch`).
+    pub fn step(
+        &mut self,
+        model: &Model,
+        states: &[u8],
+        weights: &[f32],
+        lambda_j: f64,
+        lambda_h: f64,
+    ) -> (f64, &[Tensor]) {
+        match model {
+            Model::Factored(m) => {
+                let (value, gradients) = self.batch(m, states, weights, lambda_j, lambda_h);
+                self.lent = gradients;
+                (value, &self.lent)
+            }
+            Model::Potts(m) => self.potts_batch(m, states, weights, lambda_j, lambda_h),
+        }
+    }
+
+    /// The objective of [`super::batch_loss`] on a batch (`states` B×L
+    /// row-major, `weights` B) for a factored model on the CPU: returns its
+    /// value and its gradients with respect to the model's parameters, in
+    /// the order of [`Model::parameters`] (query, key, value, fields), as
+    /// CPU tensors of the parameters' shapes and kind. Everything runs in
+    /// the kernels of [`super::kernels`] on this objective's threads: the
+    /// attention and its backward pass, the table, the logits, the penalty.
     pub fn batch(
         &mut self,
         model: &FactoredAttention,
@@ -75,121 +271,94 @@ impl FusedObjective {
         let l = model.query.size()[1] as usize;
         assert_eq!(
             l,
-            self.reference.len(),
+            self.rows.reference.len(),
             "model length and reference length differ"
         );
         let n = l * Q;
         let heads = model.heads();
-        self.table.resize(n * n, 0.0);
-        for buffer in [&mut self.a_ihj, &mut self.a_jih, &mut self.d_ihj] {
+        let buffers = &mut self.factored;
+        buffers.table.resize(n * n, 0.0);
+        for buffer in [&mut buffers.a_ihj, &mut buffers.a_jih, &mut buffers.d_ihj] {
             buffer.resize(l * l * heads, 0.0);
         }
         let query = to_vec(&model.query);
         let key = to_vec(&model.key);
         let fields = to_vec(&model.fields);
         let v_hba = swap_state_axes(&to_vec(&model.value));
-        attention::attention_forward(&self.pool, &query, &key, heads, &mut self.a_ihj);
+        let pool = &self.rows.pool;
+        attention::attention_forward(pool, &query, &key, heads, &mut buffers.a_ihj);
         // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
-        attention::transpose(&self.pool, &self.a_ihj, l * heads, l, &mut self.a_jih);
-        let present = self.present(states);
-        table::build_table(
-            &self.pool,
-            &self.a_jih,
-            &v_hba,
-            &present,
+        attention::transpose(pool, &buffers.a_ihj, l * heads, l, &mut buffers.a_jih);
+        let mut factors = FactoredRows {
+            query,
+            key,
+            v_hba,
             heads,
-            &mut self.table,
-        );
-        let batch = pll::Batch {
-            reference: &self.reference,
-            present: &present,
+            a_ihj: &buffers.a_ihj,
+            a_jih: &buffers.a_jih,
+            d_ihj: &mut buffers.d_ihj,
+            d_query: Vec::new(),
+            d_key: Vec::new(),
+            d_v_hba: Vec::new(),
+        };
+        let input = StepInput {
             states,
             weights,
-        };
-        let (data, mut d_fields) = pll::data_term_and_table_gradient(
-            &self.pool,
-            &mut self.table,
-            &fields,
-            &batch,
-            &mut self.grad,
-        );
-        let (mut d_a, mut d_v) = table::table_grads(
-            &self.pool,
-            &self.table,
-            &self.a_jih,
-            &v_hba,
-            &present,
-            heads,
-        );
-        // The coupling penalty from the factors (the table is not whole).
-        let norm2 = table::coupling_penalty(
-            &self.pool,
-            &self.a_jih,
-            &v_hba,
-            heads,
             lambda_j,
-            &mut d_a,
-            &mut d_v,
-        );
-        attention::transpose(&self.pool, &d_a, l, l * heads, &mut self.d_ihj);
-        let (d_q, d_k) = attention::attention_backward(
-            &self.pool,
-            &self.a_ihj,
-            &mut self.d_ihj,
-            &query,
-            &key,
-            heads,
-        );
-        let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
-        let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
-        let grads = [
-            (d_q, &model.query),
-            (d_k, &model.key),
-            (swap_state_axes(&d_v), &model.value),
-            (d_fields, &model.fields),
-        ]
-        .into_iter()
-        .map(|(g, p)| Tensor::from_slice(&g).reshape(p.size()).to_kind(p.kind()))
-        .collect();
+            lambda_h,
+        };
+        let (value, d_fields) = self
+            .rows
+            .step(&mut factors, &mut buffers.table, &fields, &input);
+        let grads = vec![
+            tensor_like(&factors.d_query, &model.query),
+            tensor_like(&factors.d_key, &model.key),
+            tensor_like(&swap_state_axes(&factors.d_v_hba), &model.value),
+            tensor_like(&d_fields, &model.fields),
+        ];
         (value, grads)
     }
 
-    /// The objective of [`super::batch_loss`] for a Potts model on the CPU (its
-    /// table float32), with the gradients the trainer applies: the table's
-    /// projected onto symmetric tables with zero diagonal blocks plus the
-    /// penalty's `2λ_J·W` (what [`super::Model::project_gradients`] makes of
-    /// libtorch's), and the fields'. The table is the model's parameter: its
-    /// rows the batch reads are copied into the objective's `(L·q)²`
-    /// buffer, a tensor kept from step to step ([`kernels::potts::copy_rows`]); the
-    /// same row kernels as the factored model's turn them into the table's
-    /// gradient, and one pass projects it in place
-    /// ([`kernels::potts::potts_gradient`]); the buffer is returned (shallow) as the
-    /// table's gradient. Against the libtorch operators: less than half the
-    /// `(L·q)²` arrays and passes.
+    /// The objective of [`super::batch_loss`] for a Potts model on the CPU
+    /// (its table float32), with the gradients the trainer applies: the
+    /// table's projected onto symmetric tables with zero diagonal blocks
+    /// plus the penalty's `2λ_J·W` (what [`Model::project_gradients`] makes
+    /// of libtorch's), and the fields'. The table is the model's parameter:
+    /// its rows the batch reads are copied into the objective's `(L·q)²`
+    /// buffer, a tensor kept from step to step
+    /// ([`potts_kernels::copy_rows`]); the same row kernels as the factored
+    /// model's turn them into the table's gradient, and one pass projects
+    /// it in place ([`potts_kernels::potts_gradient`]). Against the libtorch
+    /// operators: less than half the `(L·q)²` arrays and passes.
     ///
-    /// # Safety
-    /// The returned table gradient shares its memory with the buffer, which
-    /// the next call writes: it (and every shallow copy of it) must no
-    /// longer be in use when this is called again. (A new tensor every step
-    /// would avoid this at the cost of a table of memory: the allocator
-    /// does not hand the freed one back in time.)
-    pub unsafe fn potts_batch(
+    /// The gradients are *lent*: the table's is the buffer itself (a new
+    /// tensor every step would cost a table of memory, the allocator not
+    /// handing the freed one back in time), which the next call
+    /// overwrites. They are returned as a borrow of this objective, so the
+    /// borrow checker refuses the next call while they are in use; copy
+    /// one ([`Tensor::copy`]) to keep it (a `shallow_clone` would share
+    /// the buffer and change with it).
+    pub fn potts_batch(
         &mut self,
         model: &Potts,
         states: &[u8],
         weights: &[f32],
         lambda_j: f64,
         lambda_h: f64,
-    ) -> (f64, Vec<Tensor>) {
-        let l = self.reference.len();
+    ) -> (f64, &[Tensor]) {
+        let l = self.rows.reference.len();
         let n = l * Q;
         assert_eq!(
             model.couplings.size(),
             [n as i64, n as i64],
             "Potts table and reference differ"
         );
-        let present = self.present(states);
-        // SAFETY: nothing writes the parameter during the step (Adam runs after it).
+        // The previous step's gradients, lent until now: the borrow they
+        // were lent through has ended, and with them go the only other
+        // handles to the buffer.
+        self.lent.clear();
+        // SAFETY: the parameter is only read while `w` lives: the optimiser
+        // writes it after this function has returned.
         let w_owned;
         let w: &[f32] = match unsafe { host_values(&model.couplings) } {
             Some(values) => values,
@@ -201,41 +370,22 @@ impl FusedObjective {
         let buffer = self
             .potts_buffer
             .get_or_insert_with(|| Tensor::zeros([n as i64, n as i64], (Kind::Float, Device::Cpu)));
-        // SAFETY: the tensor is this objective's own, and by the contract of
-        // this function the previous step's gradient (a shallow copy of it)
-        // is no longer in use.
-        let table = unsafe { host_values_mut(buffer) }.expect("float32 CPU buffer");
-        kernels::potts::copy_rows(&self.pool, w, &present, table);
+        // SAFETY: the buffer is this objective's own, and no other handle
+        // to it is left (the lent gradients were dropped above).
+        let rows = unsafe { host_values_mut(buffer) }.expect("float32 CPU buffer");
         let fields = to_vec(&model.fields);
-        let batch = pll::Batch {
-            reference: &self.reference,
-            present: &present,
+        let input = StepInput {
             states,
             weights,
+            lambda_j,
+            lambda_h,
         };
-        let (data, mut d_fields) =
-            pll::data_term_and_table_gradient(&self.pool, table, &fields, &batch, &mut self.grad);
-        let norm2 = kernels::potts::potts_gradient(&self.pool, table, &present, w, lambda_j);
-        let fields_norm2 = add_field_penalty(&mut d_fields, &fields, lambda_h);
-        let value = data + lambda_j * norm2 + lambda_h * fields_norm2;
-        let table_grad = buffer.to_kind(model.couplings.kind());
-        let fields_grad = Tensor::from_slice(&d_fields)
-            .reshape(model.fields.size())
-            .to_kind(model.fields.kind());
-        (value, vec![table_grad, fields_grad])
-    }
-
-    /// Rows of the table that a batch (`states` B×L row-major) reads: per
-    /// position the states it holds there and the reference state, as bits.
-    fn present(&self, states: &[u8]) -> Vec<u32> {
-        let l = self.reference.len();
-        let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
-        for seq in states.chunks_exact(l) {
-            for (mask, &x) in present.iter_mut().zip(seq) {
-                *mask |= 1 << x;
-            }
-        }
-        present
+        let (value, d_fields) = self.rows.step(&mut PottsRows { w }, rows, &fields, &input);
+        self.lent = vec![
+            buffer.to_kind(model.couplings.kind()),
+            tensor_like(&d_fields, &model.fields),
+        ];
+        (value, &self.lent)
     }
 }
 

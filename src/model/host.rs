@@ -64,3 +64,11 @@ pub(super) fn to_vec(t: &Tensor) -> Vec<f32> {
     t.copy_data(&mut out, numel);
     out
 }
+
+/// `values` as a tensor of `like`'s shape and kind (on the CPU): how the
+/// fused kernels' gradients are handed to the optimiser.
+pub(super) fn tensor_like(values: &[f32], like: &Tensor) -> Tensor {
+    Tensor::from_slice(values)
+        .reshape(like.size())
+        .to_kind(like.kind())
+}

@@ -2,6 +2,14 @@
 //! ([`super::objective`], or on the CPU [`FusedObjective`]) minimised by
 //! Adam ([`super::adam`]) on shuffled mini-batches, with a cosine decay of
 //! the learning rate and the numerical guard of [`super::guard`].
+//!
+//! [`train`] reads as its steps: `Training::new` (schedule, λ_J, seed, the
+//! code path, the model, the optimiser, the first checkpoint), then per
+//! epoch `Training::epoch` (shuffle; per mini-batch `Training::take_step`:
+//! evaluate, check, update), closed by `Training::close_epoch` (loss curve,
+//! checkpoint, progress) or, after a non-finite loss or gradient, by
+//! `Training::restart`; `Training::finish` hands back the model and its
+//! report.
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -9,7 +17,7 @@ use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use super::adam::Adam;
 use super::columns::{initial_fields, reference_states};
@@ -66,6 +74,19 @@ pub fn train(
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Model, TrainReport)> {
     cfg.validate()?;
+    check_alignment(states, weights)?;
+    let mut training = Training::new(states, weights, cfg)?;
+    while training.epoch < training.epochs {
+        match training.epoch(on_progress)? {
+            EpochEnd::Done { mean } => training.close_epoch(mean, on_progress),
+            EpochEnd::Diverged { what } => training.restart(what)?,
+        }
+    }
+    Ok(training.finish())
+}
+
+/// At least one sequence, two columns, and one weight per sequence.
+fn check_alignment(states: &Array2<u8>, weights: &[f64]) -> Result<()> {
     let (n, l) = states.dim();
     if n == 0 || l < 2 {
         return Err(crate::error::input_error(format!(
@@ -75,211 +96,364 @@ pub fn train(
     if weights.len() != n {
         bail!("{} weights for {n} sequences", weights.len());
     }
-    let (epochs, batch_size) = cfg.schedule(n);
-    let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
-    let start = Instant::now();
-    tch::manual_seed(cfg.seed as i64);
-    // The fused CPU kernels for either model's pseudo-likelihood (see
-    // `FusedObjective`); libtorch's operators otherwise, which need the
-    // alignment as tensors.
-    let threads = tch::get_num_threads().max(1);
-    let mut path = if uses_fused_kernels(cfg.device, cfg.objective) {
-        StepPath::Fused(FusedObjective::new(
-            threads as usize,
-            reference_states(states, weights),
-        )?)
-    } else {
-        StepPath::Torch(Data::new(states, weights, cfg.device))
-    };
-    // On the fused path the kernels and Adam's Rust loop do all of a step;
-    // libtorch only copies the factors in and out. Its OpenMP workers spin
-    // after each operator and take cycles from the kernels' threads, so it
-    // runs on one thread meanwhile.
-    let _torch_threads = matches!(path, StepPath::Fused(_)).then(|| TorchThreads::set(1));
-    let model = Model::new(
-        cfg.model,
-        l,
-        cfg.heads,
-        cfg.head_dim,
-        initial_fields(states, weights).to_device(cfg.device),
-    );
-    let mut vs_params: Vec<Tensor> = model
-        .parameters()
-        .into_iter()
-        .map(|t| t.shallow_clone())
-        .collect();
-    let mut learning_rate = cfg.learning_rate;
-    let mut optimizer = Adam::new(&vs_params, learning_rate);
-    let mut order: Vec<i64> = (0..n as i64).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut curve = Vec::with_capacity(epochs);
-    let mut step = 0;
-    let total_steps = epochs * n.div_ceil(batch_size);
-    // Numerical guard: see `Checkpoint`.
-    let mut fault = FaultInjection::from_env();
-    let mut checkpoint = Checkpoint::save(&vs_params, step);
-    let mut restarts: Vec<Restart> = Vec::new();
-    let mut epoch = 0;
-    while epoch < epochs {
-        order.shuffle(&mut rng);
+    Ok(())
+}
+
+/// How an epoch ended.
+enum EpochEnd {
+    /// Every mini-batch was applied; `mean` is the epoch's mean objective.
+    Done { mean: f64 },
+    /// A loss or gradient was not finite (`what` says which).
+    Diverged { what: String },
+}
+
+/// A training run in progress.
+struct Training<'a> {
+    cfg: &'a TrainConfig,
+    /// Sequence weights (for the epoch's mean objective).
+    weights: &'a [f64],
+    start: Instant,
+    epochs: usize,
+    batch_size: usize,
+    /// Optimiser steps in all.
+    total_steps: usize,
+    lambda_j: f64,
+    path: StepPath<'a>,
+    model: Model,
+    /// Shallow copies of the model's parameters, which the optimiser and
+    /// the checkpoint update in place.
+    params: Vec<Tensor>,
+    optimizer: Adam,
+    learning_rate: f64,
+    /// The order of the sequences, shuffled each epoch by `rng`.
+    order: Vec<i64>,
+    rng: ChaCha8Rng,
+    curve: Vec<f64>,
+    /// Epochs done.
+    epoch: usize,
+    /// Optimiser steps done.
+    step: usize,
+    checkpoint: Checkpoint,
+    fault: FaultInjection,
+    restarts: Vec<Restart>,
+    /// libtorch's thread count, restored when training is done.
+    torch_threads: Option<TorchThreads>,
+}
+
+impl<'a> Training<'a> {
+    /// Resolves the schedule and λ_J, seeds libtorch's generator, picks the
+    /// code path, makes the model (fields from the column frequencies), the
+    /// optimiser and the first checkpoint.
+    fn new(
+        states: &'a Array2<u8>,
+        weights: &'a [f64],
+        cfg: &'a TrainConfig,
+    ) -> Result<Training<'a>> {
+        let (n, l) = states.dim();
+        let (epochs, batch_size) = cfg.schedule(n);
+        let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
+        let start = Instant::now();
+        tch::manual_seed(cfg.seed as i64);
+        let path = StepPath::new(states, weights, cfg)?;
+        // On the fused path the kernels and Adam's Rust loop do all of a step;
+        // libtorch only copies the factors in and out. Its OpenMP workers spin
+        // after each operator and take cycles from the kernels' threads, so it
+        // runs on one thread meanwhile.
+        let torch_threads = matches!(path, StepPath::Fused { .. }).then(|| TorchThreads::set(1));
+        let model = Model::new(
+            cfg.model,
+            l,
+            cfg.heads,
+            cfg.head_dim,
+            initial_fields(states, weights).to_device(cfg.device),
+        );
+        let params: Vec<Tensor> = model
+            .parameters()
+            .into_iter()
+            .map(|t| t.shallow_clone())
+            .collect();
+        let optimizer = Adam::new(&params, cfg.learning_rate);
+        let checkpoint = Checkpoint::save(&params, 0);
+        Ok(Training {
+            cfg,
+            weights,
+            start,
+            epochs,
+            batch_size,
+            total_steps: epochs * n.div_ceil(batch_size),
+            lambda_j,
+            path,
+            model,
+            params,
+            optimizer,
+            learning_rate: cfg.learning_rate,
+            order: (0..n as i64).collect(),
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            curve: Vec::with_capacity(epochs),
+            epoch: 0,
+            step: 0,
+            checkpoint,
+            fault: FaultInjection::from_env(),
+            restarts: Vec::new(),
+            torch_threads,
+        })
+    }
+
+    /// One pass over the shuffled alignment, one optimiser step per
+    /// mini-batch, reporting progress after each but the last; stops at the
+    /// first non-finite loss or gradient. Fails only when interrupted.
+    fn epoch(&mut self, on_progress: &mut dyn FnMut(&Progress)) -> Result<EpochEnd> {
+        self.order.shuffle(&mut self.rng);
+        let order = std::mem::take(&mut self.order);
+        let batches = order.len().div_ceil(self.batch_size);
         let mut epoch_loss = 0.0;
         let mut epoch_weight = 0.0;
-        let mut failure = None;
-        let batches = n.div_ceil(batch_size);
-        for (batch, chunk) in order.chunks(batch_size).enumerate() {
+        let mut end = None;
+        for (batch, chunk) in order.chunks(self.batch_size).enumerate() {
             crate::runtime::interrupt::check("training")?;
-            let (gradients, mut value) = match (&mut path, &model) {
-                (StepPath::Fused(fused), _) => {
-                    let mut rows = Vec::with_capacity(chunk.len() * l);
-                    for &k in chunk {
-                        rows.extend(states.row(k as usize).iter());
-                    }
-                    let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                    let (value, grads) = match &model {
-                        Model::Factored(factored) => {
-                            fused.batch(factored, &rows, &w, lambda_j, cfg.lambda_h)
-                        }
-                        // SAFETY: the previous step's gradients were dropped at
-                        // the end of its iteration; nothing else copied them.
-                        Model::Potts(potts) => unsafe {
-                            fused.potts_batch(potts, &rows, &w, lambda_j, cfg.lambda_h)
-                        },
-                    };
-                    (grads, value)
-                }
-                (StepPath::Torch(data), _) => {
-                    let index = Tensor::from_slice(chunk).to_device(cfg.device);
-                    let batch_states = data.states.index_select(0, &index);
-                    let batch_weights = data.weights.index_select(0, &index);
-                    // A model that keeps its coupling penalty out of the graph
-                    // (Potts) has its value added here and its gradient added
-                    // by `project_gradients`.
-                    let outside = model.penalty_outside_graph(lambda_j);
-                    let in_graph = if outside.is_some() { 0.0 } else { lambda_j };
-                    let loss = objective_loss(&model, cfg, in_graph, &batch_states, &batch_weights);
-                    // Gradients returned by the backward pass rather than
-                    // accumulated into the parameters' zeroed `.grad`: three
-                    // `(L·q)²` passes fewer per Potts step.
-                    let mut grads = Tensor::run_backward(&[&loss], &vs_params, false, false);
-                    model.project_gradients(&mut grads, lambda_j);
-                    (grads, loss.double_value(&[]) + outside.unwrap_or(0.0))
+            let value = match self.take_step(chunk) {
+                Ok(value) => value,
+                Err(what) => {
+                    end = Some(EpochEnd::Diverged { what });
+                    break;
                 }
             };
-            if fault.poisons(step) {
-                value = f64::NAN;
-            }
-            if !value.is_finite() {
-                failure = Some(format!("the loss became {value}"));
-                break;
-            }
-            // Cosine decay from the learning rate to 0 over the run: large
-            // early steps, then averaging out the mini-batch noise.
-            let progress = step as f64 / total_steps as f64;
-            optimizer.lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
-            if !optimizer.apply(&gradients, &mut vs_params) {
-                failure = Some("a gradient became non-finite".to_string());
-                break;
-            }
-            let w: f64 = chunk.iter().map(|&k| weights[k as usize]).sum();
+            let w: f64 = chunk.iter().map(|&k| self.weights[k as usize]).sum();
             epoch_loss += value * w;
             epoch_weight += w;
-            step += 1;
+            self.step += 1;
             if batch + 1 < batches {
-                on_progress(&Progress {
-                    epoch,
-                    epochs,
-                    step,
-                    steps: total_steps,
-                    loss: epoch_loss / epoch_weight.max(f64::MIN_POSITIVE),
-                    elapsed: start.elapsed().as_secs_f64(),
-                    end_of_epoch: false,
-                });
+                on_progress(&self.progress(epoch_loss / epoch_weight.max(f64::MIN_POSITIVE)));
             }
         }
-        if let Some(what) = failure {
-            let message = format!(
-                "training diverged: {what} at epoch {} step {}",
-                epoch + 1,
-                step + 1
-            );
-            if restarts.len() >= MAX_RESTARTS {
-                return Err(anyhow::Error::new(Error::Diverged {
-                    message: format!(
-                        "{message}, again after restarting from the last good state with half the learning rate \
-                         ({learning_rate}); try a smaller --learning-rate or a larger --lambda-j"
-                    ),
-                    loss_curve: curve,
-                    restarts,
-                }));
-            }
-            // Back to the end of the last good epoch, with a fresh optimiser at half the rate;
-            // the failed epoch is done again (with the next batch order).
-            checkpoint.restore(&mut vs_params);
-            step = checkpoint.step;
-            learning_rate /= 2.0;
-            optimizer.reset(learning_rate);
-            restarts.push(Restart {
-                epoch: epoch + 1,
-                reason: message,
-                learning_rate,
-            });
-            continue;
+        self.order = order;
+        Ok(end.unwrap_or(EpochEnd::Done {
+            mean: epoch_loss / epoch_weight.max(f64::MIN_POSITIVE),
+        }))
+    }
+
+    /// One optimiser step on the sequences `chunk`: the objective and its
+    /// gradients, the guard's checks (a fault injected, a non-finite loss
+    /// or gradient: `Err` says which), the learning rate of this step, the
+    /// update. Returns the objective's value.
+    fn take_step(&mut self, chunk: &[i64]) -> std::result::Result<f64, String> {
+        let (mut value, gradients) =
+            self.path
+                .evaluate(&self.model, &self.params, chunk, self.cfg, self.lambda_j);
+        if self.fault.poisons(self.step) {
+            value = f64::NAN;
         }
-        let mean = epoch_loss / epoch_weight.max(f64::MIN_POSITIVE);
-        curve.push(mean);
-        checkpoint.update(&vs_params, step);
-        epoch += 1;
+        if !value.is_finite() {
+            return Err(format!("the loss became {value}"));
+        }
+        // Cosine decay from the learning rate to 0 over the run: large
+        // early steps, then averaging out the mini-batch noise.
+        let progress = self.step as f64 / self.total_steps as f64;
+        self.optimizer.lr =
+            self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        if !self.optimizer.apply(&gradients, &mut self.params) {
+            return Err("a gradient became non-finite".to_string());
+        }
+        Ok(value)
+    }
+
+    /// A report of the epoch under way, its mean objective so far `loss`.
+    fn progress(&self, loss: f64) -> Progress {
+        Progress {
+            epoch: self.epoch,
+            epochs: self.epochs,
+            step: self.step,
+            steps: self.total_steps,
+            loss,
+            elapsed: self.start.elapsed().as_secs_f64(),
+            end_of_epoch: false,
+        }
+    }
+
+    /// Records a finished epoch of mean objective `mean`: the loss curve,
+    /// the checkpoint, the end-of-epoch report.
+    fn close_epoch(&mut self, mean: f64, on_progress: &mut dyn FnMut(&Progress)) {
+        self.curve.push(mean);
+        self.checkpoint.update(&self.params, self.step);
+        self.epoch += 1;
         on_progress(&Progress {
-            epoch,
-            epochs,
-            step,
-            steps: total_steps,
-            loss: mean,
-            elapsed: start.elapsed().as_secs_f64(),
             end_of_epoch: true,
+            ..self.progress(mean)
         });
     }
-    // The step buffers, Adam's moments and the checkpoint go back to the
-    // kernel: what follows training (extraction, the model file, another
-    // family of a batch) does not add to them.
-    drop((path, optimizer, checkpoint));
-    crate::runtime::release_freed_memory();
-    let report = TrainReport {
-        loss_curve: curve,
-        steps: step,
-        seconds: start.elapsed().as_secs_f64(),
-        device: device_name(cfg.device),
-        restarts,
-    };
-    Ok((model, report))
+
+    /// After the epoch under way diverged (`what`): back to the end of the
+    /// last good epoch, with a fresh optimiser at half the rate (the failed
+    /// epoch is done again, with the next batch order); an error once the
+    /// restarts are used up.
+    fn restart(&mut self, what: String) -> Result<()> {
+        let message = format!(
+            "training diverged: {what} at epoch {} step {}",
+            self.epoch + 1,
+            self.step + 1
+        );
+        if self.restarts.len() >= MAX_RESTARTS {
+            return Err(anyhow::Error::new(Error::Diverged {
+                message: format!(
+                    "{message}, again after restarting from the last good state with half the learning rate \
+                     ({}); try a smaller --learning-rate or a larger --lambda-j",
+                    self.learning_rate
+                ),
+                loss_curve: std::mem::take(&mut self.curve),
+                restarts: std::mem::take(&mut self.restarts),
+            }));
+        }
+        self.checkpoint.restore(&mut self.params);
+        self.step = self.checkpoint.step;
+        self.learning_rate /= 2.0;
+        self.optimizer.reset(self.learning_rate);
+        self.restarts.push(Restart {
+            epoch: self.epoch + 1,
+            reason: message,
+            learning_rate: self.learning_rate,
+        });
+        Ok(())
+    }
+
+    /// The trained model and its report. The step buffers, Adam's moments
+    /// and the checkpoint go back to the kernel first: what follows training
+    /// (extraction, the model file, another family of a batch) does not add
+    /// to them.
+    fn finish(self) -> (Model, TrainReport) {
+        let Training {
+            cfg,
+            start,
+            path,
+            model,
+            params,
+            optimizer,
+            curve,
+            step,
+            checkpoint,
+            restarts,
+            torch_threads,
+            ..
+        } = self;
+        drop((path, params, optimizer, checkpoint));
+        crate::runtime::release_freed_memory();
+        let report = TrainReport {
+            loss_curve: curve,
+            steps: step,
+            seconds: start.elapsed().as_secs_f64(),
+            device: device_name(cfg.device),
+            restarts,
+        };
+        drop(torch_threads);
+        (model, report)
+    }
 }
 
-/// Tensors of the alignment on the training device.
-struct Data {
-    states: Tensor,
-    weights: Tensor,
+/// How a training step evaluates the objective: the fused CPU kernels on
+/// the alignment as it is, or libtorch's operators on the alignment as
+/// tensors on the training device.
+enum StepPath<'a> {
+    Fused {
+        objective: FusedObjective,
+        states: &'a Array2<u8>,
+        weights: &'a [f64],
+    },
+    Torch {
+        states: Tensor,
+        weights: Tensor,
+    },
 }
 
-impl Data {
-    fn new(states: &Array2<u8>, weights: &[f64], device: Device) -> Data {
-        let (n, l) = states.dim();
-        let flat: Vec<i64> = states.iter().map(|&s| s as i64).collect();
-        Data {
-            states: Tensor::from_slice(&flat)
-                .reshape([n as i64, l as i64])
-                .to_device(device),
-            weights: Tensor::from_slice(weights)
-                .to_kind(Kind::Float)
-                .to_device(device),
+/// The gradients of one step, in the order of [`Model::parameters`]: lent
+/// by the fused objective until its next step, or owned.
+enum Gradients<'a> {
+    Lent(&'a [Tensor]),
+    Owned(Vec<Tensor>),
+}
+
+impl std::ops::Deref for Gradients<'_> {
+    type Target = [Tensor];
+
+    fn deref(&self) -> &[Tensor] {
+        match self {
+            Gradients::Lent(g) => g,
+            Gradients::Owned(g) => g,
         }
     }
 }
 
-/// How a training step evaluates the objective: the fused CPU kernels, or
-/// libtorch's operators on the alignment as tensors.
-enum StepPath {
-    Fused(FusedObjective),
-    Torch(Data),
+impl<'a> StepPath<'a> {
+    /// The fused CPU kernels for either model's pseudo-likelihood (see
+    /// [`uses_fused_kernels`]), on libtorch's threads; libtorch's operators
+    /// otherwise, which need the alignment as tensors.
+    fn new(states: &'a Array2<u8>, weights: &'a [f64], cfg: &TrainConfig) -> Result<StepPath<'a>> {
+        if uses_fused_kernels(cfg.device, cfg.objective) {
+            let threads = tch::get_num_threads().max(1);
+            let objective =
+                FusedObjective::new(threads as usize, reference_states(states, weights))?;
+            return Ok(StepPath::Fused {
+                objective,
+                states,
+                weights,
+            });
+        }
+        let (n, l) = states.dim();
+        let flat: Vec<i64> = states.iter().map(|&s| s as i64).collect();
+        Ok(StepPath::Torch {
+            states: Tensor::from_slice(&flat)
+                .reshape([n as i64, l as i64])
+                .to_device(cfg.device),
+            weights: Tensor::from_slice(weights)
+                .to_kind(Kind::Float)
+                .to_device(cfg.device),
+        })
+    }
+
+    /// The objective on the sequences `chunk` and its gradients with
+    /// respect to `params` (the model's parameters), as the optimiser
+    /// applies them ([`Model::project_gradients`]).
+    fn evaluate(
+        &mut self,
+        model: &Model,
+        params: &[Tensor],
+        chunk: &[i64],
+        cfg: &TrainConfig,
+        lambda_j: f64,
+    ) -> (f64, Gradients<'_>) {
+        match self {
+            StepPath::Fused {
+                objective,
+                states,
+                weights,
+            } => {
+                let l = states.ncols();
+                let mut rows = Vec::with_capacity(chunk.len() * l);
+                for &k in chunk {
+                    rows.extend(states.row(k as usize).iter());
+                }
+                let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
+                let (value, gradients) = objective.step(model, &rows, &w, lambda_j, cfg.lambda_h);
+                (value, Gradients::Lent(gradients))
+            }
+            StepPath::Torch { states, weights } => {
+                let index = Tensor::from_slice(chunk).to_device(cfg.device);
+                let batch_states = states.index_select(0, &index);
+                let batch_weights = weights.index_select(0, &index);
+                // A model that keeps its coupling penalty out of the graph
+                // (Potts) has its value added here and its gradient added
+                // by `project_gradients`.
+                let outside = model.penalty_outside_graph(lambda_j);
+                let in_graph = if outside.is_some() { 0.0 } else { lambda_j };
+                let loss = objective_loss(model, cfg, in_graph, &batch_states, &batch_weights);
+                // Gradients returned by the backward pass rather than
+                // accumulated into the parameters' zeroed `.grad`: three
+                // `(L·q)²` passes fewer per Potts step.
+                let mut grads = Tensor::run_backward(&[&loss], params, false, false);
+                model.project_gradients(&mut grads, lambda_j);
+                let value = loss.double_value(&[]) + outside.unwrap_or(0.0);
+                (value, Gradients::Owned(grads))
+            }
+        }
+    }
 }
 
 /// Sets libtorch's thread count, restoring the previous one when dropped.
