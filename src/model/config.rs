@@ -51,7 +51,7 @@ pub fn plmc_lambda_scale(l: usize, meff: f64) -> f64 {
     (l.max(2) - 1) as f64 / meff.max(1.0)
 }
 
-/// What the trainer minimises (see [`masked_batch_loss`] for `Mlm`).
+/// What the trainer minimises (see [`super::masked_batch_loss`] for `Mlm`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
 )]
