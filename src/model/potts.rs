@@ -54,7 +54,7 @@ impl Potts {
     /// symmetrisation).
     fn is_symmetric(&self) -> bool {
         // SAFETY: read-only; nothing writes the table meanwhile.
-        let Some(w) = (unsafe { super::host_values(&self.couplings) }) else {
+        let Some(w) = (unsafe { super::host::host_values(&self.couplings) }) else {
             return false;
         };
         let n = self.couplings.size()[0] as usize;

@@ -1,0 +1,413 @@
+//! Either model's pseudo-likelihood objective on the CPU through the fused
+//! kernels of [`super::kernels`]: the trainer's path for `--device cpu`
+//! with the `pll` objective ([`super::uses_fused_kernels`]).
+//! [`super::batch_loss`] is the same objective in libtorch operators (on
+//! CUDA, for the masked objective, and the reference of the tests).
+//!
+//! Both models' steps share one skeleton (`RowKernels::step`): mark the
+//! table rows the batch reads, let the model write them, compute the data
+//! term and the table's gradient in those rows, let the model turn that
+//! into its coupling parameters' gradients (with the coupling penalty), add
+//! the field penalty. What differs is the model's part (`TableRows`):
+//! factored attention builds its rows from the attention and the values and
+//! back-propagates to them; the Potts model copies its rows out of its
+//! table and projects the gradient in place.
+use anyhow::Result;
+use tch::{Device, Kind, Tensor};
+
+use super::Model;
+use super::factored::FactoredAttention;
+use super::host::{host_values, host_values_mut, tensor_like, to_vec};
+use super::kernels::{attention, pll, potts as potts_kernels, table};
+use super::potts::Potts;
+use crate::Q;
+
+/// The objective of [`super::batch_loss`] on the CPU, with its gradients,
+/// for either model. Holds the thread pool, the buffers reused from step
+/// to step (the factored model's `(L·q)²` table and attention (`H·L²`),
+/// the Potts model's `(L·q)²` buffer) and the gradients last lent.
+pub struct FusedObjective {
+    /// What both models' steps share.
+    rows: RowKernels,
+    /// The factored model's table and attention.
+    factored: FactoredBuffers,
+    /// The Potts model's `(L·q)²` buffer: the rows of its table, their
+    /// gradient, then the projected gradient handed to the optimiser.
+    potts_buffer: Option<Tensor>,
+    /// The gradients of the last [`FusedObjective::step`] or
+    /// [`FusedObjective::potts_batch`], lent to its caller until the next.
+    lent: Vec<Tensor>,
+}
+
+/// The part of a step both models share: threads, the reference sequence
+/// and the logits' gradient (B×L·q).
+struct RowKernels {
+    pool: rayon::ThreadPool,
+    reference: Vec<u8>,
+    grad: Vec<f32>,
+}
+
+/// The factored model's buffers: the table's rows (then their gradient)
+/// and the attention in both layouts, then the gradient with respect to it.
+#[derive(Default)]
+struct FactoredBuffers {
+    table: Vec<f32>,
+    a_ihj: Vec<f32>,
+    a_jih: Vec<f32>,
+    d_ihj: Vec<f32>,
+}
+
+/// One mini-batch and the penalties: `states` B×L row-major, `weights` B,
+/// λ_J and λ_h.
+struct StepInput<'a> {
+    states: &'a [u8],
+    weights: &'a [f32],
+    lambda_j: f64,
+    lambda_h: f64,
+}
+
+/// A model's part of a fused step (steps 1 and 4 of [`super::kernels`]).
+trait TableRows {
+    /// Writes the rows `(j,b)` of the coupling table marked in `present`
+    /// (bit b of `present[j]`) into `table` (n×n, n = L·q).
+    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], table: &mut [f32]);
+
+    /// From the table's gradient in the rows marked in `present` (which
+    /// may be overwritten), the gradients of the model's coupling
+    /// parameters, the coupling penalty's (`λ_J` = `lambda_j`) included;
+    /// returns `Σ_{i≠j} ‖J_ij‖²`.
+    fn coupling_gradients(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        table: &mut [f32],
+        present: &[u32],
+        lambda_j: f64,
+    ) -> f64;
+}
+
+impl RowKernels {
+    /// The skeleton of a step on `table` (n×n, reused): the rows the batch
+    /// reads written by `model`, the data term and the table's gradient
+    /// ([`pll::data_term_and_table_gradient`]), the model's coupling
+    /// gradients, the field penalty. Returns the objective's value and the
+    /// fields' gradient.
+    fn step(
+        &mut self,
+        model: &mut impl TableRows,
+        table: &mut [f32],
+        fields: &[f32],
+        input: &StepInput,
+    ) -> (f64, Vec<f32>) {
+        let present = self.present(input.states);
+        model.write_rows(&self.pool, &present, table);
+        let batch = pll::Batch {
+            reference: &self.reference,
+            present: &present,
+            states: input.states,
+            weights: input.weights,
+        };
+        let (data, mut d_fields) =
+            pll::data_term_and_table_gradient(&self.pool, table, fields, &batch, &mut self.grad);
+        let norm2 = model.coupling_gradients(&self.pool, table, &present, input.lambda_j);
+        let fields_norm2 = add_field_penalty(&mut d_fields, fields, input.lambda_h);
+        let value = data + input.lambda_j * norm2 + input.lambda_h * fields_norm2;
+        (value, d_fields)
+    }
+
+    /// Rows of the table that a batch (`states` B×L row-major) reads: per
+    /// position the states it holds there and the reference state, as bits.
+    fn present(&self, states: &[u8]) -> Vec<u32> {
+        let l = self.reference.len();
+        let mut present: Vec<u32> = self.reference.iter().map(|&r| 1u32 << r).collect();
+        for seq in states.chunks_exact(l) {
+            for (mask, &x) in present.iter_mut().zip(seq) {
+                *mask |= 1 << x;
+            }
+        }
+        present
+    }
+}
+
+/// Factored attention's part of a step: its factors on the host, the
+/// attention already computed, and (after the step) the factors' gradients.
+struct FactoredRows<'a> {
+    query: Vec<f32>,
+    key: Vec<f32>,
+    /// The values laid out `[h][b][a]`.
+    v_hba: Vec<f32>,
+    heads: usize,
+    a_ihj: &'a [f32],
+    a_jih: &'a [f32],
+    /// Written with the attention's gradient, then the logits'.
+    d_ihj: &'a mut [f32],
+    d_query: Vec<f32>,
+    d_key: Vec<f32>,
+    /// The values' gradient laid out `[h][b][a]`.
+    d_v_hba: Vec<f32>,
+}
+
+impl TableRows for FactoredRows<'_> {
+    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], rows: &mut [f32]) {
+        table::build_table(pool, self.a_jih, &self.v_hba, present, self.heads, rows);
+    }
+
+    fn coupling_gradients(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        rows: &mut [f32],
+        present: &[u32],
+        lambda_j: f64,
+    ) -> f64 {
+        let l = present.len();
+        let heads = self.heads;
+        let (mut d_a, mut d_v) =
+            table::table_grads(pool, rows, self.a_jih, &self.v_hba, present, heads);
+        // The coupling penalty from the factors (the table is not whole).
+        let norm2 = table::coupling_penalty(
+            pool,
+            self.a_jih,
+            &self.v_hba,
+            heads,
+            lambda_j,
+            &mut d_a,
+            &mut d_v,
+        );
+        attention::transpose(pool, &d_a, l, l * heads, self.d_ihj);
+        let (d_q, d_k) = attention::attention_backward(
+            pool,
+            self.a_ihj,
+            self.d_ihj,
+            &self.query,
+            &self.key,
+            heads,
+        );
+        (self.d_query, self.d_key, self.d_v_hba) = (d_q, d_k, d_v);
+        norm2
+    }
+}
+
+/// The Potts model's part of a step: its (symmetric) table `w`, read in
+/// place; the gradient is projected in the step's own buffer.
+struct PottsRows<'a> {
+    w: &'a [f32],
+}
+
+impl TableRows for PottsRows<'_> {
+    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], table: &mut [f32]) {
+        potts_kernels::copy_rows(pool, self.w, present, table);
+    }
+
+    fn coupling_gradients(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        table: &mut [f32],
+        present: &[u32],
+        lambda_j: f64,
+    ) -> f64 {
+        potts_kernels::potts_gradient(pool, table, present, self.w, lambda_j)
+    }
+}
+
+impl FusedObjective {
+    /// Kernels running on `threads` threads (libtorch keeps its own), for
+    /// sequences of length `reference.len()`. Each sequence's logits are
+    /// computed as those of the `reference` sequence plus the table rows
+    /// where the two differ (see [`pll::pll_rows`]): any reference gives
+    /// the same result, one close to the sequences (the column-wise most
+    /// frequent states, [`super::reference_states`]) the least work.
+    pub fn new(threads: usize, reference: Vec<u8>) -> Result<FusedObjective> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("fadca-pll-{i}"))
+            .build()?;
+        Ok(FusedObjective {
+            rows: RowKernels {
+                pool,
+                reference,
+                grad: Vec::new(),
+            },
+            factored: FactoredBuffers::default(),
+            potts_buffer: None,
+            lent: Vec::new(),
+        })
+    }
+
+    /// The objective and its gradients for either model (what the trainer
+    /// calls): [`FusedObjective::batch`] or [`FusedObjective::potts_batch`].
+    /// The gradients are lent until the next call (see `potts_batch`).
+    pub fn step(
+        &mut self,
+        model: &Model,
+        states: &[u8],
+        weights: &[f32],
+        lambda_j: f64,
+        lambda_h: f64,
+    ) -> (f64, &[Tensor]) {
+        match model {
+            Model::Factored(m) => {
+                let (value, gradients) = self.batch(m, states, weights, lambda_j, lambda_h);
+                self.lent = gradients;
+                (value, &self.lent)
+            }
+            Model::Potts(m) => self.potts_batch(m, states, weights, lambda_j, lambda_h),
+        }
+    }
+
+    /// The objective of [`super::batch_loss`] on a batch (`states` B×L
+    /// row-major, `weights` B) for a factored model on the CPU: returns its
+    /// value and its gradients with respect to the model's parameters, in
+    /// the order of [`Model::parameters`] (query, key, value, fields), as
+    /// CPU tensors of the parameters' shapes and kind. Everything runs in
+    /// the kernels of [`super::kernels`] on this objective's threads: the
+    /// attention and its backward pass, the table, the logits, the penalty.
+    pub fn batch(
+        &mut self,
+        model: &FactoredAttention,
+        states: &[u8],
+        weights: &[f32],
+        lambda_j: f64,
+        lambda_h: f64,
+    ) -> (f64, Vec<Tensor>) {
+        let l = model.query.size()[1] as usize;
+        assert_eq!(
+            l,
+            self.rows.reference.len(),
+            "model length and reference length differ"
+        );
+        let n = l * Q;
+        let heads = model.heads();
+        let buffers = &mut self.factored;
+        buffers.table.resize(n * n, 0.0);
+        for buffer in [&mut buffers.a_ihj, &mut buffers.a_jih, &mut buffers.d_ihj] {
+            buffer.resize(l * l * heads, 0.0);
+        }
+        let query = to_vec(&model.query);
+        let key = to_vec(&model.key);
+        let fields = to_vec(&model.fields);
+        let v_hba = swap_state_axes(&to_vec(&model.value));
+        let pool = &self.rows.pool;
+        attention::attention_forward(pool, &query, &key, heads, &mut buffers.a_ihj);
+        // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
+        attention::transpose(pool, &buffers.a_ihj, l * heads, l, &mut buffers.a_jih);
+        let mut factors = FactoredRows {
+            query,
+            key,
+            v_hba,
+            heads,
+            a_ihj: &buffers.a_ihj,
+            a_jih: &buffers.a_jih,
+            d_ihj: &mut buffers.d_ihj,
+            d_query: Vec::new(),
+            d_key: Vec::new(),
+            d_v_hba: Vec::new(),
+        };
+        let input = StepInput {
+            states,
+            weights,
+            lambda_j,
+            lambda_h,
+        };
+        let (value, d_fields) = self
+            .rows
+            .step(&mut factors, &mut buffers.table, &fields, &input);
+        let grads = vec![
+            tensor_like(&factors.d_query, &model.query),
+            tensor_like(&factors.d_key, &model.key),
+            tensor_like(&swap_state_axes(&factors.d_v_hba), &model.value),
+            tensor_like(&d_fields, &model.fields),
+        ];
+        (value, grads)
+    }
+
+    /// The objective of [`super::batch_loss`] for a Potts model on the CPU
+    /// (its table float32), with the gradients the trainer applies: the
+    /// table's projected onto symmetric tables with zero diagonal blocks
+    /// plus the penalty's `2λ_J·W` (what [`Model::project_gradients`] makes
+    /// of libtorch's), and the fields'. The table is the model's parameter:
+    /// its rows the batch reads are copied into the objective's `(L·q)²`
+    /// buffer, a tensor kept from step to step
+    /// ([`potts_kernels::copy_rows`]); the same row kernels as the factored
+    /// model's turn them into the table's gradient, and one pass projects
+    /// it in place ([`potts_kernels::potts_gradient`]). Against the libtorch
+    /// operators: less than half the `(L·q)²` arrays and passes.
+    ///
+    /// The gradients are *lent*: the table's is the buffer itself (a new
+    /// tensor every step would cost a table of memory, the allocator not
+    /// handing the freed one back in time), which the next call
+    /// overwrites. They are returned as a borrow of this objective, so the
+    /// borrow checker refuses the next call while they are in use; copy
+    /// one ([`Tensor::copy`]) to keep it (a `shallow_clone` would share
+    /// the buffer and change with it).
+    pub fn potts_batch(
+        &mut self,
+        model: &Potts,
+        states: &[u8],
+        weights: &[f32],
+        lambda_j: f64,
+        lambda_h: f64,
+    ) -> (f64, &[Tensor]) {
+        let l = self.rows.reference.len();
+        let n = l * Q;
+        assert_eq!(
+            model.couplings.size(),
+            [n as i64, n as i64],
+            "Potts table and reference differ"
+        );
+        // The previous step's gradients, lent until now: the borrow they
+        // were lent through has ended, and with them go the only other
+        // handles to the buffer.
+        self.lent.clear();
+        // SAFETY: the parameter is only read while `w` lives: the optimiser
+        // writes it after this function has returned.
+        let w_owned;
+        let w: &[f32] = match unsafe { host_values(&model.couplings) } {
+            Some(values) => values,
+            None => {
+                w_owned = to_vec(&model.couplings);
+                &w_owned
+            }
+        };
+        let buffer = self
+            .potts_buffer
+            .get_or_insert_with(|| Tensor::zeros([n as i64, n as i64], (Kind::Float, Device::Cpu)));
+        // SAFETY: the buffer is this objective's own, and no other handle
+        // to it is left (the lent gradients were dropped above).
+        let rows = unsafe { host_values_mut(buffer) }.expect("float32 CPU buffer");
+        let fields = to_vec(&model.fields);
+        let input = StepInput {
+            states,
+            weights,
+            lambda_j,
+            lambda_h,
+        };
+        let (value, d_fields) = self.rows.step(&mut PottsRows { w }, rows, &fields, &input);
+        self.lent = vec![
+            buffer.to_kind(model.couplings.kind()),
+            tensor_like(&d_fields, &model.fields),
+        ];
+        (value, &self.lent)
+    }
+}
+
+/// Adds the field penalty's gradient `2λ_h·h` to `d_fields`; returns `Σ h²`.
+fn add_field_penalty(d_fields: &mut [f32], fields: &[f32], lambda_h: f64) -> f64 {
+    let mut norm2 = 0.0f64;
+    for (d, &h) in d_fields.iter_mut().zip(fields) {
+        *d += (2.0 * lambda_h) as f32 * h;
+        norm2 += f64::from(h) * f64::from(h);
+    }
+    norm2
+}
+
+/// `[h][x][y]` → `[h][y][x]` for H matrices q×q (the values' two state axes).
+fn swap_state_axes(v: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0f32; v.len()];
+    for (src, dst) in v.chunks_exact(Q * Q).zip(out.chunks_exact_mut(Q * Q)) {
+        for x in 0..Q {
+            for y in 0..Q {
+                dst[y * Q + x] = src[x * Q + y];
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,320 @@
+//! Steps 2 and 3 of a training step, shared by both models: the
+//! conditional logits of a batch summed from table rows, the weighted
+//! negative log pseudo-likelihood and its gradient ([`pll_rows`]), and the
+//! table's gradient scattered back into the same rows ([`scatter_rows`]),
+//! both relative to a reference sequence; [`data_term_and_table_gradient`]
+//! runs the two on one buffer.
+use rayon::prelude::*;
+
+use super::{add, exp_nonpositive};
+use crate::Q;
+
+/// Sequences per parallel task of [`pll_rows`]: they are summed together,
+/// one block of columns at a time, so that the table rows they share (a
+/// family's sequences agree at most positions) are read once per block.
+const SEQ_CHUNK: usize = 32;
+
+/// Columns per block of [`pll_rows`] (a multiple of 16 floats).
+const COLUMN_BLOCK: usize = 256;
+
+/// A mini-batch as the row kernels see it.
+#[derive(Clone, Copy)]
+pub struct Batch<'a> {
+    /// The reference sequence r (L states): logits and gradients are
+    /// computed relative to its rows.
+    pub reference: &'a [u8],
+    /// Per position j, bit b set for every state b the batch holds at j and
+    /// for the reference state: the table rows the kernels read and write.
+    pub present: &'a [u32],
+    /// The sequences, B×L row-major.
+    pub states: &'a [u8],
+    /// Their weights (B).
+    pub weights: &'a [f32],
+}
+
+/// The data term of the objective on a batch and its gradient with respect
+/// to the logits. Only the table rows marked in `batch.present` are read;
+/// the others may hold anything and are left as they are. The table is turned into
+/// differences from the reference rows in place. Writes
+/// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×n) and
+/// returns `(−(1/Σw) Σ_n w_n Σ_i log P(x_ni | x_n\i), Σ_n grad[n])`, the
+/// second being the gradient with respect to the fields.
+pub fn pll_rows(
+    pool: &rayon::ThreadPool,
+    table: &mut [f32],
+    fields: &[f32],
+    batch: &Batch,
+    grad: &mut [f32],
+) -> (f64, Vec<f32>) {
+    let Batch {
+        reference,
+        present,
+        states,
+        weights,
+    } = *batch;
+    let l = reference.len();
+    let n = l * Q;
+    let b = weights.len();
+    assert_eq!(table.len(), n * n);
+    assert_eq!(fields.len(), n);
+    assert_eq!(states.len(), b * l);
+    assert_eq!(grad.len(), b * n);
+    assert_eq!(present.len(), l);
+    // Differences from the reference rows, and the reference sequence's sum.
+    pool.install(|| {
+        table
+            .par_chunks_mut(Q * n)
+            .zip(reference.par_iter().zip(present.par_iter()))
+            .for_each(|(rows, (&r, &mask))| subtract_reference(rows, r as usize, mask))
+    });
+    let mut base = fields.to_vec();
+    for (j, &r) in reference.iter().enumerate() {
+        let row = (j * Q + r as usize) * n;
+        add(&mut base, &table[row..row + n]);
+    }
+    let table = &*table;
+    let total: f64 = weights.iter().map(|&w| w as f64).sum();
+    let inv_total = if total > 0.0 { 1.0 / total } else { 0.0 };
+    let coefs: Vec<f32> = weights
+        .iter()
+        .map(|&w| (w as f64 * inv_total) as f32)
+        .collect();
+    let partials: Vec<(f64, Vec<f32>)> = pool.install(|| {
+        grad.par_chunks_mut(SEQ_CHUNK * n)
+            .enumerate()
+            .map(|(c, rows)| {
+                let first = c * SEQ_CHUNK;
+                let count = rows.len() / n;
+                let x = &states[first * l..(first + count) * l];
+                let nll = chunk_rows(
+                    table,
+                    &base,
+                    reference,
+                    x,
+                    &coefs[first..first + count],
+                    rows,
+                );
+                let loss: f64 = nll
+                    .iter()
+                    .zip(&weights[first..first + count])
+                    .map(|(v, &w)| v * w as f64)
+                    .sum();
+                let mut d_fields = vec![0.0f32; n];
+                for row in rows.chunks_exact(n) {
+                    add(&mut d_fields, row);
+                }
+                (loss, d_fields)
+            })
+            .collect()
+    });
+    let mut d_fields = vec![0.0f32; n];
+    let mut loss = 0.0;
+    for (part, d) in partials {
+        loss += part;
+        add(&mut d_fields, &d);
+    }
+    (loss * inv_total, d_fields)
+}
+
+/// The states of `mask` other than `r`.
+fn others_of(mask: u32, r: usize) -> impl Iterator<Item = usize> {
+    (0..Q).filter(move |&b| b != r && mask & (1 << b) != 0)
+}
+
+dispatch!(subtract_reference(rows: &mut [f32], r: usize, mask: u32) -> () {
+    let n = rows.len() / Q;
+    let reference = rows[r * n..(r + 1) * n].to_vec();
+    for b in others_of(mask, r) {
+        for (x, y) in rows[b * n..(b + 1) * n].iter_mut().zip(&reference) {
+            *x -= *y;
+        }
+    }
+});
+
+dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], coefs: &[f32], rows: &mut [f32]) -> Vec<f64> {
+    let count = coefs.len();
+    let l = reference.len();
+    let n = l * Q;
+    // Logits: the reference sequence's (`base`) plus the difference rows of
+    // the positions where the sequence differs from it, a block of columns
+    // at a time.
+    let mut c0 = 0;
+    while c0 < n {
+        let c1 = (c0 + COLUMN_BLOCK).min(n);
+        for (s, seq) in x.chunks_exact(l).enumerate() {
+            let acc = &mut rows[s * n + c0..s * n + c1];
+            acc.copy_from_slice(&base[c0..c1]);
+            for (j, (&state, &r)) in seq.iter().zip(reference).enumerate() {
+                if state != r {
+                    let row = (j * Q + state as usize) * n;
+                    add(acc, &table[row + c0..row + c1]);
+                }
+            }
+        }
+        c0 = c1;
+    }
+    // Per site: −log P(target) and the gradient (softmax − one-hot)·coef.
+    let mut nll = vec![0.0f64; count];
+    for (s, seq) in x.chunks_exact(l).enumerate() {
+        let coef = coefs[s];
+        for (i, logits) in rows[s * n..(s + 1) * n].chunks_exact_mut(Q).enumerate() {
+            let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0.0f32;
+            for v in logits.iter_mut() {
+                *v = exp_nonpositive(*v - max);
+                sum += *v;
+            }
+            let target = seq[i] as usize;
+            // −log P(target) = log Σ e^{v−max} − (v_target − max)
+            nll[s] += (sum as f64).ln() - (logits[target] as f64).ln();
+            let scale = coef / sum;
+            for v in logits.iter_mut() {
+                *v *= scale;
+            }
+            logits[target] -= coef;
+        }
+    }
+    nll
+});
+
+/// Bytes of table rows one task of [`scatter_rows`] accumulates into (kept
+/// within a core's L2 cache while the batch's gradient rows stream past).
+const SCATTER_BLOCK_BYTES: usize = 512 * 1024;
+
+/// The table's gradient `d_table[(j,b),·] = Σ_{n: x_nj = b} grad[n,·]`
+/// (n×n, overwritten) from the logits' gradient `grad` (B×n) and its sum
+/// over the batch `total` (the fields' gradient). Only the sequences that
+/// differ from the reference state at j are added; the reference row is
+/// `total` minus the position's other rows. Only the rows marked in
+/// `batch.present` are written; the others are left as they are (mark
+/// every state to get a whole, zero-filled gradient).
+pub fn scatter_rows(
+    pool: &rayon::ThreadPool,
+    grad: &[f32],
+    total: &[f32],
+    batch: &Batch,
+    d_table: &mut [f32],
+) {
+    let Batch {
+        reference,
+        present,
+        states,
+        ..
+    } = *batch;
+    let l = reference.len();
+    let n = l * Q;
+    let b = grad.len() / n;
+    assert_eq!(d_table.len(), n * n);
+    assert_eq!(states.len(), b * l);
+    assert_eq!(total.len(), n);
+    assert_eq!(present.len(), l);
+    let positions = (SCATTER_BLOCK_BYTES / (Q * n * 4)).max(1);
+    pool.install(|| {
+        d_table
+            .par_chunks_mut(positions * Q * n)
+            .enumerate()
+            .for_each(|(c, rows)| {
+                scatter_block(grad, total, reference, present, states, c * positions, rows)
+            })
+    });
+}
+
+dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], present: &[u32], states: &[u8], first: usize, rows: &mut [f32]) -> () {
+    let l = reference.len();
+    let n = l * Q;
+    let count = rows.len() / (Q * n);
+    let reference = &reference[first..first + count];
+    let present = &present[first..first + count];
+    for (p, &mask) in present.iter().enumerate() {
+        for b in 0..Q {
+            if mask & (1 << b) != 0 {
+                rows[(p * Q + b) * n..(p * Q + b + 1) * n].fill(0.0);
+            }
+        }
+    }
+    for (s, g) in grad.chunks_exact(n).enumerate() {
+        let x = &states[s * l + first..s * l + first + count];
+        for (p, (&state, &r)) in x.iter().zip(reference).enumerate() {
+            if state != r {
+                let row = (p * Q + state as usize) * n;
+                add(&mut rows[row..row + n], g);
+            }
+        }
+    }
+    for (p, (&r, &mask)) in reference.iter().zip(present).enumerate() {
+        let block = &mut rows[p * Q * n..(p + 1) * Q * n];
+        let mut own = total.to_vec();
+        for b in others_of(mask, r as usize) {
+            for (x, y) in own.iter_mut().zip(&block[b * n..(b + 1) * n]) {
+                *x -= *y;
+            }
+        }
+        block[r as usize * n..(r as usize + 1) * n].copy_from_slice(&own);
+    }
+});
+
+/// Steps 2 and 3 on one buffer: [`pll_rows`] on `table`, then
+/// [`scatter_rows`] of the table's gradient into the same rows (nothing
+/// reads a table row again once the logits are summed: one `(L·q)²` array
+/// instead of two). Returns the data term and the fields' gradient; the
+/// rows marked in `batch.present` then hold the table's gradient, and
+/// `grad` the logits' gradient (resized to B×n).
+pub fn data_term_and_table_gradient(
+    pool: &rayon::ThreadPool,
+    table: &mut [f32],
+    fields: &[f32],
+    batch: &Batch,
+    grad: &mut Vec<f32>,
+) -> (f64, Vec<f32>) {
+    grad.resize(batch.weights.len() * batch.reference.len() * Q, 0.0);
+    let (data, d_fields) = pll_rows(pool, table, fields, batch, grad);
+    scatter_rows(pool, grad, &d_fields, batch, table);
+    (data, d_fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kernels::tests::pool;
+
+    #[test]
+    fn pll_of_a_hand_example_and_its_scatter() {
+        // L = 2, zero table except W[(1,x1),(0,·)] = e_a · 2 for a = 4: sequence (4, 7)
+        // sees logit 2 at state 4 of site 0 plus fields 0; site 1 sees only zeros.
+        let (l, n) = (2, 2 * Q);
+        let mut table = vec![0.0f32; n * n];
+        table[(Q + 7) * n + 4] = 2.0;
+        let fields = vec![0.0f32; n];
+        let states = [4u8, 7, 4, 7];
+        let weights = [1.0f32, 3.0];
+        let mut grad = vec![0.0f32; 2 * n];
+        let pool = pool();
+        // Reference state 4 at site 0 (what both sequences hold), 0 at site 1 (what neither holds).
+        let reference = [4u8, 0];
+        let all = vec![(1u32 << Q) - 1; l];
+        let batch = Batch {
+            reference: &reference,
+            present: &all,
+            states: &states,
+            weights: &weights,
+        };
+        let (loss, d_fields) = pll_rows(&pool, &mut table, &fields, &batch, &mut grad);
+        let z0 = 20.0 + 2.0f64.exp();
+        let nll = (z0.ln() - 2.0) + (21.0f64).ln();
+        assert!((loss - nll).abs() < 1e-5, "loss {loss} want {nll}");
+        // Sequence 2 (weight 3/4): site 0, state 4: (e²/z0 − 1)·0.75.
+        let g = (2.0f64.exp() / z0 - 1.0) * 0.75;
+        assert!((grad[n + 4] as f64 - g).abs() < 1e-6);
+        assert!((d_fields[4] as f64 - (2.0f64.exp() / z0 - 1.0)).abs() < 1e-6);
+        let mut d_table = vec![1.0f32; n * n];
+        scatter_rows(&pool, &grad, &d_fields, &batch, &mut d_table);
+        // Rows (0, 4) and (1, 7) hold both sequences' gradients, rows (0, 5) and (1, 0) nothing.
+        for c in 0..n {
+            let both = grad[c] + grad[n + c];
+            assert!((d_table[4 * n + c] - both).abs() < 1e-6);
+            assert!((d_table[(Q + 7) * n + c] - both).abs() < 1e-6);
+            assert!(d_table[5 * n + c].abs() < 1e-6);
+            assert!(d_table[Q * n + c].abs() < 1e-6);
+        }
+    }
+}

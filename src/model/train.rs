@@ -1,0 +1,474 @@
+//! The one trainer shared by both models: the objective
+//! ([`super::objective`], or on the CPU [`FusedObjective`]) minimised by
+//! Adam ([`super::adam`]) on shuffled mini-batches, with a cosine decay of
+//! the learning rate and the numerical guard of [`super::guard`].
+//!
+//! [`train`] reads as its steps: `Training::new` (schedule, λ_J, seed, the
+//! code path, the model, the optimiser, the first checkpoint), then per
+//! epoch `Training::epoch` (shuffle; per mini-batch `Training::take_step`:
+//! evaluate, check, update), closed by `Training::close_epoch` (loss curve,
+//! checkpoint, progress) or, after a non-finite loss or gradient, by
+//! `Training::restart`; `Training::finish` hands back the model and its
+//! report.
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use tch::{Kind, Tensor};
+
+use super::adam::Adam;
+use super::columns::{initial_fields, reference_states};
+use super::guard::{Checkpoint, FaultInjection, MAX_RESTARTS};
+use super::objective::objective_loss;
+use super::{FusedObjective, Model, TrainConfig, uses_fused_kernels};
+use crate::error::{Error, Restart};
+use crate::runtime::device_name;
+
+/// What the trainer reports while it runs: after every optimiser step
+/// (`end_of_epoch` false, except after an epoch's last step, reported once
+/// with `end_of_epoch` true when the epoch is done and checkpointed).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Epochs done.
+    pub epoch: usize,
+    /// Epochs in all.
+    pub epochs: usize,
+    /// Optimiser steps done.
+    pub step: usize,
+    /// Optimiser steps in all (`epochs` × batches per epoch).
+    pub steps: usize,
+    /// Mean objective over the mini-batches of the epoch so far (the whole
+    /// epoch when `end_of_epoch`).
+    pub loss: f64,
+    /// Seconds since training started.
+    pub elapsed: f64,
+    /// Whether this report closes an epoch.
+    pub end_of_epoch: bool,
+}
+
+/// What a finished training run reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainReport {
+    /// Mean objective of each epoch.
+    pub loss_curve: Vec<f64>,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Wall seconds spent training.
+    pub seconds: f64,
+    /// Device trained on.
+    pub device: String,
+    /// Restarts after a non-finite loss or gradient (numerical guard).
+    pub restarts: Vec<Restart>,
+}
+
+/// Trains a model on `states` (N×L) with sequence `weights`. Calls
+/// `on_progress` after every step (see [`Progress`]). Deterministic on the
+/// CPU for a given seed and thread count.
+pub fn train(
+    states: &Array2<u8>,
+    weights: &[f64],
+    cfg: &TrainConfig,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport)> {
+    cfg.validate()?;
+    check_alignment(states, weights)?;
+    let mut training = Training::new(states, weights, cfg)?;
+    while training.epoch < training.epochs {
+        match training.epoch(on_progress)? {
+            EpochEnd::Done { mean } => training.close_epoch(mean, on_progress),
+            EpochEnd::Diverged { what } => training.restart(what)?,
+        }
+    }
+    Ok(training.finish())
+}
+
+/// At least one sequence, two columns, and one weight per sequence.
+fn check_alignment(states: &Array2<u8>, weights: &[f64]) -> Result<()> {
+    let (n, l) = states.dim();
+    if n == 0 || l < 2 {
+        return Err(crate::error::input_error(format!(
+            "cannot train on {n} sequences of length {l}: need at least 1 sequence and 2 columns"
+        )));
+    }
+    if weights.len() != n {
+        bail!("{} weights for {n} sequences", weights.len());
+    }
+    Ok(())
+}
+
+/// How an epoch ended.
+enum EpochEnd {
+    /// Every mini-batch was applied; `mean` is the epoch's mean objective.
+    Done { mean: f64 },
+    /// A loss or gradient was not finite (`what` says which).
+    Diverged { what: String },
+}
+
+/// A training run in progress.
+struct Training<'a> {
+    cfg: &'a TrainConfig,
+    /// Sequence weights (for the epoch's mean objective).
+    weights: &'a [f64],
+    start: Instant,
+    epochs: usize,
+    batch_size: usize,
+    /// Optimiser steps in all.
+    total_steps: usize,
+    lambda_j: f64,
+    path: StepPath<'a>,
+    model: Model,
+    /// Shallow copies of the model's parameters, which the optimiser and
+    /// the checkpoint update in place.
+    params: Vec<Tensor>,
+    optimizer: Adam,
+    learning_rate: f64,
+    /// The order of the sequences, shuffled each epoch by `rng`.
+    order: Vec<i64>,
+    rng: ChaCha8Rng,
+    curve: Vec<f64>,
+    /// Epochs done.
+    epoch: usize,
+    /// Optimiser steps done.
+    step: usize,
+    checkpoint: Checkpoint,
+    fault: FaultInjection,
+    restarts: Vec<Restart>,
+    /// libtorch's thread count, restored when training is done.
+    torch_threads: Option<TorchThreads>,
+}
+
+impl<'a> Training<'a> {
+    /// Resolves the schedule and λ_J, seeds libtorch's generator, picks the
+    /// code path, makes the model (fields from the column frequencies), the
+    /// optimiser and the first checkpoint.
+    fn new(
+        states: &'a Array2<u8>,
+        weights: &'a [f64],
+        cfg: &'a TrainConfig,
+    ) -> Result<Training<'a>> {
+        let (n, l) = states.dim();
+        let (epochs, batch_size) = cfg.schedule(n);
+        let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
+        let start = Instant::now();
+        tch::manual_seed(cfg.seed as i64);
+        let path = StepPath::new(states, weights, cfg)?;
+        // On the fused path the kernels and Adam's Rust loop do all of a step;
+        // libtorch only copies the factors in and out. Its OpenMP workers spin
+        // after each operator and take cycles from the kernels' threads, so it
+        // runs on one thread meanwhile.
+        let torch_threads = matches!(path, StepPath::Fused { .. }).then(|| TorchThreads::set(1));
+        let model = Model::new(
+            cfg.model,
+            l,
+            cfg.heads,
+            cfg.head_dim,
+            initial_fields(states, weights).to_device(cfg.device),
+        );
+        let params: Vec<Tensor> = model
+            .parameters()
+            .into_iter()
+            .map(|t| t.shallow_clone())
+            .collect();
+        let optimizer = Adam::new(&params, cfg.learning_rate);
+        let checkpoint = Checkpoint::save(&params, 0);
+        Ok(Training {
+            cfg,
+            weights,
+            start,
+            epochs,
+            batch_size,
+            total_steps: epochs * n.div_ceil(batch_size),
+            lambda_j,
+            path,
+            model,
+            params,
+            optimizer,
+            learning_rate: cfg.learning_rate,
+            order: (0..n as i64).collect(),
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            curve: Vec::with_capacity(epochs),
+            epoch: 0,
+            step: 0,
+            checkpoint,
+            fault: FaultInjection::from_env(),
+            restarts: Vec::new(),
+            torch_threads,
+        })
+    }
+
+    /// One pass over the shuffled alignment, one optimiser step per
+    /// mini-batch, reporting progress after each but the last; stops at the
+    /// first non-finite loss or gradient. Fails only when interrupted.
+    fn epoch(&mut self, on_progress: &mut dyn FnMut(&Progress)) -> Result<EpochEnd> {
+        self.order.shuffle(&mut self.rng);
+        let order = std::mem::take(&mut self.order);
+        let batches = order.len().div_ceil(self.batch_size);
+        let mut epoch_loss = 0.0;
+        let mut epoch_weight = 0.0;
+        let mut end = None;
+        for (batch, chunk) in order.chunks(self.batch_size).enumerate() {
+            crate::runtime::interrupt::check("training")?;
+            let value = match self.take_step(chunk) {
+                Ok(value) => value,
+                Err(what) => {
+                    end = Some(EpochEnd::Diverged { what });
+                    break;
+                }
+            };
+            let w: f64 = chunk.iter().map(|&k| self.weights[k as usize]).sum();
+            epoch_loss += value * w;
+            epoch_weight += w;
+            self.step += 1;
+            if batch + 1 < batches {
+                on_progress(&self.progress(epoch_loss / epoch_weight.max(f64::MIN_POSITIVE)));
+            }
+        }
+        self.order = order;
+        Ok(end.unwrap_or(EpochEnd::Done {
+            mean: epoch_loss / epoch_weight.max(f64::MIN_POSITIVE),
+        }))
+    }
+
+    /// One optimiser step on the sequences `chunk`: the objective and its
+    /// gradients, the guard's checks (a fault injected, a non-finite loss
+    /// or gradient: `Err` says which), the learning rate of this step, the
+    /// update. Returns the objective's value.
+    fn take_step(&mut self, chunk: &[i64]) -> std::result::Result<f64, String> {
+        let (mut value, gradients) =
+            self.path
+                .evaluate(&self.model, &self.params, chunk, self.cfg, self.lambda_j);
+        if self.fault.poisons(self.step) {
+            value = f64::NAN;
+        }
+        if !value.is_finite() {
+            return Err(format!("the loss became {value}"));
+        }
+        // Cosine decay from the learning rate to 0 over the run: large
+        // early steps, then averaging out the mini-batch noise.
+        let progress = self.step as f64 / self.total_steps as f64;
+        self.optimizer.lr =
+            self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        if !self.optimizer.apply(&gradients, &mut self.params) {
+            return Err("a gradient became non-finite".to_string());
+        }
+        Ok(value)
+    }
+
+    /// A report of the epoch under way, its mean objective so far `loss`.
+    fn progress(&self, loss: f64) -> Progress {
+        Progress {
+            epoch: self.epoch,
+            epochs: self.epochs,
+            step: self.step,
+            steps: self.total_steps,
+            loss,
+            elapsed: self.start.elapsed().as_secs_f64(),
+            end_of_epoch: false,
+        }
+    }
+
+    /// Records a finished epoch of mean objective `mean`: the loss curve,
+    /// the checkpoint, the end-of-epoch report.
+    fn close_epoch(&mut self, mean: f64, on_progress: &mut dyn FnMut(&Progress)) {
+        self.curve.push(mean);
+        self.checkpoint.update(&self.params, self.step);
+        self.epoch += 1;
+        on_progress(&Progress {
+            end_of_epoch: true,
+            ..self.progress(mean)
+        });
+    }
+
+    /// After the epoch under way diverged (`what`): back to the end of the
+    /// last good epoch, with a fresh optimiser at half the rate (the failed
+    /// epoch is done again, with the next batch order); an error once the
+    /// restarts are used up.
+    fn restart(&mut self, what: String) -> Result<()> {
+        let message = format!(
+            "training diverged: {what} at epoch {} step {}",
+            self.epoch + 1,
+            self.step + 1
+        );
+        if self.restarts.len() >= MAX_RESTARTS {
+            return Err(anyhow::Error::new(Error::Diverged {
+                message: format!(
+                    "{message}, again after restarting from the last good state with half the learning rate \
+                     ({}); try a smaller --learning-rate or a larger --lambda-j",
+                    self.learning_rate
+                ),
+                loss_curve: std::mem::take(&mut self.curve),
+                restarts: std::mem::take(&mut self.restarts),
+            }));
+        }
+        self.checkpoint.restore(&mut self.params);
+        self.step = self.checkpoint.step;
+        self.learning_rate /= 2.0;
+        self.optimizer.reset(self.learning_rate);
+        self.restarts.push(Restart {
+            epoch: self.epoch + 1,
+            reason: message,
+            learning_rate: self.learning_rate,
+        });
+        Ok(())
+    }
+
+    /// The trained model and its report. The step buffers, Adam's moments
+    /// and the checkpoint go back to the kernel first: what follows training
+    /// (extraction, the model file, another family of a batch) does not add
+    /// to them.
+    fn finish(self) -> (Model, TrainReport) {
+        let Training {
+            cfg,
+            start,
+            path,
+            model,
+            params,
+            optimizer,
+            curve,
+            step,
+            checkpoint,
+            restarts,
+            torch_threads,
+            ..
+        } = self;
+        drop((path, params, optimizer, checkpoint));
+        crate::runtime::release_freed_memory();
+        let report = TrainReport {
+            loss_curve: curve,
+            steps: step,
+            seconds: start.elapsed().as_secs_f64(),
+            device: device_name(cfg.device),
+            restarts,
+        };
+        drop(torch_threads);
+        (model, report)
+    }
+}
+
+/// How a training step evaluates the objective: the fused CPU kernels on
+/// the alignment as it is, or libtorch's operators on the alignment as
+/// tensors on the training device.
+enum StepPath<'a> {
+    Fused {
+        objective: FusedObjective,
+        states: &'a Array2<u8>,
+        weights: &'a [f64],
+    },
+    Torch {
+        states: Tensor,
+        weights: Tensor,
+    },
+}
+
+/// The gradients of one step, in the order of [`Model::parameters`]: lent
+/// by the fused objective until its next step, or owned.
+enum Gradients<'a> {
+    Lent(&'a [Tensor]),
+    Owned(Vec<Tensor>),
+}
+
+impl std::ops::Deref for Gradients<'_> {
+    type Target = [Tensor];
+
+    fn deref(&self) -> &[Tensor] {
+        match self {
+            Gradients::Lent(g) => g,
+            Gradients::Owned(g) => g,
+        }
+    }
+}
+
+impl<'a> StepPath<'a> {
+    /// The fused CPU kernels for either model's pseudo-likelihood (see
+    /// [`uses_fused_kernels`]), on libtorch's threads; libtorch's operators
+    /// otherwise, which need the alignment as tensors.
+    fn new(states: &'a Array2<u8>, weights: &'a [f64], cfg: &TrainConfig) -> Result<StepPath<'a>> {
+        if uses_fused_kernels(cfg.device, cfg.objective) {
+            let threads = tch::get_num_threads().max(1);
+            let objective =
+                FusedObjective::new(threads as usize, reference_states(states, weights))?;
+            return Ok(StepPath::Fused {
+                objective,
+                states,
+                weights,
+            });
+        }
+        let (n, l) = states.dim();
+        let flat: Vec<i64> = states.iter().map(|&s| s as i64).collect();
+        Ok(StepPath::Torch {
+            states: Tensor::from_slice(&flat)
+                .reshape([n as i64, l as i64])
+                .to_device(cfg.device),
+            weights: Tensor::from_slice(weights)
+                .to_kind(Kind::Float)
+                .to_device(cfg.device),
+        })
+    }
+
+    /// The objective on the sequences `chunk` and its gradients with
+    /// respect to `params` (the model's parameters), as the optimiser
+    /// applies them ([`Model::project_gradients`]).
+    fn evaluate(
+        &mut self,
+        model: &Model,
+        params: &[Tensor],
+        chunk: &[i64],
+        cfg: &TrainConfig,
+        lambda_j: f64,
+    ) -> (f64, Gradients<'_>) {
+        match self {
+            StepPath::Fused {
+                objective,
+                states,
+                weights,
+            } => {
+                let l = states.ncols();
+                let mut rows = Vec::with_capacity(chunk.len() * l);
+                for &k in chunk {
+                    rows.extend(states.row(k as usize).iter());
+                }
+                let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
+                let (value, gradients) = objective.step(model, &rows, &w, lambda_j, cfg.lambda_h);
+                (value, Gradients::Lent(gradients))
+            }
+            StepPath::Torch { states, weights } => {
+                let index = Tensor::from_slice(chunk).to_device(cfg.device);
+                let batch_states = states.index_select(0, &index);
+                let batch_weights = weights.index_select(0, &index);
+                // A model that keeps its coupling penalty out of the graph
+                // (Potts) has its value added here and its gradient added
+                // by `project_gradients`.
+                let outside = model.penalty_outside_graph(lambda_j);
+                let in_graph = if outside.is_some() { 0.0 } else { lambda_j };
+                let loss = objective_loss(model, cfg, in_graph, &batch_states, &batch_weights);
+                // Gradients returned by the backward pass rather than
+                // accumulated into the parameters' zeroed `.grad`: three
+                // `(L·q)²` passes fewer per Potts step.
+                let mut grads = Tensor::run_backward(&[&loss], params, false, false);
+                model.project_gradients(&mut grads, lambda_j);
+                let value = loss.double_value(&[]) + outside.unwrap_or(0.0);
+                (value, Gradients::Owned(grads))
+            }
+        }
+    }
+}
+
+/// Sets libtorch's thread count, restoring the previous one when dropped.
+struct TorchThreads(i32);
+
+impl TorchThreads {
+    fn set(threads: i32) -> TorchThreads {
+        let previous = tch::get_num_threads();
+        tch::set_num_threads(threads);
+        TorchThreads(previous)
+    }
+}
+
+impl Drop for TorchThreads {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.0);
+    }
+}
