@@ -69,8 +69,8 @@ struct Res {
 fn read_pdb(path: &Path, chain: char) -> Vec<Res> {
     // (resseq+icode) -> (name, altloc -> atoms [(name, xyz, occ)])
     let mut order: Vec<String> = Vec::new();
-    let mut residues: HashMap<String, (String, Vec<(char, Vec<(String, [f64; 3], f64)>)>)> =
-        HashMap::new();
+    type Atoms = Vec<(String, [f64; 3], f64)>;
+    let mut residues: HashMap<String, (String, Vec<(char, Atoms)>)> = HashMap::new();
     for line in std::fs::read_to_string(path).unwrap().lines() {
         if line.starts_with("ENDMDL") {
             break;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::common::{self, read};
+
 fn snakemake() -> Option<PathBuf> {
     let cached = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/fadca/venv-torch-2.13.0/bin/snakemake"));
@@ -15,10 +17,6 @@ fn snakemake() -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     on_path.or(cached.filter(|p| p.is_file()))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Rows without timings and folders.
@@ -47,9 +45,9 @@ fn snakefile_runs_shards_and_merges_them() {
         );
         return;
     };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let small = read(&root.join("tests/data/predict/small.fasta"));
-    let tmp = tempfile::tempdir().unwrap();
+    let root = common::root();
+    let small = read(&common::data("predict/small.fasta"));
+    let tmp = common::tempdir();
     let fams = tmp.path().join("fams");
     std::fs::create_dir_all(fams.join("one")).unwrap();
     std::fs::write(fams.join("one/msa.fasta"), &small).unwrap();
@@ -62,7 +60,7 @@ fn snakefile_runs_shards_and_merges_them() {
         "name\tmsa\tstructure\tchain\textra\none\tone/msa.fasta\t\t\tx\ntwo\ttwo/msa.fasta\t\t\ty\n",
     )
     .unwrap();
-    let fadca = assert_cmd::cargo::cargo_bin("fadca");
+    let fadca = common::fadca_exe();
     let extra = "--epochs 2 --heads 4 --head-dim 4 --batch-size 64 --device cpu --seed 5";
     let output = std::process::Command::new(&snakemake)
         .current_dir(tmp.path())

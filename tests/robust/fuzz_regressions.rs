@@ -9,10 +9,10 @@ use fadca::alignment::{Format, ReadOptions, parse_alignment_bytes};
 use fadca::contacts::{ContactFormat, detect_format, parse_prediction};
 use fadca::structure::{map_to_query, parse_structure};
 
+use crate::common;
+
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/fuzz-regressions")
-        .join(target);
+    let dir = common::data("fuzz-regressions").join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

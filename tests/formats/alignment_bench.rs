@@ -5,9 +5,10 @@
 //! points it elsewhere (e.g. from a git worktree).
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use fadca::alignment::{ReadOptions, read_alignment};
 use fadca::weights::{effective_count, sequence_weights};
+
+use crate::common;
 
 const BENCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench");
 
@@ -98,8 +99,7 @@ fn bench_families_match_the_reference() {
         assert_eq!(a.query_sequence, query, "{name}");
         assert!((got - meff).abs() <= 1e-6 * meff, "{name}: {got} vs {meff}");
 
-        let out = Command::cargo_bin("fadca")
-            .unwrap()
+        let out = common::fadca()
             .args(["inspect", "--json"])
             .arg(&path)
             .output()
