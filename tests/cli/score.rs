@@ -7,19 +7,6 @@ use predicates::prelude::*;
 
 use crate::common;
 
-/// False while `fadca::alignment::read_alignment` is still the scaffold stub
-/// (before the alignment readers are merged): these tests then skip.
-fn alignment_reader_available(dir: &Path) -> bool {
-    let msa = write_msa(dir);
-    match fadca::alignment::read_alignment(&msa, &Default::default()) {
-        Err(e) if format!("{e:#}").contains("not implemented yet") => {
-            eprintln!("skipping: alignment reading is not implemented in this build");
-            false
-        }
-        _ => true,
-    }
-}
-
 fn fixture(name: &str) -> PathBuf {
     common::data("score").join(name)
 }
@@ -52,9 +39,6 @@ fn write_prediction(path: &Path) {
 #[test]
 fn scores_against_contact_list() {
     let dir = common::tempdir();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
     let msa = write_msa(dir.path());
     let pred = dir.path().join("contacts.tsv");
     write_prediction(&pred);
@@ -102,9 +86,6 @@ fn scores_against_contact_list() {
 #[test]
 fn prediction_folder_finds_msa_in_summary() {
     let dir = common::tempdir();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
     let msa = write_msa(dir.path());
     let folder = dir.path().join("pred");
     std::fs::create_dir(&folder).unwrap();
@@ -132,9 +113,6 @@ fn prediction_folder_finds_msa_in_summary() {
 #[test]
 fn structure_with_wrong_sequence_exits_2() {
     let dir = common::tempdir();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
     let msa = write_msa(dir.path());
     let pred = dir.path().join("contacts.tsv");
     write_prediction(&pred);
@@ -178,9 +156,6 @@ fn structure_with_wrong_sequence_exits_2() {
 #[test]
 fn bad_prediction_line_exits_2_naming_line() {
     let dir = common::tempdir();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
     let msa = write_msa(dir.path());
     let pred = dir.path().join("contacts.tsv");
     std::fs::write(&pred, "i\tj\tscore\n1\t2\t0.5\n1\t31\t0.4\n").unwrap();

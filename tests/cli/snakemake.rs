@@ -1,7 +1,7 @@
 //! Runs workflow/Snakefile for real on two tiny families (one with a
 //! structure) and checks that the merged summary equals a direct
-//! `fadca batch` run. Skips, saying why, when Snakemake is not installed
-//! (neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin).
+//! `fadca batch` run (see the test for what happens without Snakemake).
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -36,13 +36,22 @@ fn rows(summary: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Snakemake is looked for on `PATH` (`scripts/torch-env.sh`, which `make
+/// test` runs, installs it into the libtorch venv and puts that on `PATH`),
+/// then in `~/.cache/fadca/venv-torch-2.13.0/bin`. When it is in neither:
+/// with the environment variable `CI` set, the test fails (CI must run the
+/// workflow); otherwise (a user's machine may lack Snakemake) it passes after
+/// writing why it did not run to stderr, past the harness's output capture,
+/// so that the line shows in `cargo test`'s output.
 #[test]
 fn snakefile_runs_shards_and_merges_them() {
     let Some(snakemake) = snakemake() else {
-        eprintln!(
-            "skipped: snakemake is neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin \
-             (install it with: ~/.cache/fadca/venv-torch-2.13.0/bin/pip install snakemake)"
-        );
+        let why = "snakemake is neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin \
+                   (scripts/torch-env.sh installs it; or: ~/.cache/fadca/venv-torch-2.13.0/bin/pip \
+                   install snakemake)";
+        assert!(std::env::var_os("CI").is_none(), "CI is set and {why}");
+        // Not eprintln!: the harness would capture it and show it only on failure.
+        let _ = writeln!(std::io::stderr(), "cli::snakemake: skipped: {why}");
         return;
     };
     let root = common::root();

@@ -1,6 +1,7 @@
 //! What the test harnesses share: the binary under test, the committed data
 //! in tests/data, temporary folders, small file helpers, the hand-made
-//! hairpin structure and the lock around libtorch's process-wide state.
+//! hairpin structure, the lock around libtorch's process-wide state and the
+//! locator of the DEV benchmark.
 //!
 //! Every harness (`tests/<harness>/main.rs`) includes this file with
 //! `#[path = "../common/mod.rs"] mod common;` and uses a part of it.
@@ -127,4 +128,22 @@ impl Drop for TorchGlobals {
     fn drop(&mut self) {
         tch::set_num_threads(self.threads);
     }
+}
+
+/// The DEV benchmark: `$FADCA_BENCH_DIR` if set (e.g. from a git worktree
+/// elsewhere), else `../shared/bench` next to the repository. The tests that
+/// read it are `#[ignore]`d (CI and users do not have it) and run with
+/// `cargo test --release -- --ignored`; run so, they fail here when it is
+/// missing instead of passing without checking anything.
+pub fn bench_dir() -> PathBuf {
+    let dir = std::env::var_os("FADCA_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/bench"));
+    assert!(
+        dir.join("families.tsv").is_file(),
+        "the DEV benchmark is not at {} (no families.tsv): put it at ../shared/bench \
+         or point FADCA_BENCH_DIR at it",
+        dir.display()
+    );
+    dir
 }

@@ -1,6 +1,7 @@
 //! Reading and writing files through the library: the alignment readers and
 //! sequence weights, the contact-file formats, structures and their mapping
-//! onto the query, scoring and the contact-map PNG; and the same against
+//! onto the query, scoring and the contact-map PNG; and, ignored unless
+//! asked for (`cargo test --release -- --ignored`), the same against
 //! independent readers on the DEV benchmark.
 #[path = "../common/mod.rs"]
 mod common;
