@@ -325,7 +325,7 @@ fn every_writer_goes_through_write_atomic() {
     let forbidden = ["fs::write(", "File::create(", "OpenOptions", "fs::copy("];
     let mut offenders = Vec::new();
     for f in files {
-        if f.ends_with("output/mod.rs") {
+        if f == src.join("io.rs") {
             continue; // write_atomic itself
         }
         let text = std::fs::read_to_string(&f).unwrap();
