@@ -10,6 +10,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
+use crate::common;
+
 fn pearson(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;
     let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
@@ -21,6 +23,7 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
 
 #[test]
 fn masked_loss_equals_explicit_sums_over_masked_sites() {
+    let _torch = common::torch_globals();
     let (n, l) = (5usize, 6usize);
     tch::manual_seed(7);
     let fields = Tensor::randn([l as i64, Q as i64], (Kind::Double, tch::Device::Cpu));
@@ -89,6 +92,7 @@ fn masked_loss_equals_explicit_sums_over_masked_sites() {
 /// (r ≈ 0 between the scores of different teachers).
 #[test]
 fn pll_and_mlm_reach_the_same_couplings() {
+    let _torch = common::torch_globals();
     let teacher = Teacher::generate(
         &TeacherParams {
             length: 20,

@@ -3,12 +3,12 @@
 //! line on stderr that names the file (and line/record where CASES.tsv expects
 //! it) and never panics. A huge single-line file is generated here rather than
 //! committed.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
+use crate::common;
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/malformed")
+    common::data("malformed")
 }
 
 /// One row of CASES.tsv.
@@ -36,8 +36,7 @@ fn cases() -> Vec<Case> {
 
 /// Runs fadca with `args`, checks the bad-input contract and returns stderr.
 fn fails_cleanly(args: &[String], named: &str) -> String {
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args(args)
         .env("RUST_BACKTRACE", "1")
         .output()
@@ -86,7 +85,7 @@ fn every_corpus_case_fails_with_one_line_naming_the_file() {
     let dir = corpus_dir();
     let mut failures = Vec::new();
     for c in cases() {
-        let out = tempfile::tempdir().unwrap();
+        let out = common::tempdir();
         let file = dir.join(&c.file);
         let args: Vec<String> = c
             .command
@@ -114,7 +113,7 @@ fn every_corpus_case_fails_with_one_line_naming_the_file() {
 fn huge_single_line_is_an_error_not_a_crash() {
     // 20 MB on one line, with a bad character at the very end: the reader must
     // walk the whole line and name its column.
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let mut line = vec![b'A'; 20_000_000];
     line.push(b'!');
     let mut text = b">q\nACDEF\n>s\n".to_vec();
@@ -143,7 +142,7 @@ fn huge_single_line_is_an_error_not_a_crash() {
 
 #[test]
 fn missing_file_and_directory_are_one_line_errors() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let missing = d.path().join("absent.fasta");
     let e = fails_cleanly(
         &["inspect".into(), missing.display().to_string()],

@@ -5,6 +5,8 @@ use fadca::plot::{HEIGHT, WIDTH};
 use fadca::score::{score_against_structure, write_score_outputs};
 use fadca::structure::NativeSource;
 
+use crate::common;
+
 /// Width and height from the IHDR chunk (bytes 16..24), after checking the signature.
 fn png_size(bytes: &[u8]) -> (u32, u32) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
@@ -30,7 +32,7 @@ fn prediction(l: usize) -> Prediction {
 #[test]
 fn writes_png_of_expected_size_with_contacts() {
     let l = 60;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let list = dir.path().join("native.tsv");
     let mut text = String::from("i j separation\n");
     for i in 1..=50 {

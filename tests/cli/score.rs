@@ -3,24 +3,12 @@
 //! its alignment in summary.json, and one-line input errors with exit code 2.
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-/// False while `fadca::alignment::read_alignment` is still the scaffold stub
-/// (before the alignment readers are merged): these tests then skip.
-fn alignment_reader_available(dir: &Path) -> bool {
-    let msa = write_msa(dir);
-    match fadca::alignment::read_alignment(&msa, &Default::default()) {
-        Err(e) if format!("{e:#}").contains("not implemented yet") => {
-            eprintln!("skipping: alignment reading is not implemented in this build");
-            false
-        }
-        _ => true,
-    }
-}
+use crate::common;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/score")).join(name)
+    common::data("score").join(name)
 }
 
 /// An alignment whose query (first row) is 30 residues; its gap column is dropped.
@@ -50,10 +38,7 @@ fn write_prediction(path: &Path) {
 
 #[test]
 fn scores_against_contact_list() {
-    let dir = tempfile::tempdir().unwrap();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
+    let dir = common::tempdir();
     let msa = write_msa(dir.path());
     let pred = dir.path().join("contacts.tsv");
     write_prediction(&pred);
@@ -65,8 +50,7 @@ fn scores_against_contact_list() {
         .collect();
     std::fs::write(&list, format!("i j separation\n{text}")).unwrap();
     let out = dir.path().join("out");
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .args([
             "score",
             pred.to_str().unwrap(),
@@ -101,10 +85,7 @@ fn scores_against_contact_list() {
 
 #[test]
 fn prediction_folder_finds_msa_in_summary() {
-    let dir = tempfile::tempdir().unwrap();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
+    let dir = common::tempdir();
     let msa = write_msa(dir.path());
     let folder = dir.path().join("pred");
     std::fs::create_dir(&folder).unwrap();
@@ -116,8 +97,7 @@ fn prediction_folder_finds_msa_in_summary() {
     .unwrap();
     let list = dir.path().join("native.tsv");
     std::fs::write(&list, "1 7\n").unwrap();
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .args([
             "score",
             folder.to_str().unwrap(),
@@ -132,15 +112,11 @@ fn prediction_folder_finds_msa_in_summary() {
 
 #[test]
 fn structure_with_wrong_sequence_exits_2() {
-    let dir = tempfile::tempdir().unwrap();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
+    let dir = common::tempdir();
     let msa = write_msa(dir.path());
     let pred = dir.path().join("contacts.tsv");
     write_prediction(&pred);
-    let assert = Command::cargo_bin("fadca")
-        .unwrap()
+    let assert = common::fadca()
         .args([
             "score",
             pred.to_str().unwrap(),
@@ -159,8 +135,7 @@ fn structure_with_wrong_sequence_exits_2() {
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     // With --force-mapping it runs.
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .args([
             "score",
             pred.to_str().unwrap(),
@@ -180,17 +155,13 @@ fn structure_with_wrong_sequence_exits_2() {
 
 #[test]
 fn bad_prediction_line_exits_2_naming_line() {
-    let dir = tempfile::tempdir().unwrap();
-    if !alignment_reader_available(dir.path()) {
-        return;
-    }
+    let dir = common::tempdir();
     let msa = write_msa(dir.path());
     let pred = dir.path().join("contacts.tsv");
     std::fs::write(&pred, "i\tj\tscore\n1\t2\t0.5\n1\t31\t0.4\n").unwrap();
     let list = dir.path().join("native.tsv");
     std::fs::write(&list, "1 7\n").unwrap();
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .args([
             "score",
             pred.to_str().unwrap(),

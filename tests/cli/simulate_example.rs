@@ -1,13 +1,12 @@
 //! The committed example in `msa/` is exactly what the command in
 //! `msa/README.md` produces: a change to the teacher or the sampler must
 //! regenerate it (and the README stays true).
-use assert_cmd::Command;
+use crate::common;
 
 #[test]
 fn simulate_embedded_example_is_reproducible() {
-    let tmp = tempfile::tempdir().unwrap();
-    Command::cargo_bin("fadca")
-        .unwrap()
+    let tmp = common::tempdir();
+    common::fadca()
         .args([
             "simulate",
             "--length",
@@ -23,7 +22,7 @@ fn simulate_embedded_example_is_reproducible() {
         .arg(tmp.path())
         .assert()
         .success();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("msa");
+    let root = common::root().join("msa");
     for (made, committed) in [
         ("msa.fasta", "example.fasta"),
         ("contacts.tsv", "example.contacts.tsv"),

@@ -10,14 +10,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-/// libtorch's random generator and thread count are global to the process,
-/// and the test harness runs tests on parallel threads: every test here
-/// holds this lock so that one test's seeding is not consumed by another's.
-static TORCH_GLOBALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn torch_globals() -> std::sync::MutexGuard<'static, ()> {
-    TORCH_GLOBALS.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::common;
 
 fn random_states(n: usize, l: usize, seed: u64) -> Array2<u8> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -40,7 +33,7 @@ fn random_model(kind: ModelKind, l: usize, seed: i64) -> Model {
     tch::no_grad(|| {
         for p in model.parameters() {
             let mut p = p.shallow_clone();
-            let _ = p.copy_(&(Tensor::randn(p.size(), opts) * 0.5));
+            p.copy_(&(Tensor::randn(p.size(), opts) * 0.5));
         }
     });
     model
@@ -88,13 +81,13 @@ fn check_gradients(kind: ModelKind) {
 
 #[test]
 fn factored_gradient_matches_finite_differences() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     check_gradients(ModelKind::Factored);
 }
 
 #[test]
 fn potts_gradient_matches_finite_differences() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     check_gradients(ModelKind::Potts);
 }
 
@@ -136,7 +129,7 @@ fn assert_same_objective(l: usize, value: f64, expected: f64, grads: &[Tensor], 
 /// one partial.
 #[test]
 fn fused_cpu_objective_matches_libtorch() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     for (n, l) in [(37, 9), (23, 35)] {
         let (states, w, flat, w32) = weighted_batch(n, l, 2);
         let (lj, lh) = (0.01, 0.003);
@@ -166,7 +159,7 @@ fn fused_cpu_objective_matches_libtorch() {
 /// blocks, plus 2λ_J·W), with the penalty added outside the graph.
 #[test]
 fn fused_cpu_potts_objective_matches_libtorch() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     for (n, l) in [(37, 9), (23, 35)] {
         let (states, w, flat, w32) = weighted_batch(n, l, 3);
         let (lj, lh) = (0.01, 0.003);
@@ -216,7 +209,7 @@ fn fused_cpu_potts_objective_matches_libtorch() {
 /// through the coupling table: the paper's equivalence.
 #[test]
 fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     let (n, l) = (4, 6);
     let states_arr = random_states(n, l, 5);
     let states = to_tensor(&states_arr);
@@ -236,7 +229,7 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
     );
     let mask = Q as i64;
     let mut mlm_total = vec![0.0; n];
-    for seq in 0..n {
+    for (seq, total) in mlm_total.iter_mut().enumerate() {
         for site in 0..l {
             let mut tokens: Vec<i64> = states_arr.row(seq).iter().map(|&s| s as i64).collect();
             let target = tokens[site];
@@ -252,24 +245,23 @@ fn masked_language_model_summed_over_sites_is_the_pseudo_likelihood() {
                 logits +=
                     (a.unsqueeze(1) * v).sum_dim_intlist([0i64].as_slice(), false, Kind::Double);
             }
-            mlm_total[seq] -= logits.log_softmax(0, Kind::Double).double_value(&[target]);
+            *total -= logits.log_softmax(0, Kind::Double).double_value(&[target]);
         }
     }
     let table = model.coupling_table();
     let pll = neg_log_likelihood(&model.logits(&table, &states), &states);
-    for seq in 0..n {
+    for (seq, &mlm) in mlm_total.iter().enumerate() {
         let p = pll.double_value(&[seq as i64]);
         assert!(
-            (p - mlm_total[seq]).abs() < 1e-9,
-            "sequence {seq}: PLL {p} vs MLM {}",
-            mlm_total[seq]
+            (p - mlm).abs() < 1e-9,
+            "sequence {seq}: PLL {p} vs MLM {mlm}"
         );
     }
 }
 
 #[test]
 fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     let l = 5;
     for kind in [ModelKind::Factored, ModelKind::Potts] {
         let model = random_model(kind, l, 7);
@@ -350,7 +342,7 @@ fn assert_symmetric_without_self_couplings(j: &ndarray::Array4<f32>) -> usize {
 
 #[test]
 fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     // Trained: the projected gradients keep the table symmetric, exactly.
     let states = random_states(40, 5, 6);
     let cfg = TrainConfig {
@@ -389,7 +381,7 @@ fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
 
     // A table read from a file is made symmetric the same way.
     let model = random_model(ModelKind::Potts, 4, 1);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().join("p.safetensors");
     model.save(&path, Default::default()).unwrap();
     let (loaded, _) = Model::load(&path).unwrap();
@@ -408,7 +400,7 @@ fn potts_training_keeps_couplings_symmetric_with_zero_self_couplings() {
 
 #[test]
 fn same_seed_gives_identical_couplings_and_a_new_seed_does_not() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     tch::set_num_threads(1);
     let states = random_states(50, 8, 3);
     let weights = vec![1.0; 50];
@@ -432,7 +424,7 @@ fn same_seed_gives_identical_couplings_and_a_new_seed_does_not() {
 
 #[test]
 fn training_lowers_the_objective() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     let states = random_states(60, 6, 4);
     let weights = vec![1.0; 60];
     for kind in [ModelKind::Factored, ModelKind::Potts] {
@@ -449,7 +441,7 @@ fn training_lowers_the_objective() {
 
 #[test]
 fn potts_penalty_outside_the_graph_gives_the_same_objective_and_step() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     let (n, l) = (6, 4);
     let mut model = random_model(ModelKind::Potts, l, 9);
     if let Model::Potts(p) = &mut model {
@@ -484,7 +476,7 @@ fn potts_penalty_outside_the_graph_gives_the_same_objective_and_step() {
 
 #[test]
 fn progress_comes_after_every_step_and_closes_every_epoch() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     // 40 sequences in batches of 16: 3 steps per epoch, 3 epochs.
     let states = random_states(40, 6, 5);
     let weights = vec![1.0; 40];
@@ -515,9 +507,9 @@ fn progress_comes_after_every_step_and_closes_every_epoch() {
 
 #[test]
 fn saved_model_loads_back_with_the_same_couplings() {
-    let _torch = torch_globals();
+    let _torch = common::torch_globals();
     let model = random_model(ModelKind::Factored, 5, 2);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().join("m.safetensors");
     let mut meta = std::collections::HashMap::new();
     meta.insert("query".to_string(), "ACDEF".to_string());
@@ -580,8 +572,8 @@ fn write_model_file(path: &std::path::Path, tensors: &[(&str, Vec<usize>)], kind
 
 #[test]
 fn malformed_model_files_are_input_errors() {
-    let _torch = torch_globals();
-    let dir = tempfile::tempdir().unwrap();
+    let _torch = common::torch_globals();
+    let dir = common::tempdir();
     let factored = |l: usize, value_heads: usize| {
         vec![
             ("query", vec![2, l, 3]),
@@ -590,7 +582,14 @@ fn malformed_model_files_are_input_errors() {
             ("fields", vec![l, Q]),
         ]
     };
-    let cases: Vec<(&str, Vec<(&str, Vec<usize>)>, Option<&str>, &str)> = vec![
+    // (file name, tensors, model kind in the metadata, expected message)
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, Vec<usize>)>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         ("zero_length", factored(0, 2), Some("factored"), "L = 0"),
         ("one_position", factored(1, 2), Some("factored"), "L = 1"),
         (

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use fadca::Q;
 use fadca::alignment::state_of;
 use fadca::model::{Model, ModelKind};
 use fadca::simulate::Teacher;
 use ndarray::{Array2, Array3};
 use tch::Tensor;
+
+use crate::common;
 
 const L: usize = 3;
 const QUERY: [f64; L] = [0.3, -0.5, 0.8];
@@ -105,8 +106,7 @@ fn states(s: &str) -> [usize; L] {
 }
 
 fn evaluate_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args([
             "evaluate",
             "model.safetensors",
@@ -129,7 +129,7 @@ fn evaluate_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
 
 #[test]
 fn evaluate_matches_explicit_softmax_sums() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     save_student(&dir.path().join("model.safetensors"));
     save_teacher(&dir.path().join("teacher.safetensors"));
     // Sequences 1 and 3 are identical: with theta 0.8 they weigh 1/2 each, sequence 2 weighs 1.
@@ -179,11 +179,10 @@ fn evaluate_matches_explicit_softmax_sums() {
 
 #[test]
 fn evaluate_rejects_a_length_mismatch_on_one_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     save_student(&dir.path().join("model.safetensors"));
     std::fs::write(dir.path().join("msa.fasta"), ">q\nACDE\n>s\nACDE\n").unwrap();
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args(["evaluate", "model.safetensors", "msa.fasta"])
         .current_dir(dir.path())
         .output()

@@ -1,9 +1,9 @@
 //! `fadca simulate` end to end: files, formats, reproducibility across thread
 //! counts, and errors for bad input.
-use assert_cmd::Command;
+use crate::common;
 
 fn simulate(dir: &std::path::Path, threads: &str, extra: &[&str]) {
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     cmd.env("RAYON_NUM_THREADS", threads)
         .args([
             "simulate",
@@ -25,7 +25,7 @@ fn simulate(dir: &std::path::Path, threads: &str, extra: &[&str]) {
 
 #[test]
 fn simulate_writes_files_and_is_reproducible_across_threads() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
     simulate(&a, "1", &[]);
@@ -99,7 +99,7 @@ fn simulate_writes_files_and_is_reproducible_across_threads() {
 
 #[test]
 fn simulate_bad_input_exits_2_with_one_line() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     for args in [
         vec!["--coupling-strength", "-1"],
         vec!["--cutoff", "0"],
@@ -107,8 +107,7 @@ fn simulate_bad_input_exits_2_with_one_line() {
         vec!["--length", "1"],
         vec!["--chains", "0"],
     ] {
-        let out = Command::cargo_bin("fadca")
-            .unwrap()
+        let out = common::fadca()
             .args(["simulate", "-o"])
             .arg(tmp.path().join("x"))
             .args(&args)
@@ -122,8 +121,7 @@ fn simulate_bad_input_exits_2_with_one_line() {
 
 #[test]
 fn simulate_help_explains_parameters() {
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args(["simulate", "--help"])
         .output()
         .unwrap();

@@ -3,12 +3,13 @@
 //! with the default hyper-parameters (the automatic schedule: about 400
 //! Adam steps of 256 sequences), must recover the planted contacts: top-L
 //! precision over pairs with separation ≥ 6 ≥ 0.9.
-use assert_cmd::Command;
 use fadca::simulate::{SampleOptions, TeacherParams, write_family};
+
+use crate::common;
 
 #[test]
 fn predict_recovers_planted_contacts() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let family = dir.path().join("family");
     let params = TeacherParams {
         length: 40,
@@ -29,8 +30,7 @@ fn predict_recovers_planted_contacts() {
             + report.teacher_summary.contacts_long
             >= 40
     );
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args([
             "predict",
             "family/msa.fasta",
@@ -60,8 +60,7 @@ fn predict_recovers_planted_contacts() {
 
     // evaluate finds teacher.safetensors next to the MSA; on the family it was
     // trained on the student's per-site NLL is within 0.1 nats of the teacher's.
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args([
             "evaluate",
             "model.safetensors",

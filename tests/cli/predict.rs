@@ -10,16 +10,17 @@ use fadca::model::{Model, ModelKind};
 use ndarray::Array4;
 use predicates::prelude::*;
 
+use crate::common::{self, SMALL_QUERY as QUERY, hairpin_pdb, read};
+
 const L: usize = 30;
-const QUERY: &str = "DPFSHYGFLEFWMRKFIYTLWCYHCTSYWT";
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/predict")).join(name)
+    common::data("predict").join(name)
 }
 
 /// `fadca predict small.fasta` with fast settings, run in `cwd`.
 fn predict(cwd: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     cmd.current_dir(cwd)
         .arg("predict")
         .arg(data("small.fasta"))
@@ -39,10 +40,6 @@ fn predict(cwd: &Path, extra: &[&str]) -> Command {
         ]);
     cmd.args(extra);
     cmd
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Parses contacts.tsv and checks its layout: header, every pair i<j once,
@@ -86,7 +83,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn predict_writes_every_file_and_contacts_reproduces_them() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let out = tmp.path().join("out");
     let model_path = tmp.path().join("m").join("small.safetensors");
     let assert = predict(tmp.path(), &["-o"])
@@ -262,8 +259,7 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
 
     // fadca contacts MODEL: the same three files, byte for byte.
     let again = tmp.path().join("again");
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .current_dir(tmp.path())
         .arg("contacts")
         .arg(&model_path)
@@ -284,7 +280,7 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
 
 #[test]
 fn same_seed_same_files_and_default_locations() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     // Defaults: predictions/<stem>/ and models/<stem>.safetensors under the working folder.
     predict(tmp.path(), &["--quiet"])
         .assert()
@@ -321,8 +317,7 @@ fn same_seed_same_files_and_default_locations() {
     );
 
     // fadca contacts without -o writes to predictions/<model stem>/.
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .current_dir(tmp.path())
         .args(["contacts", "models/other.safetensors", "--threads", "1"])
         .assert()
@@ -335,7 +330,7 @@ fn same_seed_same_files_and_default_locations() {
 
 #[test]
 fn potts_model_works() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let out = tmp.path().join("potts");
     predict(tmp.path(), &["--model", "potts", "--quiet", "-o"])
         .arg(&out)
@@ -352,54 +347,11 @@ fn potts_model_works() {
     assert!(!meta.contains_key("heads"));
 }
 
-/// A two-strand hairpin of Cα atoms carrying the query: residue k (1..15) at
-/// (3.8k, 0, 0), residue 31−k at (3.8k, 5, 0), so (k, 31−k) are in contact.
-fn write_hairpin_pdb(path: &Path) {
-    const THREE: [(char, &str); 20] = [
-        ('A', "ALA"),
-        ('R', "ARG"),
-        ('N', "ASN"),
-        ('D', "ASP"),
-        ('C', "CYS"),
-        ('Q', "GLN"),
-        ('E', "GLU"),
-        ('G', "GLY"),
-        ('H', "HIS"),
-        ('I', "ILE"),
-        ('L', "LEU"),
-        ('K', "LYS"),
-        ('M', "MET"),
-        ('F', "PHE"),
-        ('P', "PRO"),
-        ('S', "SER"),
-        ('T', "THR"),
-        ('W', "TRP"),
-        ('Y', "TYR"),
-        ('V', "VAL"),
-    ];
-    let mut text = String::new();
-    for (n, c) in QUERY.chars().enumerate() {
-        let k = n + 1;
-        let (x, y) = if k <= 15 {
-            (3.8 * k as f64, 0.0)
-        } else {
-            (3.8 * (31 - k) as f64, 5.0)
-        };
-        let res = THREE.iter().find(|(a, _)| *a == c).unwrap().1;
-        text.push_str(&format!(
-            "ATOM  {k:>5}  CA  {res} A{k:>4}    {x:8.3}{y:8.3}{z:8.3}  1.00 20.00           C\n",
-            z = 0.0
-        ));
-    }
-    text.push_str("END\n");
-    std::fs::write(path, text).unwrap();
-}
-
 #[test]
 fn predict_with_pdb_writes_the_same_score_as_fadca_score() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let pdb = tmp.path().join("hairpin.pdb");
-    write_hairpin_pdb(&pdb);
+    std::fs::write(&pdb, hairpin_pdb('A')).unwrap();
     let out = tmp.path().join("out");
     predict(tmp.path(), &["--quiet", "--pdb"])
         .arg(&pdb)
@@ -417,8 +369,7 @@ fn predict_with_pdb_writes_the_same_score_as_fadca_score() {
         serde_json::from_str(&read(&out.join("score.json"))).unwrap();
     // fadca score on the prediction folder (alignment taken from summary.json).
     let rescored = tmp.path().join("rescored");
-    Command::cargo_bin("fadca")
-        .unwrap()
+    common::fadca()
         .current_dir(tmp.path())
         .arg("score")
         .arg(&out)
@@ -445,14 +396,14 @@ fn assert_input_error(mut cmd: Command, needle: &str) {
 
 #[test]
 fn bad_input_exits_2_with_one_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut missing = Command::cargo_bin("fadca").unwrap();
+    let tmp = common::tempdir();
+    let mut missing = common::fadca();
     missing
         .current_dir(tmp.path())
         .args(["predict", "no-such.fasta"]);
     assert_input_error(missing, "no-such.fasta");
     let bare = |extra: &[&str]| {
-        let mut cmd = Command::cargo_bin("fadca").unwrap();
+        let mut cmd = common::fadca();
         cmd.current_dir(tmp.path())
             .arg("predict")
             .arg(data("small.fasta"))
@@ -470,7 +421,7 @@ fn bad_input_exits_2_with_one_line() {
     let mut bad_list = predict(tmp.path(), &["--contacts-true"]);
     bad_list.arg(&list);
     assert_input_error(bad_list, "line 1");
-    let mut not_a_model = Command::cargo_bin("fadca").unwrap();
+    let mut not_a_model = common::fadca();
     not_a_model
         .current_dir(tmp.path())
         .args(["contacts"])
@@ -482,7 +433,7 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn failed_run_leaves_no_stale_summary() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("summary.json"), "{}").unwrap();

@@ -5,11 +5,7 @@ use std::path::{Path, PathBuf};
 
 use fadca::alignment::{ALPHABET, Alignment, Format, ReadOptions, read_alignment};
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
+use crate::common::{self, data};
 
 fn read(path: &Path, options: &ReadOptions) -> Alignment {
     match read_alignment(path, options) {
@@ -126,7 +122,7 @@ fn forced_format_overrides_detection() {
 
 #[test]
 fn gzipped_files_read_like_plain_ones() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     for name in [
         "insertions.a3m",
         "two_blocks.sto",

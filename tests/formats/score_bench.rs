@@ -1,23 +1,18 @@
-//! Bench check (skips cleanly when `../shared/bench` is absent): for several
+//! Bench check (ignored unless asked for, `cargo test --release -- --ignored`:
+//! it needs the DEV benchmark, `common::bench_dir`): for several
 //! families, the precision of a fixed pseudo-random prediction computed by
 //! fadca (pdbtbx reader, alignment mapping, evaluate) equals the one computed
 //! here by an independent fixed-column PDB reader that numbers query residue k
 //! as the k-th structure residue after the place where the gap-free query row
 //! occurs inside the structure sequence (bench README).
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fadca::contacts::{Prediction, ScoredPair, SeparationClass, TOP_DIVISORS};
 use fadca::score::score_against_structure;
 use fadca::structure::{AtomSelection, NativeSource};
 
-/// `$FADCA_BENCH` if set (e.g. from a git worktree elsewhere), else `../shared/bench`.
-fn bench_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("FADCA_BENCH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench")));
-    dir.join("families.tsv").is_file().then_some(dir)
-}
+use crate::common;
 
 /// A fixed pseudo-random score in [0, 1) for pair (i, j) (splitmix64).
 fn score(i: usize, j: usize) -> f64 {
@@ -69,8 +64,8 @@ struct Res {
 fn read_pdb(path: &Path, chain: char) -> Vec<Res> {
     // (resseq+icode) -> (name, altloc -> atoms [(name, xyz, occ)])
     let mut order: Vec<String> = Vec::new();
-    let mut residues: HashMap<String, (String, Vec<(char, Vec<(String, [f64; 3], f64)>)>)> =
-        HashMap::new();
+    type Atoms = Vec<(String, [f64; 3], f64)>;
+    let mut residues: HashMap<String, (String, Vec<(char, Atoms)>)> = HashMap::new();
     for line in std::fs::read_to_string(path).unwrap().lines() {
         if line.starts_with("ENDMDL") {
             break;
@@ -136,11 +131,9 @@ fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
 }
 
 #[test]
+#[ignore = "needs the DEV benchmark (../shared/bench or FADCA_BENCH_DIR): cargo test --release -- --ignored"]
 fn bench_precision_matches_independent_reader() {
-    let Some(bench) = bench_dir() else {
-        eprintln!("skipping: ../shared/bench is absent");
-        return;
-    };
+    let bench = common::bench_dir();
     let manifest = std::fs::read_to_string(bench.join("families.tsv")).unwrap();
     let mut checked = 0;
     for line in manifest.lines().skip(1) {

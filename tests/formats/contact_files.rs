@@ -10,6 +10,8 @@ use fadca::contacts::{
 use fadca::score::precision_table;
 use fadca::structure::NativeContacts;
 
+use crate::common;
+
 const L: usize = 48;
 
 fn prediction() -> Prediction {
@@ -40,7 +42,7 @@ fn native(dir: &std::path::Path) -> NativeContacts {
 
 #[test]
 fn four_formats_same_precision() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let p = prediction();
     let native = native(dir.path());
     let reference = precision_table(&p, &native);
@@ -98,7 +100,7 @@ fn four_formats_same_precision() {
 
 #[test]
 fn wrong_length_is_an_input_error() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let p = prediction();
     let mat = dir.path().join("contacts.mat");
     write_mat(&mat, &p).unwrap();

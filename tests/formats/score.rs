@@ -7,11 +7,10 @@ use fadca::contacts::{Prediction, ScoredPair, SeparationClass};
 use fadca::score::{score_against_structure, write_score_outputs};
 use fadca::structure::{AtomSelection, NativeSource};
 
+use crate::common;
+
 fn tiny() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/score/tiny.pdb"
-    ))
+    common::data("score/tiny.pdb")
 }
 
 fn source(atoms: AtomSelection, cutoff: f64) -> NativeSource {
@@ -135,7 +134,7 @@ fn prediction_length_must_match_query() {
 
 #[test]
 fn writes_score_json_and_png() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let report = score_against_structure(
         "AGSLMV",
         &uniform(6),

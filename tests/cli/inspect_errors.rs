@@ -1,10 +1,9 @@
 //! Every bad-input path through the binary: exit code 2, exactly one line on
 //! stderr naming the file (and line/column or record where it applies), no
 //! panic.
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use crate::common::{self, gzip};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
@@ -12,16 +11,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
 /// Runs `fadca inspect PATH`, checks the failure contract, returns stderr.
 fn fails(path: &Path, extra: &[&str]) -> String {
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .arg("inspect")
         .arg(path)
         .args(extra)
@@ -41,7 +33,7 @@ fn fails(path: &Path, extra: &[&str]) -> String {
 
 #[test]
 fn mixed_row_lengths_name_record_and_lengths() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let p = write(
         d.path(),
         "mixed.fasta",
@@ -57,7 +49,7 @@ fn mixed_row_lengths_name_record_and_lengths() {
 
 #[test]
 fn bad_character_names_line_and_column() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let p = write(d.path(), "bad.fasta", b">q\nACDEF\n>a\nAC\nD3F\n");
     let e = fails(&p, &[]);
     assert!(e.contains("line 5, column 2") && e.contains("'3'"), "{e}");
@@ -72,7 +64,7 @@ fn bad_character_names_line_and_column() {
 
 #[test]
 fn empty_file_and_blank_file() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let e = fails(&write(d.path(), "empty.fasta", b""), &[]);
     assert!(e.contains("empty"), "{e}");
     let e = fails(&write(d.path(), "blank.fasta", b"\n  \n\n"), &[]);
@@ -83,7 +75,7 @@ fn empty_file_and_blank_file() {
 
 #[test]
 fn file_with_no_sequences() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let e = fails(
         &write(d.path(), "nothing.sto", b"# STOCKHOLM 1.0\n#=GF ID x\n//\n"),
         &[],
@@ -95,7 +87,7 @@ fn file_with_no_sequences() {
 
 #[test]
 fn truncated_gzip() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let mut text = Vec::new();
     for i in 0..2000 {
         text.extend_from_slice(format!(">s{i}\nACDEFGHIKLMNPQRSTVWY\n").as_bytes());
@@ -112,7 +104,7 @@ fn truncated_gzip() {
 
 #[test]
 fn binary_garbage_and_invalid_utf8() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -129,7 +121,7 @@ fn binary_garbage_and_invalid_utf8() {
 
 #[test]
 fn directory_and_missing_path() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let e = fails(d.path(), &[]);
     assert!(e.contains("directory"), "{e}");
     let e = fails(&d.path().join("no_such.fasta"), &[]);
@@ -138,7 +130,7 @@ fn directory_and_missing_path() {
 
 #[test]
 fn undetectable_format_and_forced_mismatch() {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::tempdir();
     let e = fails(&write(d.path(), "prose.txt", b"Hello, world.\n"), &[]);
     assert!(e.contains("--format"), "{e}");
     let p = write(d.path(), "plain.aln", b"ACD\nACD\n");
@@ -148,8 +140,7 @@ fn undetectable_format_and_forced_mismatch() {
 
 #[test]
 fn out_of_range_flag_is_a_usage_error() {
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
+    let out = common::fadca()
         .args(["inspect", "x.fasta", "--max-gap-fraction", "1.5"])
         .output()
         .unwrap();

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use fadca::structure::{AtomSelection, read_structure, residue_distance};
 
+use crate::common;
+
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/score")).join(name)
+    common::data("score").join(name)
 }
 
 fn check_chain_a(name: &str) {
@@ -77,7 +79,7 @@ fn missing_chain_is_input_error_naming_file() {
 
 #[test]
 fn garbage_and_missing_files_are_input_errors() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let bad = dir.path().join("bad.pdb");
     std::fs::write(&bad, "this is not a structure\n").unwrap();
     let e = read_structure(&bad, None).unwrap_err();

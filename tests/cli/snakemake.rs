@@ -1,10 +1,12 @@
 //! Runs workflow/Snakefile for real on two tiny families (one with a
 //! structure) and checks that the merged summary equals a direct
-//! `fadca batch` run. Skips, saying why, when Snakemake is not installed
-//! (neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin).
+//! `fadca batch` run (see the test for what happens without Snakemake).
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+use crate::common::{self, read};
 
 fn snakemake() -> Option<PathBuf> {
     let cached = std::env::var_os("HOME")
@@ -15,10 +17,6 @@ fn snakemake() -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     on_path.or(cached.filter(|p| p.is_file()))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Rows without timings and folders.
@@ -38,18 +36,27 @@ fn rows(summary: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Snakemake is looked for on `PATH` (`scripts/torch-env.sh`, which `make
+/// test` runs, installs it into the libtorch venv and puts that on `PATH`),
+/// then in `~/.cache/fadca/venv-torch-2.13.0/bin`. When it is in neither:
+/// with the environment variable `CI` set, the test fails (CI must run the
+/// workflow); otherwise (a user's machine may lack Snakemake) it passes after
+/// writing why it did not run to stderr, past the harness's output capture,
+/// so that the line shows in `cargo test`'s output.
 #[test]
 fn snakefile_runs_shards_and_merges_them() {
     let Some(snakemake) = snakemake() else {
-        eprintln!(
-            "skipped: snakemake is neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin \
-             (install it with: ~/.cache/fadca/venv-torch-2.13.0/bin/pip install snakemake)"
-        );
+        let why = "snakemake is neither on PATH nor in ~/.cache/fadca/venv-torch-2.13.0/bin \
+                   (scripts/torch-env.sh installs it; or: ~/.cache/fadca/venv-torch-2.13.0/bin/pip \
+                   install snakemake)";
+        assert!(std::env::var_os("CI").is_none(), "CI is set and {why}");
+        // Not eprintln!: the harness would capture it and show it only on failure.
+        let _ = writeln!(std::io::stderr(), "cli::snakemake: skipped: {why}");
         return;
     };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let small = read(&root.join("tests/data/predict/small.fasta"));
-    let tmp = tempfile::tempdir().unwrap();
+    let root = common::root();
+    let small = read(&common::data("predict/small.fasta"));
+    let tmp = common::tempdir();
     let fams = tmp.path().join("fams");
     std::fs::create_dir_all(fams.join("one")).unwrap();
     std::fs::write(fams.join("one/msa.fasta"), &small).unwrap();
@@ -62,7 +69,7 @@ fn snakefile_runs_shards_and_merges_them() {
         "name\tmsa\tstructure\tchain\textra\none\tone/msa.fasta\t\t\tx\ntwo\ttwo/msa.fasta\t\t\ty\n",
     )
     .unwrap();
-    let fadca = assert_cmd::cargo::cargo_bin("fadca");
+    let fadca = common::fadca_exe();
     let extra = "--epochs 2 --heads 4 --head-dim 4 --batch-size 64 --device cpu --seed 5";
     let output = std::process::Command::new(&snakemake)
         .current_dir(tmp.path())

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::Value;
 
-const QUERY: &str = "DPFSHYGFLEFWMRKFIYTLWCYHCTSYWT";
+use crate::common::{self, hairpin_pdb, read, write};
 
 /// Fast training flags shared by every run.
 const FAST: [&str; 12] = [
@@ -29,14 +29,7 @@ const FAST: [&str; 12] = [
 ];
 
 fn small_fasta() -> String {
-    read(&PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/predict/small.fasta"
-    )))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    read(&common::data("predict/small.fasta"))
 }
 
 /// The query plus records `from..to` (0-based, query excluded) of small.fasta.
@@ -51,66 +44,18 @@ fn subset(from: usize, to: usize) -> String {
     out
 }
 
-/// A two-strand hairpin of Cα atoms carrying the query: residue k (1..15)
-/// at (3.8k, 0, 0), residue 31−k at (3.8k, 5, 0).
-fn hairpin_pdb() -> String {
-    const THREE: [(char, &str); 20] = [
-        ('A', "ALA"),
-        ('R', "ARG"),
-        ('N', "ASN"),
-        ('D', "ASP"),
-        ('C', "CYS"),
-        ('Q', "GLN"),
-        ('E', "GLU"),
-        ('G', "GLY"),
-        ('H', "HIS"),
-        ('I', "ILE"),
-        ('L', "LEU"),
-        ('K', "LYS"),
-        ('M', "MET"),
-        ('F', "PHE"),
-        ('P', "PRO"),
-        ('S', "SER"),
-        ('T', "THR"),
-        ('W', "TRP"),
-        ('Y', "TYR"),
-        ('V', "VAL"),
-    ];
-    let mut text = String::new();
-    for (n, c) in QUERY.chars().enumerate() {
-        let k = n + 1;
-        let (x, y) = if k <= 15 {
-            (3.8 * k as f64, 0.0)
-        } else {
-            (3.8 * (31 - k) as f64, 5.0)
-        };
-        let res = THREE.iter().find(|(a, _)| *a == c).unwrap().1;
-        text.push_str(&format!(
-            "ATOM  {k:>5}  CA  {res} B{k:>4}    {x:8.3}{y:8.3}{z:8.3}  1.00 20.00           C\n",
-            z = 0.0
-        ));
-    }
-    text.push_str("END\n");
-    text
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 /// Five families in folder layout, in name order: alpha (structure), beta,
 /// delta (structure, gzipped alignment name), epsilon, gamma (structure).
 fn make_folder(root: &Path) -> PathBuf {
     let fams = root.join("families");
     write(&fams.join("alpha/alpha.fasta"), &small_fasta());
-    write(&fams.join("alpha/1abc_B.pdb"), &hairpin_pdb());
+    write(&fams.join("alpha/1abc_B.pdb"), &hairpin_pdb('B'));
     write(&fams.join("beta/msa.a2m"), &subset(0, 100));
     write(&fams.join("delta/x.fa"), &subset(50, 199));
-    write(&fams.join("delta/structure.pdb"), &hairpin_pdb());
+    write(&fams.join("delta/structure.pdb"), &hairpin_pdb('B'));
     write(&fams.join("epsilon/e.fasta"), &subset(0, 60));
     write(&fams.join("gamma/g.fasta"), &subset(100, 199));
-    write(&fams.join("gamma/g.pdb"), &hairpin_pdb());
+    write(&fams.join("gamma/g.pdb"), &hairpin_pdb('B'));
     // Not families: hidden folders and plain files at the top.
     write(&fams.join(".hidden/h.fasta"), &small_fasta());
     write(&fams.join("README.txt"), "notes\n");
@@ -120,7 +65,7 @@ fn make_folder(root: &Path) -> PathBuf {
 const NAMES: [&str; 5] = ["alpha", "beta", "delta", "epsilon", "gamma"];
 
 fn batch(cwd: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     cmd.current_dir(cwd).arg("batch").args(FAST);
     cmd
 }
@@ -185,7 +130,7 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
 fn reference() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
     static REF: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
     REF.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = common::tempdir();
         let fams = make_folder(tmp.path());
         let out = tmp.path().join("reference");
         batch(tmp.path())
@@ -286,9 +231,9 @@ fn folder_batch_writes_every_family_and_a_summary() {
 #[test]
 fn a_family_equals_fadca_predict_with_the_same_flags() {
     let (_, fams, out) = reference();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let direct = tmp.path().join("direct");
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     cmd.current_dir(tmp.path())
         .arg("predict")
         .arg(fams.join("alpha/alpha.fasta"))
@@ -311,10 +256,10 @@ fn a_family_equals_fadca_predict_with_the_same_flags() {
 
 #[test]
 fn manifest_with_extra_columns_and_a_family_without_structure() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let data = tmp.path().join("data");
     write(&data.join("fam1/msa.fasta"), &subset(0, 80));
-    write(&data.join("fam1/s.pdb"), &hairpin_pdb());
+    write(&data.join("fam1/s.pdb"), &hairpin_pdb('B'));
     write(&data.join("fam2/msa.fasta"), &subset(80, 160));
     // Columns in another order, extra columns, a comment, CRLF line ends,
     // an empty structure and chain, and a row shorter than the header.
@@ -355,7 +300,7 @@ fn manifest_with_extra_columns_and_a_family_without_structure() {
 
 #[test]
 fn bad_manifests_stop_before_running_with_one_line_and_exit_2() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     for (content, needle) in [
         (
             "name\tstructure\nx\ty\n",
@@ -397,10 +342,10 @@ fn bad_manifests_stop_before_running_with_one_line_and_exit_2() {
 
 #[test]
 fn a_broken_family_is_recorded_and_the_others_continue() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let fams = tmp.path().join("fams");
     write(&fams.join("good/msa.fasta"), &subset(0, 60));
-    write(&fams.join("good/s.pdb"), &hairpin_pdb());
+    write(&fams.join("good/s.pdb"), &hairpin_pdb('B'));
     write(&fams.join("garbled/msa.fasta"), ">q\nACDE\n>r\nAC\n");
     write(&fams.join("badpdb/msa.fasta"), &subset(0, 60));
     write(&fams.join("badpdb/s.pdb"), "this is not a structure\n");
@@ -452,7 +397,7 @@ fn a_broken_family_is_recorded_and_the_others_continue() {
 #[test]
 fn resume_skips_complete_families_and_redoes_the_others() {
     let (_, fams, reference_out) = reference();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let out = tmp.path().join("out");
     batch(tmp.path())
         .arg(fams)
@@ -510,9 +455,9 @@ fn resume_skips_complete_families_and_redoes_the_others() {
 #[test]
 fn sigkill_midway_then_resume_matches_an_uninterrupted_run() {
     let (_, fams, reference_out) = reference();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let out = tmp.path().join("out");
-    let exe = assert_cmd::cargo::cargo_bin("fadca");
+    let exe = common::fadca_exe();
     let mut child = std::process::Command::new(&exe)
         .current_dir(tmp.path())
         .arg("batch")
@@ -586,7 +531,7 @@ fn sigkill_midway_then_resume_matches_an_uninterrupted_run() {
 #[test]
 fn three_shards_merged_equal_the_unsharded_summary() {
     let (_, fams, reference_out) = reference();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let mut dirs = Vec::new();
     for k in 1..=3 {
         let dir = tmp.path().join(format!("shard-{k}"));
@@ -615,7 +560,7 @@ fn three_shards_merged_equal_the_unsharded_summary() {
     }
     let merged = tmp.path().join("merged");
     // Shards given out of order.
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     cmd.current_dir(tmp.path())
         .args(["batch", "--merge"])
         .args([&dirs[2], &dirs[0], &dirs[1]])
@@ -644,7 +589,7 @@ fn three_shards_merged_equal_the_unsharded_summary() {
         strip(read(&reference_out.join("summary.tsv")))
     );
     // A family in two folders is an error.
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     let output = cmd
         .current_dir(tmp.path())
         .args(["batch", "--merge"])
@@ -659,7 +604,7 @@ fn three_shards_merged_equal_the_unsharded_summary() {
 #[test]
 fn merge_of_a_killed_shard_reads_the_family_folders() {
     let (_, fams, _) = reference();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let dir = tmp.path().join("shard");
     batch(tmp.path())
         .arg(fams)
@@ -669,7 +614,7 @@ fn merge_of_a_killed_shard_reads_the_family_folders() {
         .success();
     // As if killed before the batch summary was written.
     std::fs::remove_file(dir.join("summary.json")).unwrap();
-    let mut cmd = Command::cargo_bin("fadca").unwrap();
+    let mut cmd = common::fadca();
     cmd.current_dir(tmp.path())
         .args(["batch", "--merge"])
         .arg(&dir)
@@ -690,7 +635,7 @@ fn merge_of_a_killed_shard_reads_the_family_folders() {
 #[test]
 fn two_jobs_give_the_same_results_as_one() {
     let (_, fams, reference_out) = reference();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = common::tempdir();
     let out = tmp.path().join("out");
     batch(tmp.path())
         .arg(fams)

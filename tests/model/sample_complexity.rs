@@ -9,8 +9,11 @@
 //! not training time.
 use fadca::experiment::{SampleComplexityConfig, plot, sample_complexity, write_tsv};
 
+use crate::common;
+
 #[test]
 fn gap_to_the_teacher_shrinks_as_m_grows() {
+    let _torch = common::torch_globals();
     let mut cfg = SampleComplexityConfig::defaults();
     cfg.sizes = vec![200, 800, 3000];
     cfg.held_out = 500;
@@ -43,7 +46,7 @@ fn gap_to_the_teacher_shrinks_as_m_grows() {
     assert!(rows[2].precision_top_l >= 0.8, "{rows:?}");
 
     // The files: TSV with a header and one line per M, a PNG of the right size.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let tsv = dir.path().join("sample_complexity.tsv");
     write_tsv(&tsv, rows).unwrap();
     let text = std::fs::read_to_string(&tsv).unwrap();

@@ -149,9 +149,10 @@ fn simulate_default_beta_contacts_visible_not_frozen() {
 }
 
 /// The β scan behind [`simulate::DEFAULT_BETA`]; prints a table
-/// (`cargo test --release --test simulate_signal -- --ignored --nocapture`).
+/// (`cargo test --release --test simulate -- --ignored --nocapture beta_scan`).
 #[test]
-#[ignore]
+#[ignore = "a scan that prints a table, not a check: \
+            cargo test --release --test simulate -- --ignored --nocapture beta_scan"]
 fn beta_scan() {
     for l in [40usize, 60] {
         println!("L = {l}, M = 3000, seeds 1-3 averaged");

@@ -6,6 +6,8 @@ use fadca::simulate::lattice::{BOND_LENGTH, distance};
 use fadca::simulate::{SampleOptions, Teacher, TeacherParams};
 use ndarray::{Array2, Array3};
 
+use crate::common;
+
 fn teacher(seed: u64) -> Teacher {
     Teacher::generate(
         &TeacherParams {
@@ -118,7 +120,7 @@ fn simulate_attention_and_couplings_symmetric_on_contacts() {
 
 #[test]
 fn simulate_teacher_save_load_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().join("teacher.safetensors");
     let t = teacher(9);
     t.save(&path).unwrap();
@@ -146,7 +148,7 @@ fn simulate_teacher_save_load_round_trip() {
 
 #[test]
 fn simulate_load_rejects_bad_files() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().join("junk.safetensors");
     std::fs::write(&path, b"not a safetensors file").unwrap();
     let err = Teacher::load(&path).unwrap_err();

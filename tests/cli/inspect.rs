@@ -1,21 +1,8 @@
 //! `fadca inspect` on hand-written fixtures: text report and --json.
-use std::path::PathBuf;
-
-use assert_cmd::Command;
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
+use crate::common::{self, data};
 
 fn inspect(args: &[&str]) -> String {
-    let out = Command::cargo_bin("fadca")
-        .unwrap()
-        .arg("inspect")
-        .args(args)
-        .output()
-        .unwrap();
+    let out = common::fadca().arg("inspect").args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
