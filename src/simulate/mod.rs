@@ -45,7 +45,7 @@
 //! and the model freezes: each site is nearly determined by its neighbours,
 //! the chains stop mixing, sequences become near-copies of a few states and
 //! covariation (which needs variation) vanishes again. The default was chosen
-//! by sampling families at L = 40 and L = 60 with M = 3000 (`tests/simulate_signal.rs`
+//! by sampling families at L = 40 and L = 60 with M = 3000 (`tests/simulate/signal.rs`
 //! keeps the check) and scanning β:
 //!
 //! Averages over seeds 1–3, M = 3000, automatic burn-in and thinning; "top-L"
