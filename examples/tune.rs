@@ -73,10 +73,10 @@ fn main() -> anyhow::Result<()> {
         if f.len() < 4 || f[2].is_empty() {
             continue;
         }
-        if let Some(o) = &only {
-            if !o.iter().any(|x| x == f[0]) {
-                continue;
-            }
+        if let Some(o) = &only
+            && !o.iter().any(|x| x == f[0])
+        {
+            continue;
         }
         let start = Instant::now();
         let aln = read_alignment(&root.join(f[1]), &ReadOptions::default())?;
