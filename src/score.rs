@@ -161,6 +161,10 @@ pub struct ScoreReport {
     pub length: usize,
     /// Where the known contacts came from (the chain actually used is filled in).
     pub native_source: NativeSource,
+    /// SHA-256 of the structure or contact-list file, when the caller
+    /// recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_sha256: Option<String>,
     /// Structure-to-query mapping statistics (structures only).
     pub mapping: Option<ResidueMapping>,
     /// Number of known native contacts per class.
@@ -207,6 +211,7 @@ pub fn score_with_native(
         inputs: serde_json::Map::new(),
         length: native.length,
         native_source: source,
+        native_sha256: None,
         mapping,
         native_contacts: NativeCounts {
             all: native.count(SeparationClass::All),

@@ -254,9 +254,62 @@ pub const EXTENSIONS: [&str; 9] = [
 /// `x.txt`), though they do not name a format.
 pub const GENERIC_EXTENSIONS: [&str; 2] = ["msa", "txt"];
 
-/// The family name of an alignment file: its file name without `.gz` and
-/// without one alignment extension ([`EXTENSIONS`], [`GENERIC_EXTENSIONS`]),
-/// e.g. `PF00014.a3m.gz` → `PF00014`.
+/// File stems that name no family (`famA/msa.fasta`): the family is
+/// named after the nearest folder above that does.
+pub const GENERIC_STEMS: [&str; 10] = [
+    "msa",
+    "alignment",
+    "aln",
+    "align",
+    "query",
+    "input",
+    "seqs",
+    "sequences",
+    "output",
+    "out",
+];
+
+/// Stems of the per-database alignments that AlphaFold and ColabFold write
+/// for each target (`T1/msas/uniref90_hits.sto`): named after the target's
+/// folder and the stem (`T1_uniref90_hits`), so that the several
+/// alignments of one target stay apart.
+pub const DATABASE_STEMS: [&str; 9] = [
+    "bfd_uniclust_hits",
+    "bfd_uniref_hits",
+    "small_bfd_hits",
+    "uniref90_hits",
+    "uniref30_hits",
+    "uniclust30_hits",
+    "mgnify_hits",
+    "uniprot_hits",
+    "pdb_hits",
+];
+
+/// Folder names that name no family (`T1/msas/…`, `data/msa.fasta`): the
+/// name is taken from a folder further up.
+pub const GENERIC_FOLDERS: [&str; 10] = [
+    "msas",
+    "msa",
+    "alignments",
+    "alignment",
+    "aln",
+    "data",
+    "input",
+    "inputs",
+    "output",
+    "outputs",
+];
+
+/// The family name of an alignment file, which names its default output
+/// folder and model file: the file name without `.gz` and without one
+/// alignment extension ([`EXTENSIONS`], [`GENERIC_EXTENSIONS`]), e.g.
+/// `PF00014.a3m.gz` → `PF00014`. When that stem names no family
+/// ([`GENERIC_STEMS`]: `famA/msa.fasta` → `famA`) the nearest folder above
+/// the file whose name is not generic ([`GENERIC_FOLDERS`]) names it; a
+/// per-database alignment of AlphaFold or ColabFold ([`DATABASE_STEMS`])
+/// gets that folder's name and its stem (`T1/msas/uniref90_hits.sto` →
+/// `T1_uniref90_hits`). So alignments laid out one folder per family get
+/// distinct names.
 pub fn family_name(msa: &Path) -> String {
     let mut name = msa
         .file_name()
@@ -273,7 +326,38 @@ pub fn family_name(msa: &Path) -> String {
             name = stem.to_string();
         }
     }
-    if name.is_empty() { "msa".into() } else { name }
+    if name.is_empty() {
+        name = "msa".into();
+    }
+    let stem = name.to_ascii_lowercase();
+    let generic = GENERIC_STEMS.contains(&stem.as_str());
+    let database = DATABASE_STEMS.contains(&stem.as_str());
+    if !(generic || database) {
+        return name;
+    }
+    match family_folder(msa) {
+        Some(folder) if generic => folder,
+        Some(folder) => format!("{folder}_{name}"),
+        None => name,
+    }
+}
+
+/// The nearest folder above `msa` whose name is not in [`GENERIC_FOLDERS`]
+/// (the real folder names when the path can be resolved, so that
+/// `msa.fasta` in the current folder is named after it).
+fn family_folder(msa: &Path) -> Option<String> {
+    let parent = match msa.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let parent = parent.canonicalize().unwrap_or(parent);
+    parent
+        .ancestors()
+        .filter_map(|a| a.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .find(|n| {
+            !GENERIC_FOLDERS.contains(&n.to_ascii_lowercase().as_str()) && n != "." && n != ".."
+        })
 }
 
 #[cfg(test)]
@@ -461,5 +545,25 @@ mod tests {
         assert_eq!(family_name(Path::new("family")), "family");
         assert_eq!(family_name(Path::new("data.v2")), "data.v2");
         assert_eq!(family_name(Path::new(".fasta")), ".fasta");
+        // Generic stems: named after the family's folder.
+        assert_eq!(family_name(Path::new("/x/famA/msa.fasta")), "famA");
+        assert_eq!(family_name(Path::new("/x/famB/msa.fasta")), "famB");
+        assert_eq!(
+            family_name(Path::new("/x/famA/data/alignment.a3m.gz")),
+            "famA"
+        );
+        // AlphaFold / ColabFold per-database alignments of one target.
+        assert_eq!(
+            family_name(Path::new("/out/T1/msas/uniref90_hits.sto")),
+            "T1_uniref90_hits"
+        );
+        assert_eq!(
+            family_name(Path::new("/out/T1/msas/bfd_uniclust_hits.a3m")),
+            "T1_bfd_uniclust_hits"
+        );
+        // In the current folder: named after it.
+        let here = std::env::current_dir().unwrap();
+        let here = here.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(family_name(Path::new("msa.fasta")), here);
     }
 }

@@ -126,6 +126,10 @@ pub struct FamilyRow {
     pub wall_s: Option<f64>,
     /// Precision, when scored.
     pub precision: Option<Precision>,
+    /// Why a family that `--resume` found complete was run again
+    /// (`redone: input changed`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl FamilyRow {
@@ -149,6 +153,7 @@ impl FamilyRow {
             model: None,
             wall_s: None,
             precision: None,
+            note: None,
         }
     }
 
@@ -224,6 +229,7 @@ impl FamilyRow {
                 .map(str::to_string),
             wall_s: summary.pointer("/timings/total").and_then(Value::as_f64),
             precision,
+            note: None,
         })
     }
 }

@@ -13,21 +13,32 @@ use serde_json::Value;
 
 use super::{Family, FamilyRow, Status, complete_summary, family_dir, outputs};
 use crate::error::{ErrorKind, input_error};
-use crate::io::write_atomic;
+use crate::io::{sha256_file, write_atomic};
 use crate::predict::files;
 
 /// Why a complete family from an earlier run cannot be reused for this
-/// one, or `None` when it can: its name, its hyper-parameters
+/// one, or `None` when it can: its name, its inputs (the alignment and the
+/// structure, by the SHA-256 that `summary.json` records; by path for
+/// summaries written before the hashes were), its hyper-parameters
 /// (`expected`, as `summary.json` records them) and whether it was scored
 /// must match.
 pub fn reuse_problem(summary: &Value, family: &Family, expected: Option<&Value>) -> Option<String> {
     if summary.get("name").and_then(Value::as_str) != Some(family.name.as_str()) {
         return Some("its summary.json names another family".into());
     }
+    if let Some(msa) = &family.msa
+        && !same_input(
+            summary.pointer("/msa/sha256"),
+            summary.pointer("/msa/path"),
+            msa,
+        )
+    {
+        return Some("input changed".into());
+    }
     if let Some(expected) = expected
         && summary.get("requested_hyperparameters") != Some(expected)
     {
-        return Some("its hyper-parameters differ from this run's".into());
+        return Some("settings changed".into());
     }
     let scored = summary.get("precision").is_some_and(|p| !p.is_null());
     if scored != family.structure.is_some() {
@@ -37,7 +48,25 @@ pub fn reuse_problem(summary: &Value, family: &Family, expected: Option<&Value>)
             "it was not scored, but this run has a structure for it".into()
         });
     }
+    if let Some(structure) = &family.structure
+        && !same_input(
+            summary.get("native_sha256"),
+            summary.pointer("/native_source/path"),
+            structure,
+        )
+    {
+        return Some("structure changed".into());
+    }
     None
+}
+
+/// True when the file `path` is the input a summary recorded: by its
+/// SHA-256 when recorded, else by its path (summaries of older versions).
+fn same_input(sha256: Option<&Value>, recorded_path: Option<&Value>, path: &Path) -> bool {
+    match sha256.and_then(Value::as_str) {
+        Some(recorded) => sha256_file(path).is_ok_and(|h| h == recorded),
+        None => recorded_path.and_then(Value::as_str) == Some(&*path.to_string_lossy()),
+    }
 }
 
 /// Removes stale temporary files (`.<name>.tmp-<pid>`, left by a killed
@@ -95,6 +124,8 @@ pub fn run_families(
     let total = families.len();
     let mut rows = Vec::with_capacity(total);
     let mut queue = Vec::new();
+    // Families found complete but run again, with the reason.
+    let mut redo = std::collections::HashMap::new();
     for family in families {
         let dir = family_dir(out, &family.name);
         let row = if let Some(problem) = &family.problem {
@@ -105,11 +136,18 @@ pub fn run_families(
                 &dir,
             ))
         } else if options.resume {
-            complete_summary(&dir)
-                .filter(|s| reuse_problem(s, family, options.hyperparameters.as_ref()).is_none())
-                .and_then(|s| {
-                    FamilyRow::from_summary(&s, Some(family.index), Status::Skipped, &dir).ok()
-                })
+            match complete_summary(&dir) {
+                Some(s) => match reuse_problem(&s, family, options.hyperparameters.as_ref()) {
+                    None => {
+                        FamilyRow::from_summary(&s, Some(family.index), Status::Skipped, &dir).ok()
+                    }
+                    Some(why) => {
+                        redo.insert(family.index, format!("redone: {why}"));
+                        None
+                    }
+                },
+                None => None,
+            }
         } else {
             None
         };
@@ -139,7 +177,8 @@ pub fn run_families(
             });
         }
         drop(tx);
-        for row in rx {
+        for mut row in rx {
+            row.note = row.index.and_then(|i| redo.remove(&i));
             on_row(&row, rows.len() + 1, total);
             rows.push(row);
         }
@@ -266,6 +305,9 @@ pub fn progress_line(row: &FamilyRow, done: usize, total: usize) -> String {
     }
     if let Some(p) = row.precision.and_then(|p| p.all.l) {
         line.push_str(&format!(" P@L {p:.2}"));
+    }
+    if let Some(note) = &row.note {
+        line.push_str(&format!(" ({note})"));
     }
     if let Some(e) = &row.error {
         line.push_str(&format!(": {e}"));

@@ -77,8 +77,11 @@ pub struct Args {
 
 /// The `fadca predict` arguments shared by every family.
 fn common_predict_args(args: &Args, training: &TrainingArgs, threads: usize) -> Vec<OsString> {
+    // A batch owns its family folders: a family whose alignment changed is
+    // redone in place (`--resume` decides what to redo).
     let mut out: Vec<OsString> = vec![
         "--quiet".into(),
+        "--force".into(),
         "--threads".into(),
         threads.to_string().into(),
     ];

@@ -1,12 +1,12 @@
 //! `fadca contacts`: contact scores again from a saved model, without
 //! training. Writes the same `contacts.tsv`, `contacts.mat` and
 //! `contacts.rr` as `fadca predict` (identical bytes for the same thread count).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fadca::contacts::{Prediction, write_contact_files};
-use fadca::io::create_dir;
+use fadca::io::{FolderLock, create_dir};
 use fadca::model::Model;
-use fadca::predict::{default_output_dir, top_contacts};
+use fadca::predict::{check_output_folder, default_output_dir, top_contacts};
 use fadca::runtime::{configure_threads, default_threads};
 
 /// Arguments of `fadca contacts`.
@@ -26,6 +26,9 @@ pub struct Args {
     /// CPU threads for libtorch (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Write into DIR even when its prediction was made from another input than the model's.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `fadca contacts`.
@@ -54,6 +57,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     create_dir(&dir)?;
+    // One run per folder at a time, and never contact files of this model
+    // beside the summary of another input.
+    let _lock = FolderLock::acquire(&dir)?;
+    if !args.force
+        && let (Some(msa), Some(sha256)) = (metadata.get("msa"), metadata.get("msa_sha256"))
+    {
+        check_output_folder(&dir, Path::new(msa), sha256)?;
+    }
     let prediction = Prediction::of_model(&model);
     let written = write_contact_files(&dir, &prediction, sequence.map(String::as_str))?;
     println!(

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use fadca::alignment::read_alignment;
+use fadca::io::sha256_file;
 use fadca::likelihood::evaluate;
 use fadca::model::Model;
 use fadca::runtime::{configure_threads, default_threads};
@@ -47,7 +48,14 @@ pub struct Args {
 /// Runs `fadca evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     configure_threads(args.threads.unwrap_or_else(default_threads))?;
-    let (model, _) = Model::load(&args.model)?;
+    let (model, metadata) = Model::load(&args.model)?;
+    // Whether the model was trained on this very alignment (by the SHA-256
+    // its file records; unknown for models written before it did).
+    let trained_here = match metadata.get("msa_sha256") {
+        Some(recorded) => Some(*recorded == sha256_file(&args.msa)?),
+        None => None,
+    };
+    let trained_on = metadata.get("msa").cloned().unwrap_or_default();
     let teacher_path = match &args.teacher {
         Some(p) => Some(p.clone()),
         None if args.no_teacher => None,
@@ -81,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let serde_json::Value::Object(map) = &mut value {
             map.insert("model_path".into(), args.model.display().to_string().into());
             map.insert("msa".into(), args.msa.display().to_string().into());
+            map.insert("trained_on_this_alignment".into(), trained_here.into());
             map.insert(
                 "teacher_path".into(),
                 teacher_path
@@ -93,6 +102,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         println!("model     {}", args.model.display());
         println!("msa       {}", args.msa.display());
+        if trained_here == Some(false) {
+            println!("note      the model was trained on another alignment ({trained_on})");
+        }
         if let Some(p) = &teacher_path {
             println!("teacher   {}", p.display());
         }

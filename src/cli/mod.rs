@@ -16,7 +16,17 @@ mod simulate;
 /// alignment of its family, with a single layer of factored self-attention
 /// trained as an inverse Potts model (pseudo-likelihood).
 #[derive(Debug, Parser)]
-#[command(name = "fadca", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "fadca",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit codes: 0 done; 1 internal failure or I/O error while writing; 2 bad input or a \
+refused run (the message names the file and line or record, or the flag); 130 / 143 stopped by \
+SIGINT / SIGTERM, nothing half-written. `fadca batch`: 0 when every family succeeded, 2 when a family \
+failed for bad input, 1 when one failed otherwise."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

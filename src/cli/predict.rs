@@ -28,8 +28,9 @@ float32 LxLx21x21, states ARNDCQEGHILKMFPSTWYV- (before symmetrising and gauging
 DIR/score.json, DIR/contact_map.png   with --pdb or --contacts-true, as `fadca score` writes them\n  \
 DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings, device, precision\n  \
 MODEL              models/<name>.safetensors unless --model-out; `fadca contacts MODEL` re-extracts the contacts\n\
-DIR defaults to predictions/<name>, where <name> is --name or the MSA file name without .gz and \
-its alignment extension.\n\
+DIR defaults to predictions/<name> (see --name). A prediction of another input is never replaced \
+without --force; one run writes into a folder at a time, and its files appear together at the \
+end (a failed or killed run leaves the previous ones as they were).\n\
 The hyper-parameter defaults are the ones tuned on the DEV benchmark (README, docs/MODEL.md)."
 )]
 pub struct Args {
@@ -38,8 +39,10 @@ pub struct Args {
     /// Output folder (default: predictions/<name>).
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Family name used for the default output folder and model file (default: the MSA file
-    /// name without .gz and its alignment extension).
+    /// Family name used for the default output folder and model file. Default: the MSA file
+    /// name without .gz and its alignment extension; when that names no family (msa,
+    /// alignment, query, ...) the nearest folder above it that does (famA/msa.fasta -> famA;
+    /// T1/msas/uniref90_hits.sto -> T1_uniref90_hits).
     #[arg(long)]
     pub name: Option<String>,
     /// Where to save the model (default: models/<name>.safetensors).
@@ -72,6 +75,12 @@ pub struct Args {
     /// writes); every other pair counts as a non-contact.
     #[arg(long, value_name = "FILE", help_heading = "Scoring")]
     pub contacts_true: Option<PathBuf>,
+    /// Replace the prediction in the output folder (and the model file) even when it was made
+    /// from another input. Without it such a run is refused, so that two alignments with the
+    /// same default name never overwrite each other's results; re-running the same input
+    /// replaces its own results either way.
+    #[arg(long)]
+    pub force: bool,
     /// No progress output on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -205,6 +214,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         save_couplings: args.save_couplings,
         native,
         force_mapping: args.structure.force_mapping,
+        force: args.force,
     };
     let limits = Limits {
         max_memory: args

@@ -134,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut report =
         score_against_structure(query, &prediction, &source, args.structure.force_mapping)?;
+    report.native_sha256 = Some(fadca::io::sha256_file(source.path())?);
     report.inputs.insert(
         "prediction".into(),
         serde_json::json!({ "path": prediction_file.display().to_string() }),

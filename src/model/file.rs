@@ -1,6 +1,7 @@
 //! Model files: a model as named tensors (what is saved, and what
 //! [`Model::to_cpu`] gives), saved as safetensors with sorted headers (the
-//! same model gives the same bytes) and loaded back with its metadata.
+//! same model gives the same bytes) and a SHA-256 of every tensor's data in
+//! the metadata, loaded back with its metadata after checking them.
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -120,6 +121,10 @@ impl Model {
             .iter()
             .map(|(name, t)| (*name, HostTensor::of(t)))
             .collect();
+        for (name, view) in &views {
+            use safetensors::View;
+            metadata.insert(checksum_key(name), sha256_hex(&view.data()));
+        }
         let mut bytes = safetensors::serialize(views, Some(metadata))
             .context("serialising the model as safetensors")?;
         sort_header_keys(&mut bytes)?;
@@ -127,6 +132,11 @@ impl Model {
     }
 
     /// Loads a model saved by [`Model::save`]; returns it with its metadata.
+    /// Every tensor is checked against the checksum the file records
+    /// (`sha256.<tensor>`); a mismatch, a missing or misshapen tensor, a
+    /// tensor that is not float32 or holds a non-finite value is an input
+    /// error naming the tensor. Files written before checksums were recorded
+    /// load with a one-line notice on stderr.
     pub fn load(path: &Path) -> Result<(Model, HashMap<String, String>)> {
         let bytes = std::fs::read(path)
             .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
@@ -149,13 +159,31 @@ impl Model {
         };
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
+        let damaged =
+            |what: String| crate::input_error(format!("model {}: {what}", path.display()));
+        let checked = metadata.keys().any(|k| k.starts_with(CHECKSUM_PREFIX));
+        if !checked {
+            eprintln!(
+                "fadca: note: model {} carries no checksums (written by an older fadca); its tensors \
+                 are loaded unverified",
+                path.display()
+            );
+        }
         let mut named = Vec::new();
         for (name, view) in st.tensors() {
             if view.dtype() != safetensors::Dtype::F32 {
-                return Err(crate::input_error(format!(
-                    "model {}: tensor '{name}' is not float32",
-                    path.display()
-                )));
+                return Err(damaged(format!("tensor '{name}' is not float32")));
+            }
+            if checked {
+                match metadata.get(&checksum_key(&name)) {
+                    None => return Err(damaged(format!("tensor '{name}' has no checksum"))),
+                    Some(sum) if *sum != sha256_hex(view.data()) => {
+                        return Err(damaged(format!(
+                            "tensor '{name}' does not match its checksum (the file is damaged)"
+                        )));
+                    }
+                    Some(_) => {}
+                }
             }
             let shape: Vec<i64> = view.shape().iter().map(|&s| s as i64).collect();
             let data: Vec<f32> = view
@@ -163,12 +191,33 @@ impl Model {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            if data.iter().any(|x| !x.is_finite()) {
+                return Err(damaged(format!(
+                    "tensor '{name}' holds a non-finite value (NaN or infinity)"
+                )));
+            }
             named.push((name, Tensor::from_slice(&data).reshape(shape)));
         }
-        let model = Model::from_named_tensors(kind, named)
-            .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
+        let model =
+            Model::from_named_tensors(kind, named).map_err(|e| damaged(format!("{e:#}")))?;
         Ok((model, metadata))
     }
+}
+
+/// Metadata keys `sha256.<tensor>`: the SHA-256 of each tensor's data as
+/// stored (little-endian float32), written by [`Model::save`] and checked by
+/// [`Model::load`].
+const CHECKSUM_PREFIX: &str = "sha256.";
+
+/// The metadata key of tensor `name`'s checksum.
+fn checksum_key(name: &str) -> String {
+    format!("{CHECKSUM_PREFIX}{name}")
+}
+
+/// SHA-256 of `bytes` in lowercase hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    crate::io::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// Rewrites the JSON header of a serialised safetensors file with its keys

@@ -31,7 +31,7 @@ use ndarray::Array4;
 use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
 use crate::contacts::{Prediction, write_contact_files};
 use crate::error::input_error;
-use crate::io::{create_dir, write_atomic};
+use crate::io::{FolderLock, StagedFolder, create_dir, sha256_file, write_atomic};
 use crate::model::memory::{available_bytes, check_training_memory};
 use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train};
 use crate::runtime::interrupt;
@@ -39,7 +39,10 @@ use crate::score::{ScoreReport, score_with_native, write_score_outputs};
 use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
 use crate::weights::{Weighting, effective_count, sample_by_weight};
 
+mod owner;
 mod summary;
+
+pub use owner::check_folder as check_output_folder;
 
 pub use summary::{
     MsaInfo, PredictionSummary, QueryInfo, TOP_CONTACTS, TOP_CONTACTS_MIN_SEPARATION, Timings,
@@ -102,6 +105,9 @@ pub struct PredictRequest {
     pub native: Option<NativeSource>,
     /// Score even when the structure maps poorly onto the query.
     pub force_mapping: bool,
+    /// Replace a prediction (output folder, model file) made from another
+    /// input; without it such a run is refused.
+    pub force: bool,
 }
 
 /// The result of [`run_prediction`].
@@ -118,9 +124,10 @@ pub struct PredictOutcome {
 /// Metadata stored in the model file (all values are strings, as
 /// safetensors requires): `fadca_version`, `model`, `heads`, `head_dim`
 /// (factored only), `L`, `query_name`, `query_sequence`, `msa`, `alphabet`,
-/// `name` and `hyperparameters` (JSON).
+/// `msa_sha256`, `name` and `hyperparameters` (JSON).
 pub fn model_metadata(
     alignment: &Alignment,
+    msa_sha256: &str,
     config: &TrainConfig,
     name: &str,
 ) -> HashMap<String, String> {
@@ -135,6 +142,7 @@ pub fn model_metadata(
     m.insert("query_name".into(), alignment.query_name().into());
     m.insert("query_sequence".into(), alignment.query_sequence.clone());
     m.insert("msa".into(), alignment.path.display().to_string());
+    m.insert("msa_sha256".into(), msa_sha256.into());
     m.insert(
         "alphabet".into(),
         String::from_utf8_lossy(ALPHABET).into_owned(),
@@ -190,29 +198,32 @@ pub fn run_prediction_with(
     validate_name(&request.name)?;
     let mut timings = Timings::default();
 
-    let alignment = timed(&mut timings.read, || read(request))?;
+    let (alignment, msa_sha256) = timed(&mut timings.read, || read(request))?;
     interrupt::check("reading the alignment")?;
-    let weighed = timed(&mut timings.weights, || weigh(request, limits, alignment))?;
+    let weighed = timed(&mut timings.weights, || {
+        weigh(request, limits, alignment, msa_sha256)
+    })?;
     interrupt::check("computing the weights")?;
     check_memory(request, limits, &weighed)?;
     // The structure is loaded before training so that a bad one fails early.
     let native = timed(&mut timings.score, || {
         load_native_contacts(request, &weighed)
     })?;
-    let summary_path = prepare_output(request)?;
+    let output = prepare_output(request, &weighed.msa_sha256)?;
 
-    let (trained, report) = timed(&mut timings.train, || {
-        train_model(request, &weighed, &summary_path, on_progress)
+    let (trained, report, output) = timed(&mut timings.train, || {
+        train_model(request, &weighed, output, on_progress)
     })?;
     interrupt::check("training")?;
     let (model, prediction, couplings) =
         timed(&mut timings.contacts, || couplings(request, trained))?;
     let mut outputs = timed(&mut timings.write, || {
-        write_files(request, &weighed.alignment, model, &prediction, couplings)
+        write_files(request, &output, &weighed, model, &prediction, couplings)
     })?;
     let score = timed(&mut timings.score, || {
         score(
             request,
+            &output,
             &weighed.alignment,
             &prediction,
             native,
@@ -231,7 +242,8 @@ pub fn run_prediction_with(
         &prediction,
         score.as_ref(),
     );
-    write_summary(&summary_path, &summary)?;
+    write_summary(&output.stage.path().join(files::SUMMARY_JSON), &summary)?;
+    output.publish()?;
     Ok(PredictOutcome {
         summary,
         prediction,
@@ -247,8 +259,9 @@ fn timed<T>(seconds: &mut f64, stage: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Stage **read**: the alignment, with at least two columns.
-fn read(request: &PredictRequest) -> Result<Alignment> {
+/// Stage **read**: the alignment, with at least two columns, and the
+/// SHA-256 of its file.
+fn read(request: &PredictRequest) -> Result<(Alignment, String)> {
     let alignment = read_alignment(&request.msa, &request.read_options)?;
     if alignment.length() < 2 {
         return Err(input_error(format!(
@@ -257,12 +270,14 @@ fn read(request: &PredictRequest) -> Result<Alignment> {
             alignment.length()
         )));
     }
-    Ok(alignment)
+    Ok((alignment, sha256_file(&request.msa)?))
 }
 
 /// The alignment trained on, with its weights.
 struct Weighed {
     alignment: Alignment,
+    /// SHA-256 of the alignment file.
+    msa_sha256: String,
     weights: Vec<f64>,
     meff: f64,
     /// N before `--max-seqs` subsampling, when it applied.
@@ -271,7 +286,12 @@ struct Weighed {
 
 /// Stage **weigh**: sequence weights, and the `--max-seqs` sample (drawn by
 /// weight, then weighed again).
-fn weigh(request: &PredictRequest, limits: &Limits, mut alignment: Alignment) -> Result<Weighed> {
+fn weigh(
+    request: &PredictRequest,
+    limits: &Limits,
+    mut alignment: Alignment,
+    msa_sha256: String,
+) -> Result<Weighed> {
     let mut weights = request.weighting.weights(&alignment);
     let mut subsampled_from = None;
     if let Some(k) = limits.max_seqs {
@@ -290,6 +310,7 @@ fn weigh(request: &PredictRequest, limits: &Limits, mut alignment: Alignment) ->
     let meff = effective_count(&weights);
     Ok(Weighed {
         alignment,
+        msa_sha256,
         weights,
         meff,
         subsampled_from,
@@ -327,61 +348,148 @@ fn check_memory(request: &PredictRequest, limits: &Limits, weighed: &Weighed) ->
     Ok(())
 }
 
-/// The known contacts to score against, with the structure's mapping.
-type Native = (NativeContacts, Option<ResidueMapping>, NativeSource);
+/// The known contacts to score against, with the structure's mapping and
+/// the SHA-256 of the file they come from.
+type Native = (NativeContacts, Option<ResidueMapping>, NativeSource, String);
 
 /// Loads the structure or contact list to score against, if any.
 fn load_native_contacts(request: &PredictRequest, weighed: &Weighed) -> Result<Option<Native>> {
-    request
-        .native
-        .as_ref()
-        .map(|source| {
-            load_native(
-                &weighed.alignment.query_sequence,
-                source,
-                request.force_mapping,
-            )
-        })
-        .transpose()
+    let Some(source) = &request.native else {
+        return Ok(None);
+    };
+    let (native, mapping, source) = load_native(
+        &weighed.alignment.query_sequence,
+        source,
+        request.force_mapping,
+    )?;
+    let sha256 = sha256_file(source.path())?;
+    Ok(Some((native, mapping, source, sha256)))
 }
 
-/// Creates the output folders and removes a stale `summary.json`; returns
-/// its path.
-fn prepare_output(request: &PredictRequest) -> Result<PathBuf> {
+/// Where a run writes: its output folder, locked for the run and written
+/// as a whole ([`StagedFolder`]), and its model file, written into the stage
+/// too and moved into place with it, so that a failed run changes neither.
+struct Output {
+    _lock: FolderLock,
+    stage: StagedFolder,
+    /// Where the model is written during the run (inside the stage).
+    model_path: PathBuf,
+    /// Where the model goes when the run publishes, if outside the folder.
+    model_elsewhere: Option<PathBuf>,
+}
+
+/// The stage's hidden subfolder holding a model file that goes elsewhere.
+const STAGED_MODEL_DIR: &str = ".model";
+
+impl Output {
+    /// Moves the run's files into place (the run is complete): the model
+    /// file (when it lives outside the folder), then the folder as a whole.
+    fn publish(self) -> Result<()> {
+        if let Some(target) = &self.model_elsewhere {
+            move_file(&self.model_path, target)?;
+            let _ = std::fs::remove_dir(self.stage.path().join(STAGED_MODEL_DIR));
+        }
+        self.stage.publish()
+    }
+}
+
+/// Moves a file into place atomically: a rename, or across file systems a
+/// copy written with [`write_atomic`].
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    write_atomic(to, |w| Ok(w.write_all(&bytes)?))?;
+    let _ = std::fs::remove_file(from);
+    Ok(())
+}
+
+/// Prepares the output before training: creates the folders around it,
+/// takes the output folder's lock (a second run into it fails at once),
+/// refuses to replace a prediction made from another input (unless
+/// `--force`), and starts the staged folder the run's files go into.
+fn prepare_output(request: &PredictRequest, msa_sha256: &str) -> Result<Output> {
     let dir = &request.output_dir;
-    create_dir(dir)?;
-    if let Some(parent) = request.model_path.parent()
+    if let Some(parent) = dir.parent()
         && !parent.as_os_str().is_empty()
     {
         create_dir(parent)?;
     }
-    let summary_path = dir.join(files::SUMMARY_JSON);
-    if summary_path.exists() {
-        std::fs::remove_file(&summary_path)
-            .with_context(|| format!("removing the stale {}", summary_path.display()))?;
+    let lock = FolderLock::acquire(dir)?;
+    let in_folder = request
+        .model_path
+        .strip_prefix(dir)
+        .ok()
+        .map(Path::to_path_buf);
+    if !request.force {
+        owner::check_folder(dir, &request.msa, msa_sha256)?;
+        if in_folder.is_none() {
+            owner::check_model_file(&request.model_path, &request.msa, msa_sha256)?;
+        }
     }
-    Ok(summary_path)
+    if in_folder.is_none()
+        && let Some(parent) = request.model_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        create_dir(parent)?;
+    }
+    let stage = StagedFolder::new(dir)?;
+    let (model_path, model_elsewhere) = match &in_folder {
+        Some(relative) => (stage.path().join(relative), None),
+        None => {
+            let name = request.model_path.file_name().with_context(|| {
+                format!(
+                    "--model-out {} has no file name",
+                    request.model_path.display()
+                )
+            })?;
+            let staged = stage.path().join(STAGED_MODEL_DIR).join(name);
+            (staged, Some(request.model_path.clone()))
+        }
+    };
+    if let Some(parent) = model_path.parent() {
+        create_dir(parent)?;
+    }
+    Ok(Output {
+        _lock: lock,
+        stage,
+        model_path,
+        model_elsewhere,
+    })
 }
 
-/// Stage **train**. When training diverges for good, `summary.json` says so
-/// before the error is returned.
+/// Stage **train**. When training diverges for good, the run's folder is
+/// published with a `summary.json` that says so (its only file) before the
+/// error is returned.
 fn train_model(
     request: &PredictRequest,
     weighed: &Weighed,
-    summary_path: &Path,
+    output: Output,
     on_progress: &mut dyn FnMut(&Progress),
-) -> Result<(Model, TrainReport)> {
+) -> Result<(Model, TrainReport, Output)> {
     let alignment = &weighed.alignment;
-    train(
+    match train(
         &alignment.states,
         &weighed.weights,
         &request.config,
         on_progress,
-    )
-    .or_else(|err| {
-        summary::write_diverged_summary(summary_path, request, alignment, &err)?;
-        Err(err)
-    })
+    ) {
+        Ok((model, report)) => Ok((model, report, output)),
+        Err(err) => {
+            let path = output.stage.path().join(files::SUMMARY_JSON);
+            if summary::write_diverged_summary(
+                &path,
+                request,
+                alignment,
+                &weighed.msa_sha256,
+                &err,
+            )? {
+                output.publish()?;
+            }
+            Err(err)
+        }
+    }
 }
 
 /// Stage **couplings**: the trained model on the CPU (exactly the tensors
@@ -403,15 +511,22 @@ fn couplings(
 /// returns the names of the files written into the output folder.
 fn write_files(
     request: &PredictRequest,
-    alignment: &Alignment,
+    output: &Output,
+    weighed: &Weighed,
     model: Model,
     prediction: &Prediction,
     couplings: Option<Array4<f32>>,
 ) -> Result<Vec<String>> {
-    let dir = &request.output_dir;
+    let dir = output.stage.path();
+    let alignment = &weighed.alignment;
     model.save(
-        &request.model_path,
-        model_metadata(alignment, &request.config, &request.name),
+        &output.model_path,
+        model_metadata(
+            alignment,
+            &weighed.msa_sha256,
+            &request.config,
+            &request.name,
+        ),
     )?;
     let mut outputs = write_contact_files(dir, prediction, Some(&alignment.query_sequence))?;
     if let Some(couplings) = couplings {
@@ -429,15 +544,17 @@ fn write_files(
 /// and `contact_map.png` as `fadca score` writes them.
 fn score(
     request: &PredictRequest,
+    output: &Output,
     alignment: &Alignment,
     prediction: &Prediction,
     native: Option<Native>,
     outputs: &mut Vec<String>,
 ) -> Result<Option<ScoreReport>> {
-    let Some((native, mapping, source)) = native else {
+    let Some((native, mapping, source, sha256)) = native else {
         return Ok(None);
     };
     let mut report = score_with_native(prediction, native, mapping, source);
+    report.native_sha256 = Some(sha256);
     report.inputs.insert(
         "prediction".into(),
         serde_json::json!({
@@ -452,7 +569,7 @@ fn score(
             "query": alignment.query_name(),
         }),
     );
-    write_score_outputs(&request.output_dir, &report, prediction)?;
+    write_score_outputs(output.stage.path(), &report, prediction)?;
     outputs.push(files::SCORE_JSON.into());
     outputs.push(files::CONTACT_MAP_PNG.into());
     Ok(Some(report))
@@ -478,6 +595,7 @@ fn summarise(
             format: alignment.format.name().into(),
             keep_query_gaps: request.read_options.keep_query_gaps,
             max_gap_fraction: request.read_options.max_gap_fraction,
+            sha256: weighed.msa_sha256.clone(),
         },
         n_read: s.n_read,
         n_kept: s.n_kept,
@@ -508,6 +626,7 @@ fn summarise(
         outputs,
         top_contacts: top_contacts(prediction, &alignment.query_sequence),
         native_source: score.map(|r| r.native_source.clone()),
+        native_sha256: score.and_then(|r| r.native_sha256.clone()),
         mapping: score.and_then(|r| r.mapping.clone()),
         precision: score.map(|r| r.precision.clone()),
     }

@@ -26,6 +26,9 @@ pub struct MsaInfo {
     pub keep_query_gaps: bool,
     /// Gap fraction above which sequences were dropped.
     pub max_gap_fraction: f64,
+    /// SHA-256 of the alignment file's bytes: the input this prediction
+    /// was made from (a later run into the same folder compares it).
+    pub sha256: String,
 }
 
 /// The query sequence.
@@ -139,6 +142,9 @@ pub struct PredictionSummary {
     /// Where the known contacts came from (when scored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_source: Option<NativeSource>,
+    /// SHA-256 of the structure or contact-list file (when scored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_sha256: Option<String>,
     /// Structure-to-query mapping (when scored against a structure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapping: Option<ResidueMapping>,
@@ -172,6 +178,7 @@ struct DivergedSummary<'a> {
     error: &'a str,
     name: &'a str,
     msa: String,
+    msa_sha256: &'a str,
     n_kept: usize,
     length: usize,
     hyperparameters: &'a TrainConfig,
@@ -181,26 +188,29 @@ struct DivergedSummary<'a> {
 }
 
 /// Writes the `summary.json` of a run whose training diverged for good
-/// (`err` an [`Error::Diverged`]; other errors write nothing).
+/// (`err` an [`Error::Diverged`]) and returns true; other errors write
+/// nothing.
 pub(super) fn write_diverged_summary(
     path: &Path,
     request: &PredictRequest,
     alignment: &Alignment,
+    msa_sha256: &str,
     err: &anyhow::Error,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(Error::Diverged {
         message,
         loss_curve,
         restarts,
     }) = crate::error::find(err)
     else {
-        return Ok(());
+        return Ok(false);
     };
     let summary = DivergedSummary {
         status: "diverged",
         error: message,
         name: &request.name,
         msa: request.msa.display().to_string(),
+        msa_sha256,
         n_kept: alignment.depth(),
         length: alignment.length(),
         hyperparameters: &request.config,
@@ -212,7 +222,8 @@ pub(super) fn write_diverged_summary(
         serde_json::to_writer_pretty(&mut *w, &summary)?;
         w.write_all(b"\n")?;
         Ok(())
-    })
+    })?;
+    Ok(true)
 }
 
 impl PredictionSummary {

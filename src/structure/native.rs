@@ -187,6 +187,15 @@ pub enum NativeSource {
     },
 }
 
+impl NativeSource {
+    /// The file the known contacts come from.
+    pub fn path(&self) -> &Path {
+        match self {
+            NativeSource::Structure { path, .. } | NativeSource::Contacts { path } => path,
+        }
+    }
+}
+
 /// Loads the native contacts for a query: reads the structure, maps it onto
 /// `query_sequence` (the query row over the kept columns, 1..L) and checks
 /// the mapping (identity below [`MIN_IDENTITY`] or coverage below

@@ -453,6 +453,62 @@ fn resume_skips_complete_families_and_redoes_the_others() {
 }
 
 #[test]
+fn resume_redoes_a_family_whose_alignment_or_structure_changed() {
+    let (_, fams, reference_out) = reference();
+    let tmp = common::tempdir();
+    let copy = tmp.path().join("families");
+    for name in NAMES {
+        for entry in std::fs::read_dir(fams.join(name)).unwrap() {
+            let path = entry.unwrap().path();
+            write(
+                &copy.join(name).join(path.file_name().unwrap()),
+                &read(&path),
+            );
+        }
+    }
+    let out = tmp.path().join("out");
+    let run = |resume: bool| {
+        let mut cmd = batch(tmp.path());
+        cmd.arg(&copy).args(["--threads", "1", "-o"]).arg(&out);
+        if resume {
+            cmd.arg("--resume");
+        }
+        let assert = cmd.assert().success();
+        String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+    };
+    run(false);
+    assert_eq!(contacts(&out), contacts(reference_out));
+    // beta's alignment is cut from 101 to 41 sequences; alpha's structure
+    // file changes (a remark line: the same contacts, another file).
+    write(&copy.join("beta/msa.a2m"), &subset(0, 40));
+    let pdb = copy.join("alpha/1abc_B.pdb");
+    write(&pdb, &format!("REMARK   1 EDITED\n{}", read(&pdb)));
+    let stderr = run(true);
+    assert!(
+        stderr.contains("beta ok") && stderr.contains("(redone: input changed)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("alpha ok") && stderr.contains("(redone: structure changed)"),
+        "{stderr}"
+    );
+    for name in ["delta", "epsilon", "gamma"] {
+        assert!(stderr.contains(&format!("{name} skipped")), "{stderr}");
+    }
+    let summary = json(&out.join("summary.json"));
+    let families = summary["families"].as_array().unwrap();
+    assert_eq!(families[1]["n_read"], 41);
+    assert_eq!(families[1]["note"], "redone: input changed");
+    assert_eq!(json(&out.join("beta/summary.json"))["n_read"], 41);
+    // Unchanged inputs: everything is skipped.
+    let stderr = run(true);
+    assert!(
+        !stderr.contains(" ok") && !stderr.contains("redone"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn sigkill_midway_then_resume_matches_an_uninterrupted_run() {
     let (_, fams, reference_out) = reference();
     let tmp = common::tempdir();

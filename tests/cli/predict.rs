@@ -73,11 +73,13 @@ fn check_tsv(path: &Path) -> Vec<(usize, usize, f64)> {
 }
 
 /// Names in a folder that look like temporary files.
+/// Hidden or temporary files in `dir`, except the lock files that output
+/// folders keep beside them (`.<folder>.lock`, see README).
 fn temp_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.') || n.contains(".tmp"))
+        .filter(|n| (n.starts_with('.') && !n.ends_with(".lock")) || n.contains(".tmp"))
         .collect()
 }
 
@@ -431,12 +433,17 @@ fn bad_input_exits_2_with_one_line() {
     assert!(!tmp.path().join("models").exists());
 }
 
+/// A run that fails after training (here: its model cannot be saved) leaves
+/// the output folder as it was: no file of the failed run appears beside the
+/// previous results (which a later run of another input could mistake for
+/// its own), and no temporary file is left.
 #[test]
-fn failed_run_leaves_no_stale_summary() {
+fn failed_run_leaves_the_previous_folder_as_it_was() {
     let tmp = common::tempdir();
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("summary.json"), "{}").unwrap();
+    std::fs::write(out.join("contacts.tsv"), "i\tj\tscore\n").unwrap();
     // The model path is a folder: saving fails after training.
     let blocked = tmp.path().join("blocked");
     std::fs::create_dir_all(&blocked).unwrap();
@@ -447,10 +454,58 @@ fn failed_run_leaves_no_stale_summary() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        !out.join("summary.json").exists(),
-        "stale summary.json kept"
-    );
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["contacts.tsv", "summary.json"]);
+    assert_eq!(read(&out.join("summary.json")), "{}");
+    assert_eq!(read(&out.join("contacts.tsv")), "i\tj\tscore\n");
     assert!(temp_files(&out).is_empty());
     assert!(temp_files(tmp.path()).is_empty());
+}
+
+#[test]
+fn evaluate_says_when_the_model_was_trained_on_another_alignment() {
+    let dir = common::tempdir();
+    predict(
+        dir.path(),
+        &["-o", "out", "--model-out", "m.safetensors", "-q"],
+    )
+    .assert()
+    .success();
+    let evaluate = |msa: &Path, json: bool| {
+        let mut cmd = common::fadca();
+        cmd.current_dir(dir.path())
+            .args(["evaluate", "m.safetensors"])
+            .arg(msa)
+            .args(["--threads", "1"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let same: serde_json::Value =
+        serde_json::from_str(&evaluate(&data("small.fasta"), true)).unwrap();
+    assert_eq!(same["trained_on_this_alignment"], true);
+    assert!(!evaluate(&data("small.fasta"), false).contains("another alignment"));
+    // The first 50 records of the same family: another alignment.
+    let text = read(&data("small.fasta"));
+    let cut: String = text.lines().take(100).map(|l| format!("{l}\n")).collect();
+    let other = dir.path().join("other.fasta");
+    std::fs::write(&other, cut).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&evaluate(&other, true)).unwrap();
+    assert_eq!(json["trained_on_this_alignment"], false);
+    let text = evaluate(&other, false);
+    assert!(
+        text.contains("trained on another alignment") && text.contains("small.fasta"),
+        "{text}"
+    );
 }

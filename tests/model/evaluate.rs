@@ -162,6 +162,8 @@ fn evaluate_matches_explicit_softmax_sums() {
     assert!((ppl - unweighted(s1, s2).exp()).abs() < 1e-4);
     assert_eq!(plain["sequences"], 3);
     assert_eq!(plain["weighted"], false);
+    // A model file that records no alignment hash: unknown.
+    assert!(plain["trained_on_this_alignment"].is_null(), "{plain}");
 
     let w = evaluate_json(dir.path(), &["--teacher", "teacher.safetensors"]);
     assert!(close(got(&w, "model"), weighted(s1, s2)), "{w}");

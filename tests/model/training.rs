@@ -632,3 +632,86 @@ fn malformed_model_files_are_input_errors() {
     let (model, _) = Model::load(&path).unwrap();
     assert_eq!((model.kind(), model.length()), (ModelKind::Factored, 4));
 }
+
+/// The byte range of tensor `name`'s data in a safetensors file.
+fn tensor_bytes(file: &[u8], name: &str) -> std::ops::Range<usize> {
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n]).unwrap();
+    let offsets = header[name]["data_offsets"].as_array().unwrap();
+    let start = 8 + n + offsets[0].as_u64().unwrap() as usize;
+    let end = 8 + n + offsets[1].as_u64().unwrap() as usize;
+    start..end
+}
+
+#[test]
+fn model_files_carry_checksums_and_a_damaged_tensor_is_refused_by_name() {
+    let _torch = common::torch_globals();
+    let dir = common::tempdir();
+    for (kind, tensors) in [
+        (
+            ModelKind::Factored,
+            &["query", "key", "value", "fields"][..],
+        ),
+        (ModelKind::Potts, &["couplings", "fields"][..]),
+    ] {
+        let path = dir.path().join(format!("{}.safetensors", kind.name()));
+        random_model(kind, 5, 3)
+            .save(&path, Default::default())
+            .unwrap();
+        let (_, meta) = Model::load(&path).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        for name in tensors {
+            let sum = &meta[&format!("sha256.{name}")];
+            assert_eq!(sum.len(), 64, "{name}");
+            // One flipped byte in the tensor's data, header intact.
+            let mut bad = good.clone();
+            let range = tensor_bytes(&bad, name);
+            bad[range.start + range.len() / 2] ^= 0x10;
+            let damaged = dir
+                .path()
+                .join(format!("{}-{name}.safetensors", kind.name()));
+            std::fs::write(&damaged, &bad).unwrap();
+            let err = Model::load(&damaged).map(|_| ()).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(fadca::error::is_input_error(&err), "{msg}");
+            assert!(
+                msg.contains(&format!("tensor '{name}'")) && msg.contains("checksum"),
+                "{msg}"
+            );
+        }
+    }
+}
+
+#[test]
+fn model_files_without_checksums_still_load_but_not_with_non_finite_values() {
+    let _torch = common::torch_globals();
+    let dir = common::tempdir();
+    let shapes = |l: usize| {
+        vec![
+            ("query", vec![2, l, 3]),
+            ("key", vec![2, l, 3]),
+            ("value", vec![2, Q, Q]),
+            ("fields", vec![l, Q]),
+        ]
+    };
+    // A file of the previous format (no checksums) loads.
+    let old = dir.path().join("old.safetensors");
+    write_model_file(&old, &shapes(4), Some("factored"));
+    let (model, meta) = Model::load(&old).unwrap();
+    assert_eq!(model.length(), 4);
+    assert!(!meta.keys().any(|k| k.starts_with("sha256.")));
+    // A NaN in a tensor is refused, naming it.
+    let mut bytes = std::fs::read(&old).unwrap();
+    let range = tensor_bytes(&bytes, "value");
+    bytes[range.start..range.start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let nan = dir.path().join("nan.safetensors");
+    std::fs::write(&nan, &bytes).unwrap();
+    let err = Model::load(&nan).map(|_| ()).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        fadca::error::is_input_error(&err)
+            && msg.contains("tensor 'value'")
+            && msg.contains("non-finite"),
+        "{msg}"
+    );
+}

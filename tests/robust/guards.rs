@@ -113,7 +113,7 @@ fn a_huge_learning_rate_diverges_for_good() {
 }
 
 /// A random alignment big enough that training lasts well over a second.
-fn big_msa(dir: &Path) -> PathBuf {
+pub(crate) fn big_msa(dir: &Path) -> PathBuf {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let alphabet = b"ACDEFGHIKLMNPQRSTVWY-";
