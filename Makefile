@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TORCH_ENV = torch_env="$$(scripts/torch-env.sh)" && eval "$$torch_env"
 EXAMPLE ?= msa/example.fasta
 
-.PHONY: build demo test bench setup
+.PHONY: build demo test bench bench-batch setup
 
 setup:
 	@$(TORCH_ENV) && echo "libtorch ready: $$VIRTUAL_ENV"
@@ -20,3 +20,6 @@ test:
 
 bench: build
 	scripts/bench.py
+
+bench-batch: build
+	scripts/bench_batch.py
