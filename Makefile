@@ -13,7 +13,7 @@ build:
 	@$(TORCH_ENV) && cargo build --release --locked
 
 demo: build
-	target/release/fadca predict $(EXAMPLE) --contacts-true msa/example.contacts.tsv
+	target/release/fadca predict $(EXAMPLE) --native-contacts msa/example.contacts.tsv
 
 test:
 	@$(TORCH_ENV) && cargo test --release --locked
