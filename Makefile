@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TORCH_ENV = torch_env="$$(scripts/torch-env.sh)" && eval "$$torch_env"
 EXAMPLE ?= msa/example.fasta
 
-.PHONY: build demo test bench bench-batch setup
+.PHONY: build demo test bench bench-batch setup figures
 
 setup:
 	@$(TORCH_ENV) && echo "libtorch ready: $$VIRTUAL_ENV"
@@ -13,7 +13,10 @@ build:
 	@$(TORCH_ENV) && cargo build --release --locked
 
 demo: build
-	target/release/fadca predict $(EXAMPLE) --contacts-true msa/example.contacts.tsv
+	target/release/fadca predict $(EXAMPLE) --native-contacts msa/example.contacts.tsv
+
+figures: build
+	scripts/figures.sh
 
 test:
 	@$(TORCH_ENV) && cargo test --release --locked

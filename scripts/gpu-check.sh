@@ -25,6 +25,6 @@ nvidia-smi -L || true
 for device in cuda cpu; do
     start=$SECONDS
     "$bin" predict "$out/sim/msa.fasta" --device "$device" --threads "$(nproc)" \
-        --contacts-true "$out/sim/contacts.tsv" -o "$out/$device" 2>&1 | tail -n 25
+        --native-contacts "$out/sim/contacts.tsv" -o "$out/$device" 2>&1 | tail -n 25
     echo "$device: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s"
 done

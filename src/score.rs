@@ -14,6 +14,7 @@ use serde::ser::SerializeMap;
 
 use crate::contacts::{Prediction, ScoredPair, SeparationClass, TOP_DIVISORS, rank_order, top_k};
 use crate::error::input_error;
+use crate::plot::{ContactMapFigure, write_contact_map};
 use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
 
 /// File names `fadca score` (and `fadca predict`, when scoring) writes.
@@ -22,6 +23,8 @@ pub mod files {
     pub const SCORE_JSON: &str = "score.json";
     /// Contact map plot.
     pub const CONTACT_MAP_PNG: &str = "contact_map.png";
+    /// The same as SVG (with `--svg`).
+    pub const CONTACT_MAP_SVG: &str = "contact_map.svg";
 }
 
 /// One cell of the precision table.
@@ -252,13 +255,17 @@ impl ScoreReport {
     }
 }
 
-/// Writes `score.json` (the report) and `contact_map.png` (native map and the
-/// top-L predictions) into `dir` (created if needed).
+/// Writes `score.json` (the report) and `contact_map.png` (the native map,
+/// the top-L predictions and the scores, titled with the family `name`;
+/// with `svg` also `contact_map.svg`) into `dir` (created if needed);
+/// returns the names of the files written.
 pub fn write_score_outputs(
     dir: &Path,
     report: &ScoreReport,
     prediction: &Prediction,
-) -> anyhow::Result<()> {
+    name: &str,
+    svg: bool,
+) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(dir).map_err(|e| {
         input_error(format!(
             "cannot create output folder {}: {e}",
@@ -270,12 +277,19 @@ pub fn write_score_outputs(
         w.write_all(b"\n")?;
         Ok(())
     })?;
-    crate::plot::write_contact_map(
-        &dir.join(files::CONTACT_MAP_PNG),
+    let figure = ContactMapFigure {
+        name,
         prediction,
-        &report.native,
-        report.precision.get(SeparationClass::All, "L"),
-    )
+        native: &report.native,
+        precision_at_l: report.precision.get(SeparationClass::All, "L"),
+    };
+    let mut written = vec![files::SCORE_JSON.to_string()];
+    for path in write_contact_map(&dir.join(files::CONTACT_MAP_PNG), &figure, svg)? {
+        if let Some(file) = path.file_name() {
+            written.push(file.to_string_lossy().into_owned());
+        }
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

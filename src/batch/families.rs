@@ -24,6 +24,9 @@ pub struct Family {
     pub structure: Option<PathBuf>,
     /// Chain of the structure (`None` = first chain with amino acids).
     pub chain: Option<String>,
+    /// A list of native contacts (`i j` per line, as `fadca simulate`
+    /// writes it), scored against when there is no structure.
+    pub contacts: Option<PathBuf>,
     /// An input problem found while listing the family; it fails without running.
     pub problem: Option<String>,
 }
@@ -142,11 +145,16 @@ pub fn scan_folder(dir: &Path) -> Result<Vec<Family>> {
             msa: None,
             structure: None,
             chain: None,
+            contacts: None,
             problem: None,
         };
         match folder_files(&name, &path) {
             Ok((msa, structure)) => {
                 family.msa = Some(msa);
+                let list = path.join(NATIVE_CONTACTS);
+                if structure.is_none() && list.is_file() {
+                    family.contacts = Some(list);
+                }
                 family.structure = structure;
             }
             Err(problem) => family.problem = Some(problem),
@@ -158,6 +166,10 @@ pub fn scan_folder(dir: &Path) -> Result<Vec<Family>> {
     }
     Ok(families)
 }
+
+/// The file of a family folder that lists its native contacts (what
+/// `fadca simulate` writes), used when the folder has no structure.
+pub const NATIVE_CONTACTS: &str = "contacts.tsv";
 
 /// The alignment and optional structure of one family folder.
 fn folder_files(name: &str, dir: &Path) -> std::result::Result<(PathBuf, Option<PathBuf>), String> {
@@ -236,6 +248,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Family>> {
         )));
     };
     let (structure_col, chain_col) = (column("structure"), column("chain"));
+    let contacts_col = column("contacts");
     let mut families: Vec<Family> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line_no, line) in lines {
@@ -262,6 +275,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Family>> {
             msa: Some(resolve(msa)),
             structure: field(structure_col).map(resolve),
             chain: field(chain_col).map(str::to_string),
+            contacts: field(contacts_col).map(resolve),
             problem: None,
         });
     }

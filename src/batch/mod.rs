@@ -14,10 +14,12 @@
 //!   candidates of a kind, the one named after the folder (`<family>.<ext>`)
 //!   is taken, else the one named `msa.<ext>` (alignments) or
 //!   `structure.<ext>` (structures); if that does not settle it the family
-//!   fails with an input error listing the candidates. Hidden files are
-//!   ignored.
+//!   fails with an input error listing the candidates. Without a structure,
+//!   a file named `contacts.tsv` (native contacts, `i j` per line, as `fadca
+//!   simulate` writes it) is scored against. Hidden files are ignored.
 //! * **Manifest**: a tab-separated file with a header naming the columns
-//!   `name` and `msa` and optionally `structure` and `chain` (in any order;
+//!   `name` and `msa` and optionally `structure`, `chain` and `contacts` (a
+//!   list of native contacts, used when there is no structure; in any order;
 //!   other columns are ignored). Paths are relative to the manifest's folder.
 //!   An empty structure means none; an empty chain means the first chain with
 //!   amino acids. Blank lines and lines starting with `#` are skipped. A bad

@@ -41,11 +41,12 @@ pub fn reuse_problem(summary: &Value, family: &Family, expected: Option<&Value>)
         return Some("settings changed".into());
     }
     let scored = summary.get("precision").is_some_and(|p| !p.is_null());
-    if scored != family.structure.is_some() {
+    let known = family.structure.is_some() || family.contacts.is_some();
+    if scored != known {
         return Some(if scored {
-            "it was scored, but this run has no structure for it".into()
+            "it was scored, but this run has no structure or contact list for it".into()
         } else {
-            "it was not scored, but this run has a structure for it".into()
+            "it was not scored, but this run has a structure or contact list for it".into()
         });
     }
     if let Some(structure) = &family.structure

@@ -113,9 +113,9 @@ impl BatchSummary {
         }
     }
 
-    /// Writes `summary.tsv`, `summary.json` and `summary.png` into `dir`,
-    /// each atomically.
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    /// Writes `summary.tsv`, `summary.json` and `summary.png` (and, when
+    /// `svg`, `summary.svg`) into `dir`, each atomically.
+    pub fn write(&self, dir: &Path, svg: bool) -> Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| input_error(format!("cannot create folder {}: {e}", dir.display())))?;
         write_atomic(&dir.join(outputs::SUMMARY_TSV), |w| {
@@ -127,15 +127,20 @@ impl BatchSummary {
             w.write_all(b"\n")?;
             Ok(())
         })?;
-        batch_summary::write_png(&dir.join(outputs::SUMMARY_PNG), &self.figure())
+        batch_summary::write_png(&dir.join(outputs::SUMMARY_PNG), &self.figure(), svg)?;
+        Ok(())
     }
 
     /// What `summary.png` shows: P@L against M_eff/L of the scored
-    /// families (those with both), and the counts and mean/median P@L of
-    /// the aggregate.
+    /// families (those with both) and their models, the counts and
+    /// mean/median P@L of the aggregate, and the output folder's name.
     pub fn figure(&self) -> BatchSummaryFigure {
         let p_at_l = |p: Option<Precision>| p.and_then(|p| p.all.l);
+        let name = Path::new(&self.output_dir)
+            .file_name()
+            .map_or_else(|| "batch".to_string(), |n| n.to_string_lossy().into_owned());
         BatchSummaryFigure {
+            name,
             points: self
                 .families
                 .iter()
@@ -145,6 +150,7 @@ impl BatchSummary {
                         name: r.name.clone(),
                         meff_per_l: r.meff_per_l?,
                         precision_at_l: r.precision?.all.l?,
+                        model: r.model.clone(),
                     })
                 })
                 .collect(),

@@ -14,7 +14,7 @@ use fadca::batch::{
 use fadca::input_error;
 use fadca::runtime::{DeviceChoice, default_threads};
 
-use super::common::{AlignmentArgs, StructureArgs, TrainingArgs};
+use super::common::{AlignmentArgs, ListArgs, StructureArgs, TrainingArgs};
 
 /// Default batch output folder.
 pub const DEFAULT_OUTPUT: &str = "predictions/batch";
@@ -24,14 +24,16 @@ pub const DEFAULT_OUTPUT: &str = "predictions/batch";
 #[command(after_help = "Families:\n  \
 FOLDER    one subfolder per family (its name), holding one alignment (*.fasta, *.fa, *.fas, *.faa, \
 *.a3m, *.a2m, *.sto, *.stockholm, *.aln, optionally .gz) and optionally one structure (*.pdb, \
-*.cif, *.mmcif, *.ent, optionally .gz; first chain with amino acids). With several files of a kind \
+*.cif, *.mmcif, *.ent, optionally .gz; first chain with amino acids) or, without one, a list of \
+native contacts named contacts.tsv (as `fadca simulate` writes it). With several files of a kind \
 the one named <family>.<ext>, else msa.<ext> / structure.<ext>, is used; otherwise the family fails.\n  \
-MANIFEST  TSV with a header naming the columns name, msa and optionally structure, chain (any \
-order, other columns ignored; paths relative to the manifest; empty structure = none).\n\
+MANIFEST  TSV with a header naming the columns name, msa and optionally structure, chain, contacts \
+(any order, other columns ignored; paths relative to the manifest; empty structure = none).\n\
 Output (DIR, default predictions/batch): DIR/<name>/ holds what `fadca predict` writes (summary.json \
 last), its model (model.safetensors) and predict.log; DIR/summary.tsv, summary.json and summary.png \
-(P@L against M_eff/L) sum up the families. All files are written atomically.\n\
-Each family runs in its own `fadca predict` process with --threads T (default: cores / jobs), so \
+(P@L against M_eff/L; summary.svg too with --svg) sum up the families. All files are written \
+atomically.\n\
+Each family runs in its own `fadca predict` process with --threads T [default: cores / jobs], so \
 results do not depend on --jobs. On a GPU families run one after another.\n\
 Exit code: 0 when every family succeeded, 2 when a family failed for bad input, 1 when families \
 failed otherwise (crash, out of memory). --merge exits 0 once the summary is written.\n\
@@ -41,8 +43,8 @@ pub struct Args {
     /// Families: a folder with one subfolder per family, or a TSV manifest.
     #[arg(required_unless_present = "merge")]
     pub families: Option<PathBuf>,
-    /// Output folder (default: predictions/batch).
-    #[arg(short, long, value_name = "DIR")]
+    /// Output folder [default: predictions/batch].
+    #[arg(short, long, value_name = "DIR", help_heading = "Output")]
     pub output: Option<PathBuf>,
     /// Families predicted at the same time on the CPU (ignored on a GPU: one at a time).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Batch")]
@@ -60,16 +62,22 @@ pub struct Args {
     pub merge: Option<Vec<PathBuf>>,
     #[command(flatten)]
     pub training: TrainingArgs,
-    /// CPU threads of each family's run (default: cores / jobs, at least 1; on a GPU all cores).
-    #[arg(long, value_name = "N", help_heading = "Training")]
+    /// CPU threads of each family's run [default: cores / jobs, at least 1; on a GPU all
+    /// cores].
+    #[arg(long, value_name = "N", help_heading = "Resources")]
     pub threads: Option<usize>,
     /// Also write each family's couplings.npy.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub save_couplings: bool,
+    #[command(flatten)]
+    pub lists: ListArgs,
+    /// Also write summary.svg, and each family's contact_map.svg.
+    #[arg(long, help_heading = "Output")]
+    pub svg: bool,
     #[command(flatten)]
     pub structure: StructureArgs,
     /// No progress output on stderr.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
     #[command(flatten)]
     pub alignment: AlignmentArgs,
@@ -87,8 +95,12 @@ fn common_predict_args(args: &Args, training: &TrainingArgs, threads: usize) -> 
     ];
     out.extend(training.to_args().into_iter().map(OsString::from));
     out.extend(args.alignment.to_args().into_iter().map(OsString::from));
+    out.extend(args.lists.to_args().into_iter().map(OsString::from));
     if args.save_couplings {
         out.push("--save-couplings".into());
+    }
+    if args.svg {
+        out.push("--svg".into());
     }
     out
 }
@@ -115,6 +127,8 @@ fn family_predict_args(
             out.extend(["--chain".into(), chain.into()]);
         }
         out.extend(args.structure.to_args().into_iter().map(OsString::from));
+    } else if let Some(list) = &family.contacts {
+        out.extend(["--native-contacts".into(), list.as_os_str().to_owned()]);
     }
     out
 }
@@ -222,7 +236,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let rows = merge(dirs)?;
         let mut summary = BatchSummary::new(rows, &output);
         summary.merged_from = Some(dirs.iter().map(|d| d.display().to_string()).collect());
-        summary.write(&output)?;
+        summary.write(&output, args.svg)?;
         print!("{}", overview(&summary, &output));
         return Ok(());
     }
@@ -283,7 +297,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     summary.families_source = Some(source.display().to_string());
     summary.shard = args.shard.map(|s| s.to_string());
     summary.hyperparameters = options.hyperparameters.clone();
-    summary.write(&output)?;
+    summary.write(&output, args.svg)?;
     print!("{}", overview(&summary, &output));
     outcome(&summary, &output)
 }
@@ -299,6 +313,8 @@ mod tests {
         training: TrainingArgs,
         #[command(flatten)]
         alignment: AlignmentArgs,
+        #[command(flatten)]
+        lists: ListArgs,
     }
 
     /// Flags passed on to `fadca predict` parse back to the same values.
@@ -336,12 +352,17 @@ mod tests {
                 "--theta",
                 "0.7",
                 "--no-weights",
+                "--min-separation",
+                "6",
+                "--rr-author",
+                "1234-5678-9000",
             ],
         ] {
             let first = Wrap::parse_from(&given);
             let mut again = vec!["x".to_string()];
             again.extend(first.training.to_args());
             again.extend(first.alignment.to_args());
+            again.extend(first.lists.to_args());
             let second = Wrap::parse_from(&again);
             assert_eq!(format!("{first:?}"), format!("{second:?}"), "{again:?}");
         }

@@ -1,11 +1,13 @@
 //! Command-line flag groups shared by several subcommands (one definition
 //! each): how to read and weight an alignment ([`AlignmentArgs`]), the
-//! model and its training ([`TrainingArgs`]), and how a structure becomes
-//! known contacts ([`StructureArgs`]). Each group can also turn itself back
-//! into `fadca predict` flags, which `fadca batch` passes to its children.
+//! model and its training ([`TrainingArgs`]), how a structure becomes
+//! known contacts ([`StructureArgs`]) and how the contact lists are written
+//! ([`ListArgs`]). Each group can also turn itself back into `fadca
+//! predict` flags, which `fadca batch` passes to its children.
 use std::path::PathBuf;
 
 use fadca::alignment::{Alignment, Format, ReadOptions};
+use fadca::contacts::{DEFAULT_MIN_SEPARATION, DEFAULT_RR_AUTHOR, ListOptions};
 use fadca::error::input_error;
 use fadca::model::{DEFAULT_MASK_PROB, ModelKind, Objective, TrainConfig};
 use fadca::runtime::{DeviceChoice, resolve_device};
@@ -15,7 +17,7 @@ use fadca::weights::{DEFAULT_THETA, Weighting};
 /// How to read an alignment and weight its sequences; flatten into a
 /// subcommand's `Args` with `#[command(flatten)]`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Alignment")]
+#[command(next_help_heading = "Input")]
 pub struct AlignmentArgs {
     /// Alignment format. By default it is detected from the content: '# STOCKHOLM' →
     /// stockholm, '>' headers → fasta (A2M included; reported as a3m when rows differ in
@@ -253,7 +255,7 @@ pub fn value_name(value: &impl clap::ValueEnum) -> String {
         .unwrap_or_default()
 }
 
-/// How a structure is turned into known contacts when scoring (SPEC's
+/// How a structure is turned into known contacts when scoring (the SPEC's
 /// contact definition); flatten into a subcommand's `Args`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Scoring")]
@@ -309,5 +311,41 @@ impl StructureArgs {
             out.push("--force-mapping".into());
         }
         out
+    }
+}
+
+/// Which pairs the contact lists (contacts.tsv, contacts.rr, contacts.ec)
+/// hold and who `contacts.rr` names as author; flatten into `Args`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Output")]
+pub struct ListArgs {
+    /// Leave the pairs with |i-j| below K out of contacts.tsv, contacts.rr and contacts.ec
+    /// (contacts.mat keeps every pair). Precision counts only pairs with |i-j| >= 6, so
+    /// --min-separation 6 makes the first L lines of the lists the pairs P@L is taken over.
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_MIN_SEPARATION as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_separation: u64,
+    /// AUTHOR record of contacts.rr (a CASP registration code, or a name).
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_RR_AUTHOR)]
+    pub rr_author: String,
+}
+
+impl ListArgs {
+    /// The list options these flags describe.
+    pub fn options(&self) -> ListOptions {
+        ListOptions {
+            min_separation: self.min_separation as usize,
+            rr_author: self.rr_author.clone(),
+        }
+    }
+
+    /// These flags again as `fadca predict` arguments.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "--min-separation".into(),
+            self.min_separation.to_string(),
+            "--rr-author".into(),
+            self.rr_author.clone(),
+        ]
     }
 }

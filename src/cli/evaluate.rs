@@ -29,7 +29,7 @@ pub struct Args {
     pub model: PathBuf,
     /// Alignment whose sequences are scored (its columns must match the model's L).
     pub msa: PathBuf,
-    /// The planted teacher (default: teacher.safetensors in the MSA's folder, if present).
+    /// The planted teacher [default: teacher.safetensors in the MSA's folder, if present].
     #[arg(long, value_name = "FILE")]
     pub teacher: Option<PathBuf>,
     /// Do not look for teacher.safetensors next to the MSA.
@@ -38,7 +38,7 @@ pub struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// CPU threads for libtorch and the weights (default: all cores).
+    /// CPU threads for libtorch and the weights [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]

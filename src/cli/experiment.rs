@@ -1,5 +1,5 @@
 //! `fadca experiment sample-complexity`: the paper's sample-complexity claim
-//! on a planted teacher (SPEC §6). The work is done by
+//! on a planted teacher. The work is done by
 //! [`fadca::experiment::sample_complexity`].
 use std::path::PathBuf;
 
@@ -30,7 +30,8 @@ Each student is a factored model (--student-heads heads) trained with the traine
 every sequence weight 1 (i.i.d. samples), for max(epochs, ceil(--min-steps / batches per epoch)) \
 epochs. NLLs are mean per-site -log P(x_i | x_rest) on the held-out set, unweighted.\n\
 Output in DIR: sample_complexity.tsv (alpha, M, student_nll, teacher_nll, gap, precision_top_l, \
-train_seconds, epochs, steps), sample_complexity.png, sample_complexity.json (settings and rows).\n\
+train_seconds, epochs, steps), sample_complexity.png (and .svg with --svg), sample_complexity.json \
+(settings and rows).\n\
 precision_top_l: fraction of planted contacts among the top k predicted pairs with |i-j| >= 6, \
 k = min(L, planted contacts with |i-j| >= 6).")]
 pub struct SampleComplexityArgs {
@@ -64,21 +65,24 @@ pub struct SampleComplexityArgs {
     /// Held-out sequences.
     #[arg(long, default_value_t = 1000)]
     pub held_out: usize,
-    /// Student heads (default: the teacher's H).
+    /// Student heads [default: the teacher's H].
     #[arg(long)]
     pub student_heads: Option<usize>,
-    /// Student query/key dimension (default: the trainer's).
+    /// Student query/key dimension [default: as for `fadca predict`].
     #[arg(long)]
     pub head_dim: Option<usize>,
-    /// Minimum epochs per student (default: the trainer's).
+    /// Minimum epochs per student [default: as for `fadca predict`].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Minimum optimiser steps per student.
     #[arg(long, default_value_t = 300)]
     pub min_steps: usize,
-    /// CPU threads for libtorch and the sampler (default: all cores).
+    /// CPU threads for libtorch and the sampler [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Also write sample_complexity.svg beside sample_complexity.png.
+    #[arg(long)]
+    pub svg: bool,
     /// No per-point progress on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -135,7 +139,7 @@ fn run_sample_complexity(a: SampleComplexityArgs) -> anyhow::Result<()> {
         }
     })?;
     write_tsv(&a.output.join("sample_complexity.tsv"), &report.rows)?;
-    plot::write_png(&a.output.join("sample_complexity.png"), &report)?;
+    plot::write_png(&a.output.join("sample_complexity.png"), &report, a.svg)?;
     fadca::io::write_atomic(&a.output.join("sample_complexity.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &report)?;
         writeln!(w)?;

@@ -12,20 +12,41 @@ mod predict;
 mod score;
 mod simulate;
 
-/// Predict residue-residue contacts of a protein from a multiple sequence
-/// alignment of its family, with a single layer of factored self-attention
-/// trained as an inverse Potts model (pseudo-likelihood).
+/// One example per command, shown by `fadca --help`.
+const EXAMPLES: &str = "\
+Examples:
+  fadca inspect family.a3m                          what is read, L, M_eff, memory
+  fadca predict family.a3m --pdb 1abc.cif.gz        train, write predictions/family/, score
+  fadca contacts models/family.safetensors          the contact files again from a saved model
+  fadca score predictions/family/contacts.rr --pdb 1abc.pdb
+                                                    precision of any contact file
+  fadca batch families/ --jobs 2 -o out             many families, one summary table
+  fadca simulate -L 60 --seed 1 -o sim              a synthetic family with known contacts
+  fadca evaluate models/sim.safetensors sim/msa.fasta
+                                                    per-site NLL under a model (and its teacher)
+  fadca experiment sample-complexity -o sc          precision and NLL gap against M/L
+
+Each command's --help lists its flags and defaults.
+
+Exit codes: 0 done; 1 internal failure or I/O error while writing; 2 bad input or a refused run \
+(the message names the file and line or record, or the flag); 130 / 143 stopped by SIGINT / \
+SIGTERM, nothing half-written. `fadca batch`: 0 when every family succeeded, 2 when a family \
+failed for bad input, 1 when one failed otherwise.";
+
+/// Predict which residues of a protein touch from a multiple sequence
+/// alignment of its family.
+///
+/// fadca trains one layer of factored self-attention (or the full Potts
+/// model) by pseudo-likelihood, reads contact scores off the learned
+/// couplings and writes them as a ranked list, a CCMpred matrix, a CASP RR
+/// and an EVcouplings EC file; given a structure it scores them.
 #[derive(Debug, Parser)]
 #[command(
     name = "fadca",
     version,
     about,
-    long_about = None,
     propagate_version = true,
-    after_help = "Exit codes: 0 done; 1 internal failure or I/O error while writing; 2 bad input or a \
-refused run (the message names the file and line or record, or the flag); 130 / 143 stopped by \
-SIGINT / SIGTERM, nothing half-written. `fadca batch`: 0 when every family succeeded, 2 when a family \
-failed for bad input, 1 when one failed otherwise."
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -14,20 +14,25 @@ use fadca::predict::{
 use fadca::runtime::{configure_threads, default_threads};
 use fadca::structure::NativeSource;
 
-use super::common::{AlignmentArgs, StructureArgs, TrainingArgs};
+use super::common::{AlignmentArgs, ListArgs, StructureArgs, TrainingArgs};
 
 /// Arguments of `fadca predict`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Output, each file written atomically, summary.json last:\n  \
-DIR/contacts.tsv   i j score for every pair i<j, best first\n  \
-DIR/contacts.mat   LxL symmetric scores (CCMpred layout)\n  \
-DIR/contacts.rr    CASP RR with the query sequence, p = min-max scaled score\n  \
+DIR/contacts.tsv   i j score, best first (every pair i<j, or those with j-i >= --min-separation)\n  \
+DIR/contacts.mat   LxL symmetric scores (CCMpred layout), every pair\n  \
+DIR/contacts.rr    CASP RR: TARGET, AUTHOR, METHOD, the query sequence, i j 0 8 p with p the \
+min-max scaled score\n  \
+DIR/contacts.ec    plmc/EVcouplings EC file: i A_i j A_j 0 score, ordered by i then j\n  \
 DIR/couplings.npy  with --save-couplings: the raw trained asymmetric J[i][j][a][b] = J_ij(a,b), \
 float32 LxLx21x21, states ARNDCQEGHILKMFPSTWYV- (before symmetrising and gauging)\n  \
-DIR/score.json, DIR/contact_map.png   with --pdb or --contacts-true, as `fadca score` writes them\n  \
-DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings, device, precision\n  \
-MODEL              models/<name>.safetensors unless --model-out; `fadca contacts MODEL` re-extracts the contacts\n\
+DIR/score.json, DIR/contact_map.png   with --pdb or --native-contacts, as `fadca score` writes them \
+(contact_map.svg too with --svg)\n  \
+DIR/summary.json   inputs, counts, M_eff, hyper-parameters, loss curve, timings, device, the top 10 \
+pairs with |i-j| >= 6, precision\n  \
+MODEL              `fadca contacts MODEL` re-extracts the contacts from it\n\
+Precision counts the top-k pairs with |i-j| >= 6 whose residues both have a known distance.\n\
 DIR defaults to predictions/<name> (see --name). A prediction of another input is never replaced \
 without --force; one run writes into a folder at a time, and its files appear together at the \
 end (a failed or killed run leaves the previous ones as they were).\n\
@@ -36,54 +41,68 @@ The hyper-parameter defaults are the ones tuned on the DEV benchmark (README, do
 pub struct Args {
     /// Alignment file (FASTA/A2M, A3M, Stockholm, PSICOV .aln; optionally gzipped).
     pub msa: PathBuf,
-    /// Output folder (default: predictions/<name>).
-    #[arg(short, long, value_name = "DIR")]
-    pub output: Option<PathBuf>,
-    /// Family name used for the default output folder and model file. Default: the MSA file
-    /// name without .gz and its alignment extension; when that names no family (msa,
-    /// alignment, query, ...) the nearest folder above it that does (famA/msa.fasta -> famA;
-    /// T1/msas/uniref90_hits.sto -> T1_uniref90_hits).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Where to save the model (default: models/<name>.safetensors).
-    #[arg(long, value_name = "PATH")]
-    pub model_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub alignment: AlignmentArgs,
     #[command(flatten)]
     pub training: TrainingArgs,
-    /// CPU threads for training (fused kernels and libtorch) and the weights (default: all cores).
-    #[arg(long, value_name = "N", help_heading = "Training")]
-    pub threads: Option<usize>,
+    /// Output folder [default: predictions/<name>].
+    #[arg(short, long, value_name = "DIR", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+    /// Family name: names the default output folder and model file, and is the TARGET of
+    /// contacts.rr and the title of contact_map.png [default: the MSA file name without .gz and
+    /// its alignment extension; when that names no family (msa, alignment, query, ...) the
+    /// nearest folder above it that does: famA/msa.fasta -> famA, T1/msas/uniref90_hits.sto ->
+    /// T1_uniref90_hits].
+    #[arg(long, help_heading = "Output")]
+    pub name: Option<String>,
+    /// Where to save the model [default: models/<name>.safetensors].
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub model_out: Option<PathBuf>,
     /// Also write the trained couplings as DIR/couplings.npy (float32 LxLx21x21, can be large:
     /// 1764 L^2 bytes).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub save_couplings: bool,
+    #[command(flatten)]
+    pub lists: ListArgs,
+    /// Also write contact_map.svg beside contact_map.png.
+    #[arg(long, help_heading = "Output")]
+    pub svg: bool,
+    /// No progress output on stderr.
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+    /// Replace the prediction in the output folder (and the model file) even when it was made
+    /// from another input. Without it such a run is refused, so that two alignments with the
+    /// same default name never overwrite each other's results; re-running the same input
+    /// replaces its own results either way.
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
     /// Score against a structure (PDB or mmCIF, optionally gzipped): writes score.json and
     /// contact_map.png and adds the precision table to summary.json.
     #[arg(
         long,
         value_name = "FILE",
         help_heading = "Scoring",
-        conflicts_with = "contacts_true"
+        conflicts_with = "native_contacts"
     )]
     pub pdb: Option<PathBuf>,
-    /// Chain of the structure (default: the first chain with amino acids).
+    /// Chain of the structure [default: the first chain with amino acids].
     #[arg(long, requires = "pdb", help_heading = "Scoring")]
     pub chain: Option<String>,
+    /// Score against a list of native contacts (`i j` per line, 1-based, as `fadca simulate`
+    /// writes); every other pair counts as a non-contact.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Scoring",
+        alias = "contacts-true"
+    )]
+    pub native_contacts: Option<PathBuf>,
     #[command(flatten)]
     pub structure: StructureArgs,
-    /// Score against a list of true contacts (`i j` per line, 1-based, as `fadca simulate`
-    /// writes); every other pair counts as a non-contact.
-    #[arg(long, value_name = "FILE", help_heading = "Scoring")]
-    pub contacts_true: Option<PathBuf>,
-    /// Replace the prediction in the output folder (and the model file) even when it was made
-    /// from another input. Without it such a run is refused, so that two alignments with the
-    /// same default name never overwrite each other's results; re-running the same input
-    /// replaces its own results either way.
-    #[arg(long)]
-    pub force: bool,
-    /// No progress output on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// CPU threads for training (fused kernels and libtorch) and the weights [default: all
+    /// cores].
+    #[arg(long, value_name = "N", help_heading = "Resources")]
+    pub threads: Option<usize>,
     /// Refuse to train when the estimated peak memory is above SIZE (e.g. 8G, 512M; binary
     /// units) [default: the available memory: MemAvailable on the CPU, free GPU memory on CUDA].
     #[arg(long, value_name = "SIZE", help_heading = "Resources")]
@@ -92,8 +111,6 @@ pub struct Args {
     /// (seeded by --seed; the query is always kept), then re-weighted [default: all].
     #[arg(long, value_name = "N", help_heading = "Resources")]
     pub max_seqs: Option<usize>,
-    #[command(flatten)]
-    pub alignment: AlignmentArgs,
 }
 
 /// Progress on stderr: an indicatif bar over the optimiser steps on a
@@ -191,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     configure_threads(threads)?;
     args.structure
         .check_given_with(args.pdb.is_some(), "--pdb")?;
-    let native = match (&args.pdb, &args.contacts_true) {
+    let native = match (&args.pdb, &args.native_contacts) {
         (Some(pdb), _) => Some(args.structure.source(pdb.clone(), args.chain.clone())),
         (None, Some(list)) => Some(NativeSource::Contacts { path: list.clone() }),
         (None, None) => None,
@@ -214,6 +231,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         save_couplings: args.save_couplings,
         native,
         force_mapping: args.structure.force_mapping,
+        lists: args.lists.options(),
+        svg: args.svg,
         force: args.force,
     };
     let limits = Limits {

@@ -1,12 +1,14 @@
 //! `fadca score`: precision of a contact prediction against a structure or a
 //! list of known contacts; prints the precision table, writes `score.json` and
-//! `contact_map.png`.
+//! `contact_map.png` into a folder of their own (`<prediction>.score/` by
+//! default), never over existing files unless `--force`.
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use fadca::alignment::{Format, ReadOptions, read_alignment};
-use fadca::contacts::{ContactFormat, read_prediction, read_prediction_as};
+use fadca::contacts::{ContactFormat, ContactReadOptions, read_contact_file};
 use fadca::input_error;
+use fadca::predict::files;
 use fadca::score::{score_against_structure, write_score_outputs};
 use fadca::structure::NativeSource;
 
@@ -15,48 +17,77 @@ use super::common::StructureArgs;
 /// Arguments of `fadca score`.
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("native").required(true).args(["pdb", "contacts"])),
-    after_help = "Output: score.json (precision.<all|short|medium|long>.<L|L/2|L/5|L/10>, mapping \
-statistics, native contact counts) and contact_map.png are written to -o DIR; by default to the \
-prediction folder, or, for a prediction file, to the folder that holds it.\n\
+    group(clap::ArgGroup::new("native").required(true).args(["pdb", "native_contacts"])),
+    after_help = "Residue numbers: an RR file that carries the query sequence numbers the residues \
+itself; a fadca prediction folder records its alignment in summary.json; any other file needs \
+--msa.\n\
+Output: score.json (precision.<all|short|medium|long>.<L|L/2|L/5|L/10>, mapping statistics, \
+native contact counts) and contact_map.png (contact_map.svg too with --svg), in -o DIR or, by \
+default, in a new folder beside the prediction named after it plus .score (predictions/x.score/, \
+c.rr.score/). Existing files there are not overwritten unless --force.\n\
 Precision: top-k pairs (k = max(1, floor(L/x))) of each separation class (short 6-11, medium \
 12-23, long >=24, all >=6) among pairs whose two residues have a known distance, ranked by score \
-(ties by i, then j)."
+(ties by i, then j).\n\
+Example: fadca score predictions/family/contacts.rr --pdb 1abc.cif.gz --chain A"
 )]
 pub struct Args {
     /// Contact prediction: a fadca prediction folder (contacts.tsv + summary.json) or a file
     /// (fadca contacts.tsv, CCMpred .mat, CASP RR, plmc/EVcouplings EC; optionally gzipped;
     /// the format is detected from content).
     pub prediction: PathBuf,
+    /// Prediction file format [default: detected from content].
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub format: Option<ContactFormat>,
+    /// Which model of a CASP RR file with several MODEL blocks to score (1 = the first block).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Input")]
+    pub model_index: u64,
     /// The alignment the prediction was made from: its first sequence (over the columns where it
-    /// has no gap) numbers the residues 1..L. May be omitted for a fadca prediction folder
-    /// (taken from its summary.json).
-    #[arg(long)]
+    /// has no gap) numbers the residues 1..L. Not needed for an RR file that carries the query
+    /// sequence, nor for a fadca prediction folder (taken from its summary.json).
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub msa: Option<PathBuf>,
-    /// Force the alignment format (default: detected from content).
-    #[arg(long, value_enum)]
+    /// Alignment format [default: detected from content].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        requires = "msa",
+        help_heading = "Input"
+    )]
     pub msa_format: Option<Format>,
     /// The prediction was made keeping the columns where the query has a gap.
-    #[arg(long)]
+    #[arg(long, requires = "msa", help_heading = "Input")]
     pub keep_query_gaps: bool,
-    /// Force the prediction file format (default: detected from content).
-    #[arg(long, value_enum)]
-    pub format: Option<ContactFormat>,
     /// Known structure: PDB or mmCIF, optionally gzipped.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Scoring")]
     pub pdb: Option<PathBuf>,
-    /// Chain of the structure (default: the first chain with amino acids).
-    #[arg(long, requires = "pdb")]
+    /// Chain of the structure [default: the first chain with amino acids].
+    #[arg(long, requires = "pdb", help_heading = "Scoring")]
     pub chain: Option<String>,
-    /// Known contacts as a list: `i j` per line (1-based; `#` comments; extra columns and a
+    /// Native contacts as a list: `i j` per line (1-based; `#` comments; extra columns and a
     /// header line starting with `i` are ignored). All other pairs count as non-contacts.
-    #[arg(long)]
-    pub contacts: Option<PathBuf>,
+    #[arg(
+        long,
+        value_name = "FILE",
+        alias = "contacts",
+        help_heading = "Scoring"
+    )]
+    pub native_contacts: Option<PathBuf>,
     #[command(flatten)]
     pub structure: StructureArgs,
-    /// Output folder for score.json and contact_map.png.
-    #[arg(short, long)]
+    /// Output folder for score.json and contact_map.png [default: <PREDICTION>.score].
+    #[arg(short, long, value_name = "DIR", help_heading = "Output")]
     pub output: Option<PathBuf>,
+    /// Overwrite score.json and contact_map.png (.svg) where they exist.
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
+    /// Also write contact_map.svg beside contact_map.png.
+    #[arg(long, help_heading = "Output")]
+    pub svg: bool,
+    /// Family name in the contact map's title [default: the RR file's TARGET, else the
+    /// prediction folder's name, else the file name without extension].
+    #[arg(long, help_heading = "Output")]
+    pub name: Option<String>,
 }
 
 /// The alignment recorded in a fadca prediction folder's `summary.json`
@@ -93,74 +124,173 @@ fn msa_from_summary(dir: &Path) -> anyhow::Result<(PathBuf, ReadOptions)> {
     Ok((msa_path, options))
 }
 
+/// The default output folder: the prediction's path with `.score` added
+/// to its name (`predictions/x` → `predictions/x.score`).
+fn default_output(prediction: &Path) -> PathBuf {
+    let absolute;
+    let path = match prediction.file_name() {
+        Some(_) => prediction,
+        None => {
+            absolute = std::fs::canonicalize(prediction).unwrap_or_else(|_| prediction.into());
+            &absolute
+        }
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "prediction".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!("{name}.score"))
+}
+
+/// The family name of the contact map's title (see `--name`): fadca's own
+/// files (`contacts.*`) and folders are named after the family.
+fn figure_name(args: &Args, target: Option<&str>) -> String {
+    if let Some(name) = args.name.as_deref().or(target) {
+        return name.to_string();
+    }
+    let path = &args.prediction;
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = if path.is_dir() {
+        file_name(path)
+    } else if file_name(path).is_some_and(|n| n.starts_with("contacts.")) {
+        path.parent().and_then(file_name)
+    } else {
+        file_name(path).map(|n| n.split('.').next().unwrap_or_default().to_string())
+    };
+    name.filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "prediction".into())
+}
+
+/// Refuses to overwrite `files` in `dir` without `--force`.
+fn check_overwrite(dir: &Path, files: &[&str], force: bool) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    let existing: Vec<String> = files
+        .iter()
+        .filter(|f| dir.join(f).exists())
+        .map(|f| dir.join(f).display().to_string())
+        .collect();
+    if existing.is_empty() {
+        Ok(())
+    } else {
+        Err(input_error(format!(
+            "{} already exist{}; give --force to overwrite, or -o DIR for another folder",
+            existing.join(" and "),
+            if existing.len() == 1 { "s" } else { "" }
+        )))
+    }
+}
+
 /// Runs `fadca score`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.structure
         .check_given_with(args.pdb.is_some(), "--pdb")?;
     let is_folder = args.prediction.is_dir();
     let prediction_file = if is_folder {
-        args.prediction.join("contacts.tsv")
+        args.prediction.join(files::CONTACTS_TSV)
     } else {
         args.prediction.clone()
     };
-    let (msa_path, options) = match &args.msa {
-        Some(p) => (
+    let out_dir = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.prediction));
+    let mut outputs = vec![files::SCORE_JSON, files::CONTACT_MAP_PNG];
+    if args.svg {
+        outputs.push(files::CONTACT_MAP_SVG);
+    }
+    check_overwrite(&out_dir, &outputs, args.force)?;
+
+    let msa = match &args.msa {
+        Some(p) => Some((
             p.clone(),
             ReadOptions {
                 format: args.msa_format,
                 keep_query_gaps: args.keep_query_gaps,
                 ..ReadOptions::default()
             },
-        ),
-        None if is_folder => msa_from_summary(&args.prediction)?,
-        None => {
+        )),
+        None if is_folder => Some(msa_from_summary(&args.prediction)?),
+        None => None,
+    };
+    let alignment = msa
+        .as_ref()
+        .map(|(path, options)| read_alignment(path, options))
+        .transpose()?;
+    let read_options = ContactReadOptions {
+        format: args.format,
+        expected_length: alignment.as_ref().map(|a| a.query_sequence.len()),
+        rr_model: args.model_index as usize,
+    };
+    let file = read_contact_file(&prediction_file, &read_options)?;
+    let query = match (&alignment, &file.sequence) {
+        (Some(a), _) => a.query_sequence.clone(),
+        (None, Some(sequence)) => sequence.clone(),
+        (None, None) => {
             return Err(input_error(format!(
-                "{}: --msa is needed to number the residues (only a fadca prediction folder records its alignment)",
-                args.prediction.display()
+                "{}: this {} file does not carry the query sequence; give the alignment with --msa \
+to number the residues",
+                prediction_file.display(),
+                file.format
             )));
         }
     };
-    let alignment = read_alignment(&msa_path, &options)?;
-    let query = &alignment.query_sequence;
-    let length = query.len();
-    let prediction = match args.format {
-        Some(f) => read_prediction_as(&prediction_file, f, Some(length))?,
-        None => read_prediction(&prediction_file, Some(length))?,
-    };
-    let source = match (&args.pdb, &args.contacts) {
+    let source = match (&args.pdb, &args.native_contacts) {
         (Some(pdb), _) => args.structure.source(pdb.clone(), args.chain.clone()),
         (None, Some(list)) => NativeSource::Contacts { path: list.clone() },
-        (None, None) => return Err(input_error("give --pdb FILE or --contacts FILE")),
+        (None, None) => return Err(input_error("give --pdb FILE or --native-contacts FILE")),
     };
-    let mut report =
-        score_against_structure(query, &prediction, &source, args.structure.force_mapping)?;
+    let mut report = score_against_structure(
+        &query,
+        &file.prediction,
+        &source,
+        args.structure.force_mapping,
+    )?;
     report.native_sha256 = Some(fadca::io::sha256_file(source.path())?);
-    report.inputs.insert(
-        "prediction".into(),
-        serde_json::json!({ "path": prediction_file.display().to_string() }),
-    );
+    let mut prediction_entry = serde_json::json!({ "path": prediction_file.display().to_string() });
+    if file.format == ContactFormat::CaspRr {
+        prediction_entry["rr_model"] = serde_json::json!(args.model_index);
+    }
+    report.inputs.insert("prediction".into(), prediction_entry);
     report.inputs.insert(
         "msa".into(),
-        serde_json::json!({
-            "path": msa_path.display().to_string(),
-            "keep_query_gaps": options.keep_query_gaps,
-            "query": alignment.query_name(),
-        }),
-    );
-    let out_dir = match &args.output {
-        Some(d) => d.clone(),
-        None if is_folder => args.prediction.clone(),
-        None => match args.prediction.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
+        match (&msa, &alignment) {
+            (Some((path, options)), Some(a)) => serde_json::json!({
+                "path": path.display().to_string(),
+                "keep_query_gaps": options.keep_query_gaps,
+                "query": a.query_name(),
+            }),
+            _ => serde_json::json!({ "path": null, "query_from": "the RR file's sequence" }),
         },
-    };
-    print!("{}", report.render());
-    write_score_outputs(&out_dir, &report, &prediction)?;
-    println!(
-        "wrote {} and {}",
-        out_dir.join("score.json").display(),
-        out_dir.join("contact_map.png").display()
     );
+    print!("{}", report.render());
+    let name = figure_name(&args, file.target.as_deref());
+    let written = write_score_outputs(&out_dir, &report, &file.prediction, &name, args.svg)?;
+    let paths: Vec<String> = written
+        .iter()
+        .map(|f| out_dir.join(f).display().to_string())
+        .collect();
+    println!("wrote {}", paths.join(", "));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_adds_score_to_the_name() {
+        assert_eq!(
+            default_output(Path::new("predictions/x")),
+            PathBuf::from("predictions/x.score")
+        );
+        assert_eq!(
+            default_output(Path::new("predictions/x/")),
+            PathBuf::from("predictions/x.score")
+        );
+        assert_eq!(
+            default_output(Path::new("c.rr")),
+            PathBuf::from("c.rr.score")
+        );
+    }
 }

@@ -63,7 +63,7 @@ pub struct Args {
     #[arg(long = "coupling-strength", short = 'b', default_value_t = simulate::DEFAULT_BETA)]
     pub beta: f64,
     /// Contact distance cutoff in Å. FCC distance shells are 3.8, 5.37, 6.58, 7.6 Å,
-    /// so 4 keeps nearest neighbours only, 6 (default) two shells, 7 three.
+    /// so 4 keeps nearest neighbours only, 6 two shells, 7 three.
     #[arg(long, default_value_t = simulate::DEFAULT_CUTOFF)]
     pub cutoff: f64,
     /// Minimum sequence separation j − i of a planted contact.

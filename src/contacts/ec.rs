@@ -2,8 +2,47 @@
 //! `i A_i j A_j fn cn` (spaces, or commas with a header naming the columns).
 //! The APC-corrected `cn` column is the score; residue numbers are taken as
 //! query numbers (run plmc with the query as focus sequence and region
-//! start 1). fadca does not write this format.
+//! start 1). fadca writes `contacts.ec` in plmc's layout ([`write_ec`]).
+use std::path::Path;
+
+use super::Prediction;
 use super::pairs::{PairReader, data_lines, tokens};
+use crate::io::write_atomic;
+
+/// Writes an EC file in plmc's layout, which EVcouplings' readers load:
+/// one line `i A_i j A_j 0 score` per pair, ordered by `i` then `j`
+/// (1-based query numbering, `i < j`), `A_i` the query letter at `i` (`-`
+/// for a gap column of `--keep-query-gaps`, `X` without a sequence), the
+/// `fn` column 0 and the contact score (fadca's APC score, Rust's shortest
+/// exact representation) in the `cn` column. No header, as plmc writes it.
+pub fn write_ec(
+    path: &Path,
+    prediction: &Prediction,
+    sequence: Option<&str>,
+) -> anyhow::Result<()> {
+    let letters: Vec<char> = sequence.map(|s| s.chars().collect()).unwrap_or_default();
+    let letter = |k: usize| match letters.get(k - 1) {
+        Some(c) if c.is_ascii_alphabetic() => c.to_ascii_uppercase(),
+        Some(_) => '-',
+        None => 'X',
+    };
+    let mut pairs = prediction.pairs.clone();
+    pairs.sort_by_key(|p| (p.i, p.j));
+    write_atomic(path, |w| {
+        for p in &pairs {
+            writeln!(
+                w,
+                "{} {} {} {} 0 {}",
+                p.i,
+                letter(p.i),
+                p.j,
+                letter(p.j),
+                p.score
+            )?;
+        }
+        Ok(())
+    })
+}
 
 /// Reads the EC lines of `text` into `reader`. A line whose first word is
 /// `i` is a header: it must name columns `i`, `j` and `cn`, whose positions
@@ -38,9 +77,26 @@ pub(super) fn parse(text: &str, reader: &mut PairReader) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use super::*;
+    use crate::contacts::tests::example;
+    use crate::contacts::{
+        ContactFormat, ScoredPair, detect_format, parse_prediction, read_prediction,
+    };
 
-    use crate::contacts::{ContactFormat, ScoredPair, detect_format, parse_prediction};
+    #[test]
+    fn ec_writes_plmc_layout_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.ec");
+        write_ec(&path, &example(), Some("AC-EF")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "1 A 2 C 0 0.5\n1 A 5 F 0 2.25\n2 C 4 E 0 -0.125\n3 - 5 F 0 0.5\n"
+        );
+        assert_eq!(detect_format(&text), Some(ContactFormat::Plmc));
+        let back = read_prediction(&path, Some(5)).unwrap();
+        assert_eq!(back.ranked(), example().ranked());
+    }
 
     #[test]
     fn ec_uses_cn_column_and_header() {

@@ -5,15 +5,18 @@
 //! |---|---|---|---|
 //! | [`ContactFormat::Fadca`] | fadca `contacts.tsv` | header `i\tj\tscore`, one pair per line | `tsv` |
 //! | [`ContactFormat::Ccmpred`] | CCMpred `.mat`, fadca `contacts.mat` | L lines of L scores (tabs or spaces) | `mat` |
-//! | [`ContactFormat::CaspRr`] | CASP RR, fadca `contacts.rr` | `PFRMAT RR`, sequence lines, `i j d1 d2 p` (or `i j p`), `END` | `rr` |
-//! | [`ContactFormat::Plmc`] | plmc / EVcouplings EC files | `i A_i j A_j fn cn` (the `cn` column is used) | `ec` |
+//! | [`ContactFormat::CaspRr`] | CASP RR, fadca `contacts.rr` | `PFRMAT RR`, header records, `MODEL n`, sequence lines, `i j d1 d2 p` (or `i j p`), `ENDMDL`, `END` | `rr` |
+//! | [`ContactFormat::Plmc`] | plmc / EVcouplings EC files, fadca `contacts.ec` | `i A_i j A_j fn cn` (the `cn` column is used) | `ec` |
 //!
 //! Residue numbers are 1-based along the query. Pairs are stored with `i < j`;
 //! a file listing `j i` is read as `i j`. When a pair occurs twice, the higher
 //! score is kept. A CCMpred matrix is read from its upper triangle (row `i`,
 //! column `j > i`). plmc/EVcouplings EC files are read with their APC-corrected
 //! `cn` column as the score; their residue numbers are taken as query numbers
-//! (run plmc with the query as focus sequence and region start 1).
+//! (run plmc with the query as focus sequence and region start 1). A CASP
+//! RR file with several models is read from its first model unless another
+//! is asked for ([`ContactReadOptions::rr_model`]); its sequence, when it
+//! has one, comes back with the prediction ([`ContactFile::sequence`]).
 //!
 //! This module holds the prediction, its ranking and the separation classes;
 //! one submodule per format holds its reader (and its writer, where fadca
@@ -27,7 +30,7 @@ use ndarray::Array2;
 use crate::couplings::model_contact_scores;
 use crate::error::InputError;
 use crate::io::read_bytes;
-use crate::model::Model;
+use crate::model::{Model, ModelKind};
 
 mod detect;
 mod ec;
@@ -37,9 +40,10 @@ mod rr;
 mod tsv;
 
 pub use detect::detect_format;
+pub use ec::write_ec;
 pub use mat::write_mat;
 pub use pairs::MAX_RESIDUE;
-pub use rr::{rr_probabilities, write_rr};
+pub use rr::{RR_DECIMALS, RrHeader, rr_probabilities, write_rr};
 pub use tsv::write_tsv;
 
 /// One scored residue pair, 1-based, `i < j`.
@@ -119,6 +123,20 @@ impl Prediction {
         let mut pairs = self.pairs.clone();
         pairs.sort_by(rank_order);
         pairs
+    }
+
+    /// The same prediction without the pairs closer than `min_separation`
+    /// along the sequence (`j − i < min_separation`).
+    pub fn with_min_separation(&self, min_separation: usize) -> Prediction {
+        Prediction {
+            length: self.length,
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|p| p.separation() >= min_separation)
+                .copied()
+                .collect(),
+        }
     }
 
     /// The `k` best pairs whose separation `j - i` is at least `min_sep` and,
@@ -202,22 +220,84 @@ pub mod files {
     pub const CONTACTS_MAT: &str = "contacts.mat";
     /// CASP RR.
     pub const CONTACTS_RR: &str = "contacts.rr";
+    /// plmc / EVcouplings EC file.
+    pub const CONTACTS_EC: &str = "contacts.ec";
 }
 
-/// Writes `contacts.tsv`, `contacts.mat` and `contacts.rr` (with `sequence`
-/// when known) into `dir`; returns the file names.
+/// Default of [`ListOptions::min_separation`]: every pair `i < j`.
+pub const DEFAULT_MIN_SEPARATION: usize = 1;
+/// Default of [`ListOptions::rr_author`].
+pub const DEFAULT_RR_AUTHOR: &str = "fadca";
+
+/// How the contact lists (`contacts.tsv`, `contacts.rr`, `contacts.ec`)
+/// are written; `contacts.mat` always holds every pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListOptions {
+    /// Pairs with `j − i` below this are left out of the lists
+    /// ([`DEFAULT_MIN_SEPARATION`]: none).
+    pub min_separation: usize,
+    /// The `AUTHOR` record of `contacts.rr` ([`DEFAULT_RR_AUTHOR`]).
+    pub rr_author: String,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            min_separation: DEFAULT_MIN_SEPARATION,
+            rr_author: DEFAULT_RR_AUTHOR.into(),
+        }
+    }
+}
+
+/// What the contact files record about where a prediction comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Provenance<'a> {
+    /// The family name (`TARGET` of `contacts.rr`).
+    pub target: &'a str,
+    /// The model that made the prediction (`METHOD` of `contacts.rr`).
+    pub model: ModelKind,
+    /// The query sequence (residues 1..L), when known.
+    pub sequence: Option<&'a str>,
+}
+
+/// The `METHOD` line of `contacts.rr`: program, version, model and score.
+pub fn rr_method(model: ModelKind) -> String {
+    let name = match model {
+        ModelKind::Factored => "factored self-attention",
+        ModelKind::Potts => "full Potts model",
+    };
+    format!(
+        "fadca {}, {name} trained by pseudo-likelihood; p = APC-corrected coupling norm, min-max scaled",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Writes `contacts.tsv`, `contacts.mat`, `contacts.rr` and `contacts.ec`
+/// into `dir` (the lists without the pairs closer than
+/// `options.min_separation`); returns the file names.
 pub fn write_contact_files(
     dir: &Path,
     prediction: &Prediction,
-    sequence: Option<&str>,
+    provenance: &Provenance,
+    options: &ListOptions,
 ) -> anyhow::Result<Vec<String>> {
-    write_tsv(&dir.join(files::CONTACTS_TSV), prediction)?;
+    let listed = prediction.with_min_separation(options.min_separation);
+    let method = rr_method(provenance.model);
+    let header = RrHeader {
+        target: provenance.target,
+        author: &options.rr_author,
+        method: &method,
+        sequence: provenance.sequence,
+    };
+    write_tsv(&dir.join(files::CONTACTS_TSV), &listed)?;
     write_mat(&dir.join(files::CONTACTS_MAT), prediction)?;
-    write_rr(&dir.join(files::CONTACTS_RR), prediction, sequence)?;
+    write_rr(&dir.join(files::CONTACTS_RR), &listed, &header)?;
+    write_ec(&dir.join(files::CONTACTS_EC), &listed, provenance.sequence)?;
     Ok(vec![
         files::CONTACTS_TSV.into(),
         files::CONTACTS_MAT.into(),
         files::CONTACTS_RR.into(),
+        files::CONTACTS_EC.into(),
     ])
 }
 
@@ -257,46 +337,110 @@ pub(crate) fn read_text(path: &Path) -> anyhow::Result<String> {
         .map_err(|_| InputError::in_file("", path, "not a text file (invalid UTF-8)").into())
 }
 
-/// Reads a contact-score file of any supported format (detected from content,
-/// see [`detect_format`]). With `expected_length` (the query length L) every
-/// residue number must be ≤ L and a matrix or RR sequence must have length L.
-pub fn read_prediction(path: &Path, expected_length: Option<usize>) -> anyhow::Result<Prediction> {
-    let text = read_text(path)?;
-    let format = detect_format(&text).ok_or_else(|| {
-        InputError::in_file(
-            "",
-            path,
-            "cannot tell the contact file format (expected fadca tsv, CCMpred matrix, CASP RR or plmc EC)",
-        )
-    })?;
-    parse_prediction(&text, format, path, expected_length)
+/// How to read a contact file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactReadOptions {
+    /// The format; `None`: detected from content ([`detect_format`]).
+    pub format: Option<ContactFormat>,
+    /// The query length L, when known: every residue number must be ≤ L and
+    /// a matrix or RR sequence must have length L.
+    pub expected_length: Option<usize>,
+    /// Which model of a CASP RR file to read (1-based, in file order).
+    pub rr_model: usize,
 }
 
-/// Reads a contact-score file in the given format.
-pub fn read_prediction_as(
+impl Default for ContactReadOptions {
+    fn default() -> Self {
+        ContactReadOptions {
+            format: None,
+            expected_length: None,
+            rr_model: 1,
+        }
+    }
+}
+
+/// A contact file read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactFile {
+    /// The scores.
+    pub prediction: Prediction,
+    /// The format it was read as.
+    pub format: ContactFormat,
+    /// The query sequence the file carries (CASP RR), upper case.
+    pub sequence: Option<String>,
+    /// The target it names (the `TARGET` of a CASP RR file).
+    pub target: Option<String>,
+}
+
+/// Reads a contact file (gzipped or not) as `options` say.
+pub fn read_contact_file(path: &Path, options: &ContactReadOptions) -> anyhow::Result<ContactFile> {
+    parse_contact_file(&read_text(path)?, path, options)
+}
+
+/// Parses contact-file text as `options` say; `path` is only used in messages.
+pub fn parse_contact_file(
+    text: &str,
     path: &Path,
-    format: ContactFormat,
-    expected_length: Option<usize>,
-) -> anyhow::Result<Prediction> {
-    let text = read_text(path)?;
-    parse_prediction(&text, format, path, expected_length)
+    options: &ContactReadOptions,
+) -> anyhow::Result<ContactFile> {
+    let format = match options.format {
+        Some(f) => f,
+        None => detect_format(text).ok_or_else(|| {
+            InputError::in_file(
+                "",
+                path,
+                "cannot tell the contact file format (expected fadca tsv, CCMpred matrix, CASP RR or plmc EC)",
+            )
+        })?,
+    };
+    let expected_length = options.expected_length;
+    let mut reader = pairs::PairReader::new(path, expected_length);
+    let mut info = rr::RrInfo::default();
+    match format {
+        ContactFormat::Fadca => tsv::parse(text, &mut reader)?,
+        ContactFormat::Ccmpred => {
+            return Ok(ContactFile {
+                prediction: mat::parse(text, path, expected_length)?,
+                format,
+                sequence: None,
+                target: None,
+            });
+        }
+        ContactFormat::CaspRr => info = rr::parse(text, &mut reader, options.rr_model)?,
+        ContactFormat::Plmc => ec::parse(text, &mut reader)?,
+    }
+    Ok(ContactFile {
+        prediction: reader.finish(),
+        format,
+        sequence: info.sequence,
+        target: info.target,
+    })
 }
 
-/// Parses contact-file text; `path` is only used in messages.
+/// Reads a contact-score file of any supported format (detected from
+/// content, the first model of an RR file); see [`ContactReadOptions`].
+pub fn read_prediction(path: &Path, expected_length: Option<usize>) -> anyhow::Result<Prediction> {
+    let options = ContactReadOptions {
+        expected_length,
+        ..ContactReadOptions::default()
+    };
+    Ok(read_contact_file(path, &options)?.prediction)
+}
+
+/// Parses contact-file text in the given format (the first model of an RR
+/// file); `path` is only used in messages.
 pub fn parse_prediction(
     text: &str,
     format: ContactFormat,
     path: &Path,
     expected_length: Option<usize>,
 ) -> anyhow::Result<Prediction> {
-    let mut reader = pairs::PairReader::new(path, expected_length);
-    match format {
-        ContactFormat::Fadca => tsv::parse(text, &mut reader)?,
-        ContactFormat::Ccmpred => return mat::parse(text, path, expected_length),
-        ContactFormat::CaspRr => rr::parse(text, &mut reader)?,
-        ContactFormat::Plmc => ec::parse(text, &mut reader)?,
-    }
-    Ok(reader.finish())
+    let options = ContactReadOptions {
+        format: Some(format),
+        expected_length,
+        ..ContactReadOptions::default()
+    };
+    Ok(parse_contact_file(text, path, &options)?.prediction)
 }
 
 #[cfg(test)]

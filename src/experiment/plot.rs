@@ -1,6 +1,6 @@
 //! `sample_complexity.png` of a [`SampleComplexityReport`]: the report's
 //! numbers as the plain data that [`crate::plot::sample_complexity`] draws.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::SampleComplexityReport;
 use crate::plot::sample_complexity;
@@ -35,7 +35,12 @@ pub fn figure(report: &SampleComplexityReport) -> SampleComplexityFigure {
     }
 }
 
-/// Writes the figure of `report` as PNG (atomically).
-pub fn write_png(path: &Path, report: &SampleComplexityReport) -> anyhow::Result<()> {
-    sample_complexity::write_png(path, &figure(report))
+/// Writes the figure of `report` as PNG and, when `svg`, as SVG beside it
+/// (atomically); returns the paths written.
+pub fn write_png(
+    path: &Path,
+    report: &SampleComplexityReport,
+    svg: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    sample_complexity::write_png(path, &figure(report), svg)
 }

@@ -57,7 +57,7 @@ pub fn plmc_lambda_scale(l: usize, meff: f64) -> f64 {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
-    /// Full pseudo-likelihood: every site predicted from all the others (the SPEC's objective).
+    /// Full pseudo-likelihood: every site predicted from all the others (the default).
     Pll,
     /// Masked language model: each site masked independently with probability
     /// `mask_prob`, masked sites predicted from the unmasked rest.

@@ -1,20 +1,21 @@
 //! `sample_complexity.png` of `fadca experiment sample-complexity`: two
 //! panels against α = M / L on a log axis — left the held-out conditional
-//! log-likelihood gap of the student to the teacher (nats per site), right
-//! the top-L precision of the planted contacts. The experiment builds the
+//! log-likelihood gap of the student to the teacher (nats per site, with
+//! the teacher's level 0 as a reference line), right the top-L precision of
+//! the planted contacts (with the perfect 1). The experiment builds the
 //! [`SampleComplexityFigure`] from its report.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::canvas::{BLACK, Canvas, Rgb, Text, write_rgb_png};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::palette::{self, BLUE, VERMILLION};
+use super::{Drawn, Figure, draw_centred, font, log_tick_label, write_figure};
 
 /// Image width in pixels.
 pub const WIDTH: u32 = 1200;
 /// Image height in pixels.
 pub const HEIGHT: u32 = 560;
-
-const GRID: Rgb = [225, 225, 225];
-const LINE: Rgb = [31, 90, 200];
-const LINE2: Rgb = [200, 80, 30];
 
 /// One training-set size: a point on each panel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,225 +54,202 @@ pub struct SampleComplexityFigure {
     pub precision_k: usize,
 }
 
-/// A "nice" tick step for a range of `span` with about 5 ticks.
-fn nice_step(span: f64) -> f64 {
-    let raw = (span / 5.0).max(1e-12);
-    let mag = 10f64.powf(raw.log10().floor());
-    let f = raw / mag;
-    let nice = if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 2.5 {
-        2.5
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    nice * mag
+/// One panel: a curve against α.
+struct Panel<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    points: Vec<(f64, f64)>,
+    y_range: (f64, f64),
+    reference: f64,
+    color: RGBColor,
 }
 
-/// Formats a tick label without useless digits.
-fn label(v: f64, step: f64) -> String {
-    let decimals = if step >= 1.0 {
-        0
-    } else {
-        (-step.log10().floor()) as usize
-            + usize::from((step * 10f64.powf(-step.log10().floor())).fract() > 1e-9)
-    };
-    format!("{v:.decimals$}")
-}
-
-struct Panel {
-    x0: f32,
-    y0: f32,
-    w: f32,
-    h: f32,
-    lx: (f64, f64),
-    y: (f64, f64),
-}
-
-impl Panel {
-    fn px(&self, alpha: f64) -> f32 {
-        self.x0 + ((alpha.log10() - self.lx.0) / (self.lx.1 - self.lx.0)) as f32 * self.w
-    }
-    fn py(&self, v: f64) -> f32 {
-        self.y0 + self.h - ((v - self.y.0) / (self.y.1 - self.y.0)) as f32 * self.h
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn draw_panel(
-    c: &mut Canvas,
-    text: &Text,
-    p: &Panel,
-    points: &[(f64, f64)],
-    color: Rgb,
-    title: &str,
-    ylabel: &str,
-    reference: Option<f64>,
-) {
-    // Grid and ticks: decades and their 2..9 multiples on x, nice steps on y.
-    let (d0, d1) = (p.lx.0.floor() as i32, p.lx.1.ceil() as i32);
-    for d in d0..=d1 {
-        for m in 1..10 {
-            let a = m as f64 * 10f64.powi(d);
-            let l = a.log10();
-            if l < p.lx.0 - 1e-9 || l > p.lx.1 + 1e-9 {
-                continue;
-            }
-            let x = p.px(a);
-            if m == 1 {
-                c.vline(x, p.y0, p.y0 + p.h, GRID);
-                c.vline(x, p.y0 + p.h, p.y0 + p.h + 7.0, BLACK);
-                text.draw(c, &label(a, a), x, p.y0 + p.h + 24.0, 15.0, 0.5, BLACK);
-            } else {
-                c.vline(x, p.y0 + p.h, p.y0 + p.h + 4.0, BLACK);
-            }
+impl SampleComplexityFigure {
+    /// The α range: whole decades around the points, with at least a
+    /// factor 1.5 of room on each side (so that the axis labels its ends).
+    fn alpha_range(&self) -> (f64, f64) {
+        let alphas = self.points.iter().map(|p| p.alpha).filter(|a| *a > 0.0);
+        let (lo, hi) = alphas.fold((f64::INFINITY, 0f64), |(lo, hi), a| (lo.min(a), hi.max(a)));
+        if lo.is_finite() && hi > 0.0 {
+            let lo = (lo / 1.5).log10().floor();
+            let hi = (hi * 1.5).log10().ceil().max(lo + 1.0);
+            (10f64.powf(lo), 10f64.powf(hi))
+        } else {
+            (1.0, 100.0)
         }
     }
-    let step = nice_step(p.y.1 - p.y.0);
-    let mut v = (p.y.0 / step).ceil() * step;
-    while v <= p.y.1 + step * 1e-6 {
-        let y = p.py(v);
-        c.hline(p.x0, p.x0 + p.w, y, GRID);
-        c.hline(p.x0 - 7.0, p.x0, y, BLACK);
-        text.draw(c, &label(v, step), p.x0 - 10.0, y + 5.0, 14.0, 1.0, BLACK);
-        v += step;
+
+    /// The gap panel's y range: from min(0, smallest gap) to the largest,
+    /// with a margin.
+    fn gap_range(&self) -> (f64, f64) {
+        let gaps = self.points.iter().map(|p| p.gap).filter(|g| g.is_finite());
+        let (lo, hi) = gaps.fold((0f64, 0f64), |(lo, hi), g| (lo.min(g), hi.max(g)));
+        let pad = ((hi - lo) * 0.08).max(1e-3);
+        (if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad)
     }
-    if let Some(r) = reference {
-        let y = p.py(r);
-        let mut x = p.x0;
-        while x < p.x0 + p.w {
-            c.hline(x, (x + 6.0).min(p.x0 + p.w), y, [120, 120, 120]);
-            x += 12.0;
-        }
-    }
-    // Frame.
-    c.hline(p.x0 - 1.0, p.x0 + p.w + 1.0, p.y0 - 1.0, BLACK);
-    c.hline(p.x0 - 1.0, p.x0 + p.w + 1.0, p.y0 + p.h, BLACK);
-    c.vline(p.x0 - 1.0, p.y0 - 1.0, p.y0 + p.h + 1.0, BLACK);
-    c.vline(p.x0 + p.w, p.y0 - 1.0, p.y0 + p.h + 1.0, BLACK);
-    // Curve.
-    let pts: Vec<(f32, f32)> = points.iter().map(|&(a, v)| (p.px(a), p.py(v))).collect();
-    for w in pts.windows(2) {
-        c.segment(w[0], w[1], 2.5, color);
-    }
-    for &(x, y) in &pts {
-        c.disc(x, y, 5.0, color);
-    }
-    // Labels.
-    text.draw(c, title, p.x0 + p.w / 2.0, p.y0 - 34.0, 17.0, 0.5, BLACK);
-    text.draw(
-        c,
-        "α = M / L (training sequences per residue, log scale)",
-        p.x0 + p.w / 2.0,
-        p.y0 + p.h + 50.0,
-        15.0,
-        0.5,
-        BLACK,
-    );
-    text.draw(c, ylabel, p.x0 - 60.0, p.y0 - 10.0, 14.0, 0.0, [70, 70, 70]);
 }
 
-/// Renders the figure to raw RGB pixels ([`WIDTH`] × [`HEIGHT`] × 3).
-pub fn render(figure: &SampleComplexityFigure) -> anyhow::Result<Vec<u8>> {
-    let text = Text::embedded()?;
-    let mut c = Canvas::new(WIDTH, HEIGHT);
-    let points = &figure.points;
-    let (amin, amax) = points.iter().fold((f64::INFINITY, 0f64), |(lo, hi), p| {
-        (lo.min(p.alpha), hi.max(p.alpha))
-    });
-    let (amin, amax) = if amin.is_finite() && amax > 0.0 {
-        (amin, amax)
-    } else {
-        (1.0, 100.0)
-    };
-    let lx = (amin.log10() - 0.1, amax.log10() + 0.1);
-    let gmax = points.iter().map(|p| p.gap).fold(0f64, f64::max);
-    let gmin = points.iter().map(|p| p.gap).fold(0f64, f64::min);
-    let pad = ((gmax - gmin) * 0.08).max(1e-3);
-    let gap_panel = Panel {
-        x0: 110.0,
-        y0: 135.0,
-        w: 420.0,
-        h: 330.0,
-        lx,
-        y: (gmin - if gmin < 0.0 { pad } else { 0.0 }, gmax + pad),
-    };
-    let prec_panel = Panel {
-        x0: 730.0,
-        y0: 135.0,
-        w: 420.0,
-        h: 330.0,
-        lx,
-        y: (0.0, 1.05),
-    };
-    let gap_points: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.gap)).collect();
-    let prec_points: Vec<(f64, f64)> = points
-        .iter()
-        .map(|p| (p.alpha, p.precision_top_l))
-        .collect();
-    draw_panel(
-        &mut c,
-        &text,
-        &gap_panel,
-        &gap_points,
-        LINE,
-        "Held-out NLL gap to the teacher",
-        "nats / site (student − teacher)",
-        Some(0.0),
-    );
-    draw_panel(
-        &mut c,
-        &text,
-        &prec_panel,
-        &prec_points,
-        LINE2,
-        "Planted-contact precision",
-        "top-L precision (|i−j| ≥ 6)",
-        Some(1.0),
-    );
-    let f = figure;
-    let title = format!(
-        "Sample complexity: teacher L = {}, H = {}, β = {}, seed {}; factored student, H = {}",
-        f.teacher_length, f.teacher_heads, f.beta, f.seed, f.student_heads
-    );
-    text.draw(&mut c, &title, WIDTH as f32 / 2.0, 36.0, 20.0, 0.5, BLACK);
-    let sub = format!(
-        "{} held-out sequences (teacher NLL {:.3} nats/site); {} planted contacts with |i−j| ≥ 6, precision over the top {}",
-        f.held_out, f.teacher_nll, f.planted_contacts, f.precision_k
-    );
-    text.draw(
-        &mut c,
-        &sub,
-        WIDTH as f32 / 2.0,
-        62.0,
-        14.0,
-        0.5,
-        [60, 60, 60],
-    );
-    Ok(c.data)
+/// Draws one panel on `area`.
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    alpha: (f64, f64),
+    panel: &Panel,
+) -> anyhow::Result<()> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title, font(17.0))
+        .margin(12)
+        .x_label_area_size(55)
+        .y_label_area_size(75)
+        .build_cartesian_2d(
+            (alpha.0..alpha.1).log_scale(),
+            panel.y_range.0..panel.y_range.1,
+        )
+        .drawn(panel.title)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_labels(20)
+        .x_label_formatter(&log_tick_label)
+        .bold_line_style(palette::GRID)
+        .x_desc("α = M / L (training sequences per residue)")
+        .y_desc(panel.y_label)
+        .label_style(font(14.0))
+        .axis_desc_style(font(14.0))
+        .draw()
+        .drawn(panel.title)?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(alpha.0, panel.reference), (alpha.1, panel.reference)],
+            palette::DARK_GREY.mix(0.6).stroke_width(1),
+        ))
+        .drawn(panel.title)?;
+    chart
+        .draw_series(LineSeries::new(
+            panel.points.iter().copied(),
+            panel.color.stroke_width(3),
+        ))
+        .drawn(panel.title)?;
+    chart
+        .draw_series(
+            panel
+                .points
+                .iter()
+                .map(|&p| Circle::new(p, 5, panel.color.filled())),
+        )
+        .drawn(panel.title)?;
+    Ok(())
 }
 
-/// Writes the figure (see [`render`]) as a PNG file, atomically.
-pub fn write_png(path: &Path, figure: &SampleComplexityFigure) -> anyhow::Result<()> {
-    let pixels = render(figure)?;
-    write_rgb_png(path, WIDTH, HEIGHT, &pixels)
+impl Figure for SampleComplexityFigure {
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let f = self;
+        let title = format!(
+            "Sample complexity: teacher L = {}, H = {}, β = {}, seed {}; factored student, H = {}",
+            f.teacher_length, f.teacher_heads, f.beta, f.seed, f.student_heads
+        );
+        draw_centred(root, &title, 14, 20.0, BLACK)?;
+        let subtitle = format!(
+            "{} held-out sequences (teacher NLL {:.3} nats/site); {} planted contacts with |i−j| ≥ 6, precision over the top {}",
+            f.held_out, f.teacher_nll, f.planted_contacts, f.precision_k
+        );
+        draw_centred(root, &subtitle, 42, 14.0, palette::DARK_GREY)?;
+        let body = root.margin(70, 10, 10, 10);
+        let (left, right) = body.split_horizontally(WIDTH / 2 - 10);
+        let alpha = self.alpha_range();
+        let positive = |p: &&SizePoint| p.alpha > 0.0;
+        draw_panel(
+            &left,
+            alpha,
+            &Panel {
+                title: "Held-out NLL gap to the teacher",
+                y_label: "nats / site (student − teacher)",
+                points: f
+                    .points
+                    .iter()
+                    .filter(positive)
+                    .filter(|p| p.gap.is_finite())
+                    .map(|p| (p.alpha, p.gap))
+                    .collect(),
+                y_range: self.gap_range(),
+                reference: 0.0,
+                color: BLUE,
+            },
+        )?;
+        draw_panel(
+            &right,
+            alpha,
+            &Panel {
+                title: "Planted-contact precision",
+                y_label: "top-L precision (|i−j| ≥ 6)",
+                points: f
+                    .points
+                    .iter()
+                    .filter(positive)
+                    .map(|p| (p.alpha, p.precision_top_l.clamp(0.0, 1.0)))
+                    .collect(),
+                y_range: (0.0, 1.05),
+                reference: 1.0,
+                color: VERMILLION,
+            },
+        )
+    }
+}
+
+/// Writes the figure as a PNG file and, when `svg`, an SVG beside it;
+/// returns the paths written.
+pub fn write_png(
+    path: &Path,
+    figure: &SampleComplexityFigure,
+    svg: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    write_figure(path, figure, svg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn figure(points: Vec<SizePoint>) -> SampleComplexityFigure {
+        SampleComplexityFigure {
+            points,
+            teacher_length: 20,
+            teacher_heads: 2,
+            beta: 1.0,
+            seed: 1,
+            student_heads: 2,
+            held_out: 100,
+            teacher_nll: 2.0,
+            planted_contacts: 10,
+            precision_k: 10,
+        }
+    }
+
     #[test]
-    fn nice_steps() {
-        assert_eq!(nice_step(1.0), 0.2);
-        assert_eq!(nice_step(0.5), 0.1);
-        assert_eq!(nice_step(0.12), 0.025);
-        assert_eq!(label(0.2, 0.2), "0.2");
-        assert_eq!(label(0.025, 0.025), "0.025");
-        assert_eq!(label(10.0, 10.0), "10");
+    fn ranges_cover_the_points() {
+        let f = figure(vec![
+            SizePoint {
+                alpha: 10.0,
+                gap: 0.5,
+                precision_top_l: 0.2,
+            },
+            SizePoint {
+                alpha: 100.0,
+                gap: -0.1,
+                precision_top_l: 0.9,
+            },
+        ]);
+        let (lo, hi) = f.alpha_range();
+        // 10 / 1.5 and 100 * 1.5 round out to the decades 1 and 1000.
+        assert!(
+            (lo - 1.0).abs() < 1e-9 && (hi - 1000.0).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+        let (glo, ghi) = f.gap_range();
+        assert!(glo < -0.1 && ghi > 0.5, "{glo} {ghi}");
+        assert_eq!(figure(vec![]).alpha_range(), (1.0, 100.0));
     }
 }

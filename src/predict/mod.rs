@@ -12,9 +12,10 @@
 //! |---|---|
 //! | `contacts.tsv` | `i j score`, every pair `i < j`, in rank order |
 //! | `contacts.mat` | L×L symmetric score matrix (CCMpred layout) |
-//! | `contacts.rr` | CASP RR with the query sequence, `p` = min–max scaled score |
+//! | `contacts.rr` | CASP RR: header records, the query sequence, `p` = min–max scaled score |
+//! | `contacts.ec` | plmc/EVcouplings EC file `i A_i j A_j 0 score` |
 //! | `couplings.npy` | optional: the raw trained **asymmetric** `J[i][j][a][b] = J_ij(a,b)`, float32 L×L×21×21 (before symmetrising and gauging) |
-//! | `score.json`, `contact_map.png` | with a structure or contact list, as `fadca score` writes them |
+//! | `score.json`, `contact_map.png` (`.svg`) | with a structure or contact list, as `fadca score` writes them |
 //! | `summary.json` | written **last**: a folder with a parseable `summary.json` is complete |
 //!
 //! The model is saved (safetensors, with metadata) to
@@ -29,7 +30,7 @@ use anyhow::{Context, Result};
 use ndarray::Array4;
 
 use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
-use crate::contacts::{Prediction, write_contact_files};
+use crate::contacts::{ListOptions, Prediction, Provenance, write_contact_files};
 use crate::error::input_error;
 use crate::io::{FolderLock, StagedFolder, create_dir, sha256_file, write_atomic};
 use crate::model::memory::{available_bytes, check_training_memory};
@@ -46,13 +47,13 @@ pub use owner::check_folder as check_output_folder;
 
 pub use summary::{
     MsaInfo, PredictionSummary, QueryInfo, TOP_CONTACTS, TOP_CONTACTS_MIN_SEPARATION, Timings,
-    TopContact, top_contacts,
+    TopContact, TopContacts, top_contacts,
 };
 
 /// File names in a prediction folder.
 pub mod files {
-    pub use crate::contacts::files::{CONTACTS_MAT, CONTACTS_RR, CONTACTS_TSV};
-    pub use crate::score::files::{CONTACT_MAP_PNG, SCORE_JSON};
+    pub use crate::contacts::files::{CONTACTS_EC, CONTACTS_MAT, CONTACTS_RR, CONTACTS_TSV};
+    pub use crate::score::files::{CONTACT_MAP_PNG, CONTACT_MAP_SVG, SCORE_JSON};
     /// Raw trained couplings (optional).
     pub const COUPLINGS_NPY: &str = "couplings.npy";
     /// Run summary, written last.
@@ -105,6 +106,10 @@ pub struct PredictRequest {
     pub native: Option<NativeSource>,
     /// Score even when the structure maps poorly onto the query.
     pub force_mapping: bool,
+    /// Which pairs the contact lists hold and the RR author.
+    pub lists: ListOptions,
+    /// Also write the contact map as SVG.
+    pub svg: bool,
     /// Replace a prediction (output folder, model file) made from another
     /// input; without it such a run is refused.
     pub force: bool,
@@ -528,7 +533,12 @@ fn write_files(
             &request.name,
         ),
     )?;
-    let mut outputs = write_contact_files(dir, prediction, Some(&alignment.query_sequence))?;
+    let provenance = Provenance {
+        target: &request.name,
+        model: request.config.model,
+        sequence: Some(&alignment.query_sequence),
+    };
+    let mut outputs = write_contact_files(dir, prediction, &provenance, &request.lists)?;
     if let Some(couplings) = couplings {
         write_atomic(&dir.join(files::COUPLINGS_NPY), |w| {
             ndarray_npy::WriteNpyExt::write_npy(&couplings, w)
@@ -569,9 +579,13 @@ fn score(
             "query": alignment.query_name(),
         }),
     );
-    write_score_outputs(output.stage.path(), &report, prediction)?;
-    outputs.push(files::SCORE_JSON.into());
-    outputs.push(files::CONTACT_MAP_PNG.into());
+    outputs.extend(write_score_outputs(
+        output.stage.path(),
+        &report,
+        prediction,
+        &request.name,
+        request.svg,
+    )?);
     Ok(Some(report))
 }
 

@@ -75,10 +75,23 @@ pub struct TopContact {
     pub score: f64,
 }
 
-/// Minimum separation of the contacts shown in the report's top list.
+/// Minimum separation of the contacts shown in the report's top list: the
+/// pairs the precision counts.
 pub const TOP_CONTACTS_MIN_SEPARATION: usize = 6;
 /// Number of contacts shown in the report's top list.
 pub const TOP_CONTACTS: usize = 10;
+
+/// The report's best contacts, with the filter that chose them (they are
+/// not the first lines of `contacts.tsv`, which lists close pairs too).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopContacts {
+    /// Only pairs with `j − i` at least this ([`TOP_CONTACTS_MIN_SEPARATION`]).
+    pub min_separation: usize,
+    /// At most this many pairs ([`TOP_CONTACTS`]).
+    pub limit: usize,
+    /// The pairs, best first.
+    pub contacts: Vec<TopContact>,
+}
 
 /// What `summary.json` holds.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -137,8 +150,8 @@ pub struct PredictionSummary {
     pub output_dir: String,
     /// Files written into the output folder (`summary.json` last).
     pub outputs: Vec<String>,
-    /// The best contacts with separation ≥ 6.
-    pub top_contacts: Vec<TopContact>,
+    /// The best contacts with separation ≥ 6, and that filter.
+    pub top_contacts: TopContacts,
     /// Where the known contacts came from (when scored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_source: Option<NativeSource>,
@@ -153,11 +166,12 @@ pub struct PredictionSummary {
     pub precision: Option<PrecisionTable>,
 }
 
-/// The best `TOP_CONTACTS` pairs with separation ≥ 6 with their letters.
-pub fn top_contacts(prediction: &Prediction, query_sequence: &str) -> Vec<TopContact> {
+/// The best [`TOP_CONTACTS`] pairs with separation ≥
+/// [`TOP_CONTACTS_MIN_SEPARATION`] with their letters.
+pub fn top_contacts(prediction: &Prediction, query_sequence: &str) -> TopContacts {
     let letters: Vec<char> = query_sequence.chars().collect();
     let letter = |i: usize| letters.get(i - 1).copied().unwrap_or('?');
-    prediction
+    let contacts = prediction
         .top(TOP_CONTACTS, TOP_CONTACTS_MIN_SEPARATION, None)
         .into_iter()
         .map(|ScoredPair { i, j, score }| TopContact {
@@ -167,7 +181,12 @@ pub fn top_contacts(prediction: &Prediction, query_sequence: &str) -> Vec<TopCon
             residue_j: letter(j),
             score,
         })
-        .collect()
+        .collect();
+    TopContacts {
+        min_separation: TOP_CONTACTS_MIN_SEPARATION,
+        limit: TOP_CONTACTS,
+        contacts,
+    }
 }
 
 /// What `summary.json` holds when training diverged for good (no other
@@ -276,14 +295,14 @@ impl PredictionSummary {
         ));
         out.push_str(&format!(
             "top {} contacts (|i-j| >= {}):\n",
-            self.top_contacts.len(),
-            TOP_CONTACTS_MIN_SEPARATION
+            self.top_contacts.contacts.len(),
+            self.top_contacts.min_separation
         ));
         out.push_str(&format!(
             "{:>6} {:>6}  {:<5} {:>10}\n",
             "i", "j", "aa", "score"
         ));
-        for c in &self.top_contacts {
+        for c in &self.top_contacts.contacts {
             out.push_str(&format!(
                 "{:>6} {:>6}  {}-{}   {:>10.4}\n",
                 c.i, c.j, c.residue_i, c.residue_j, c.score
@@ -329,6 +348,11 @@ mod tests {
             ],
         };
         let top = top_contacts(&prediction, "ACDEFGHIKL");
+        assert_eq!((top.min_separation, top.limit), (6, 10));
+        let json = serde_json::to_value(&top).unwrap();
+        assert_eq!(json["min_separation"], 6);
+        assert_eq!(json["contacts"][0]["i"], 2);
+        let top = top.contacts;
         assert_eq!(top.len(), 2);
         assert_eq!(
             (top[0].i, top[0].j, top[0].residue_i, top[0].residue_j),

@@ -705,3 +705,37 @@ fn two_jobs_give_the_same_results_as_one() {
         normalized(&json(&reference_out.join("summary.json")))
     );
 }
+
+#[test]
+fn a_family_folder_with_a_contact_list_is_scored_against_it() {
+    let tmp = common::tempdir();
+    let fams = tmp.path().join("simulated");
+    // As `fadca simulate` leaves a family: msa.fasta and contacts.tsv.
+    write(&fams.join("sim1/msa.fasta"), &small_fasta());
+    write(
+        &fams.join("sim1/contacts.tsv"),
+        &read(&common::data("predict/small.contacts.tsv")),
+    );
+    let out = tmp.path().join("out");
+    batch(tmp.path())
+        .arg(&fams)
+        .args(["--threads", "1", "--svg", "--min-separation", "6", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let summary = json(&out.join("summary.json"));
+    let row = &summary["families"][0];
+    assert!(row["precision"]["all"]["L"].is_number(), "{row}");
+    assert_eq!(summary["aggregate"]["scored"], 1);
+    // --svg and --min-separation reach the family's run and the summary.
+    assert!(out.join("sim1/contact_map.svg").is_file());
+    let (width, height, _) = common::decode_png(&out.join("summary.png"));
+    assert_eq!((width, height), (900, 640));
+    let svg = read(&out.join("summary.svg"));
+    assert!(svg.contains("out: contact precision against alignment depth"));
+    let tsv = read(&out.join("sim1/contacts.tsv"));
+    assert!(tsv.lines().skip(1).all(|l| {
+        let f: Vec<usize> = l.split('\t').take(2).map(|x| x.parse().unwrap()).collect();
+        f[1] - f[0] >= 6
+    }));
+}

@@ -92,7 +92,13 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
         .arg(&out)
         .arg("--model-out")
         .arg(&model_path)
-        .args(["--save-couplings", "--contacts-true"])
+        .args([
+            "--save-couplings",
+            "--svg",
+            "--rr-author",
+            "tester",
+            "--native-contacts",
+        ])
         .arg(data("small.contacts.tsv"))
         .assert()
         .success()
@@ -143,7 +149,9 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
     // contacts.rr: header, the query, every pair with p in [0,1], END.
     let rr = read(&out.join("contacts.rr"));
     let lines: Vec<&str> = rr.lines().collect();
-    assert_eq!(lines[0], "PFRMAT RR");
+    assert_eq!(lines[..3], ["PFRMAT RR", "TARGET small", "AUTHOR tester"]);
+    assert!(lines[3].starts_with("METHOD fadca "), "{}", lines[3]);
+    assert_eq!(lines[4], "MODEL  1");
     assert!(lines.contains(&QUERY));
     assert_eq!(lines.last(), Some(&"END"));
     let rr_pairs: Vec<(usize, usize, f64)> = lines
@@ -164,6 +172,30 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
     assert!(rr_pairs.iter().all(|&(_, _, p)| (0.0..=1.0).contains(&p)));
     assert_eq!(rr_pairs[0].2, 1.0);
     assert_eq!((rr_pairs[0].0, rr_pairs[0].1), (rows[0].0, rows[0].1));
+    // p with four decimals.
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.split_whitespace().count() == 5)
+            .all(|l| l.rsplit(' ').next().unwrap().len() == 6),
+        "{rr}"
+    );
+
+    // contacts.ec: plmc's layout, the same scores as the tsv.
+    let ec = read(&out.join("contacts.ec"));
+    let query: Vec<char> = QUERY.chars().collect();
+    let mut ec_pairs = 0;
+    for line in ec.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), 6, "{line}");
+        let (i, j): (usize, usize) = (f[0].parse().unwrap(), f[2].parse().unwrap());
+        assert_eq!(f[1], query[i - 1].to_string());
+        assert_eq!(f[3], query[j - 1].to_string());
+        assert_eq!(f[4], "0");
+        assert_eq!(f[5].parse::<f64>().unwrap(), score_of[&(i, j)]);
+        ec_pairs += 1;
+    }
+    assert_eq!(ec_pairs, L * (L - 1) / 2);
 
     // summary.json
     let summary: serde_json::Value =
@@ -215,6 +247,13 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
     assert_eq!(summary["loss_curve"].as_array().unwrap().len(), 2);
     assert_eq!(summary["steps"], 2 * 200usize.div_ceil(64));
     assert!(summary["precision"]["all"]["L"].is_number());
+    assert_eq!(summary["top_contacts"]["min_separation"], 6);
+    let top = summary["top_contacts"]["contacts"].as_array().unwrap();
+    assert_eq!(top.len(), 10);
+    assert!(
+        top.iter()
+            .all(|c| c["j"].as_u64().unwrap() - c["i"].as_u64().unwrap() >= 6)
+    );
     let meff = summary["meff"].as_f64().unwrap();
     assert!(meff > 1.0 && meff <= 200.0);
     let outputs: Vec<&str> = summary["outputs"]
@@ -229,9 +268,11 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
             "contacts.tsv",
             "contacts.mat",
             "contacts.rr",
+            "contacts.ec",
             "couplings.npy",
             "score.json",
             "contact_map.png",
+            "contact_map.svg",
             "summary.json"
         ]
     );
@@ -259,7 +300,7 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
         assert_eq!(scores[[i - 1, k - 1]], s, "pair {i} {k}");
     }
 
-    // fadca contacts MODEL: the same three files, byte for byte.
+    // fadca contacts MODEL: the same four files, byte for byte.
     let again = tmp.path().join("again");
     common::fadca()
         .current_dir(tmp.path())
@@ -267,10 +308,10 @@ fn predict_writes_every_file_and_contacts_reproduces_them() {
         .arg(&model_path)
         .arg("-o")
         .arg(&again)
-        .args(["--threads", "1"])
+        .args(["--threads", "1", "--rr-author", "tester"])
         .assert()
         .success();
-    for name in ["contacts.tsv", "contacts.mat", "contacts.rr"] {
+    for name in ["contacts.tsv", "contacts.mat", "contacts.rr", "contacts.ec"] {
         assert_eq!(
             std::fs::read(out.join(name)).unwrap(),
             std::fs::read(again.join(name)).unwrap(),

@@ -1,6 +1,9 @@
 //! `fadca score` through the binary: the table on stdout, score.json and
-//! contact_map.png in the output folder, the prediction-folder form that finds
-//! its alignment in summary.json, and one-line input errors with exit code 2.
+//! contact_map.png in the output folder (by default a new `.score` folder
+//! beside the prediction, never over existing files without --force), the
+//! prediction-folder form that finds its alignment in summary.json, an RR
+//! file numbered by its own sequence (no --msa), and one-line input errors
+//! with exit code 2.
 use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
@@ -58,7 +61,7 @@ fn scores_against_contact_list() {
             msa.to_str().unwrap(),
         ])
         .args([
-            "--contacts",
+            "--native-contacts",
             list.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
@@ -97,6 +100,7 @@ fn prediction_folder_finds_msa_in_summary() {
     .unwrap();
     let list = dir.path().join("native.tsv");
     std::fs::write(&list, "1 7\n").unwrap();
+    // `--contacts`, the old name, still works.
     common::fadca()
         .args([
             "score",
@@ -106,8 +110,73 @@ fn prediction_folder_finds_msa_in_summary() {
         ])
         .assert()
         .success();
-    assert!(folder.join("score.json").is_file());
-    assert!(folder.join("contact_map.png").is_file());
+    let out = dir.path().join("pred.score");
+    assert!(out.join("score.json").is_file());
+    assert!(out.join("contact_map.png").is_file());
+    assert!(
+        !folder.join("score.json").exists(),
+        "the prediction folder is left alone"
+    );
+}
+
+#[test]
+fn rr_file_numbers_its_own_residues_and_is_not_overwritten() {
+    let dir = common::tempdir();
+    let rr = dir.path().join("c.rr");
+    std::fs::copy(common::data("contacts").join("conkit.rr"), &rr).unwrap();
+    // Native: (1, 9) and (3, 20); (2, 15) and (4, 10) are not.
+    let list = dir.path().join("native.tsv");
+    std::fs::write(&list, "1 9\n3 20\n").unwrap();
+    let score = || {
+        let mut cmd = common::fadca();
+        cmd.args([
+            "score",
+            rr.to_str().unwrap(),
+            "--native-contacts",
+            list.to_str().unwrap(),
+            "--svg",
+        ]);
+        cmd
+    };
+    score()
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("precision (L = 20"));
+    let out = dir.path().join("c.rr.score");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("score.json")).unwrap()).unwrap();
+    assert_eq!(json["L"], 20);
+    // all, top L/5 = 4 pairs with |i-j| >= 6: (1,9) T, (2,15) F, (3,20) T, (4,10) F.
+    assert_eq!(json["precision"]["all"]["L/5"], serde_json::json!(0.5));
+    assert_eq!(json["prediction"]["rr_model"], 1);
+    // The title names the RR file's TARGET.
+    let svg = std::fs::read_to_string(out.join("contact_map.svg")).unwrap();
+    assert!(svg.contains("example: top-L contacts"), "{}", &svg[..200]);
+    // Again: refused, nothing changed; with --force it runs.
+    let before = std::fs::read(out.join("score.json")).unwrap();
+    std::fs::write(out.join("score.json"), b"mine").unwrap();
+    score()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exist").and(predicate::str::contains("--force")));
+    assert_eq!(std::fs::read(out.join("score.json")).unwrap(), b"mine");
+    score().arg("--force").assert().success();
+    assert_eq!(std::fs::read(out.join("score.json")).unwrap(), before);
+}
+
+#[test]
+fn file_without_sequence_needs_msa() {
+    let dir = common::tempdir();
+    let pred = dir.path().join("contacts.tsv");
+    write_prediction(&pred);
+    let list = dir.path().join("native.tsv");
+    std::fs::write(&list, "1 7\n").unwrap();
+    common::fadca()
+        .args(["score", pred.to_str().unwrap()])
+        .args(["--native-contacts", list.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--msa"));
 }
 
 #[test]

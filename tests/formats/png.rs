@@ -1,7 +1,9 @@
 //! `contact_map.png`: produced, a valid PNG of the documented size, and the
-//! expected colours where native contacts and predictions are.
+//! expected colours where native contacts and predictions are; the SVG
+//! beside it carries the title.
 use fadca::contacts::{Prediction, ScoredPair};
-use fadca::plot::{HEIGHT, WIDTH};
+use fadca::plot::contact_map::cell_centre;
+use fadca::plot::{HEIGHT, WIDTH, palette};
 use fadca::score::{score_against_structure, write_score_outputs};
 use fadca::structure::NativeSource;
 
@@ -50,30 +52,56 @@ fn writes_png_of_expected_size_with_contacts() {
         score_against_structure(&query, &pred, &NativeSource::Contacts { path: list }, false)
             .unwrap();
     let out = dir.path().join("out");
-    write_score_outputs(&out, &report, &pred).unwrap();
+    let written = write_score_outputs(&out, &report, &pred, "toy", true).unwrap();
+    assert_eq!(
+        written,
+        vec!["score.json", "contact_map.png", "contact_map.svg"]
+    );
     let bytes = std::fs::read(out.join("contact_map.png")).unwrap();
     assert_eq!(png_size(&bytes), (WIDTH, HEIGHT));
     if let Ok(keep) = std::env::var("FADCA_KEEP_PNG") {
         std::fs::write(keep, &bytes).unwrap();
     }
-    // Decode and check a native cell in the lower triangle is grey: (i=20, j=10),
-    // i.e. row 20, column 10.
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     reader.next_frame(&mut buf).unwrap();
-    let cell = 700.0 / l as f32;
+    assert_eq!(buf.len(), (WIDTH * HEIGHT * 3) as usize);
     let px = |row: usize, col: usize| {
-        let x = (90.0 + (col as f32 - 0.5) * cell) as usize;
-        let y = (80.0 + (row as f32 - 0.5) * cell) as usize;
-        let k = (y * WIDTH as usize + x) * 3;
+        let (x, y) = cell_centre(l, row, col);
+        let k = (y as usize * WIDTH as usize + x as usize) * 3;
         [buf[k], buf[k + 1], buf[k + 2]]
     };
-    assert_eq!(px(20, 10), [170, 170, 170]);
+    let rgb = |c: plotters::style::RGBColor| [c.0, c.1, c.2];
     // Upper triangle (i=10, j=20) is a predicted true positive: blue.
-    assert_eq!(px(10, 20), [31, 90, 200]);
+    assert_eq!(px(10, 20), rgb(palette::BLUE));
+    // A native contact of the upper triangle outside the top L: grey.
+    let top: Vec<(usize, usize)> = pred.top(l, 6, None).iter().map(|p| (p.i, p.j)).collect();
+    let missed: Vec<(usize, usize)> = (1..=50)
+        .map(|i| (i, i + 10))
+        .filter(|p| !top.contains(p))
+        .collect();
+    assert!(!missed.is_empty());
+    for (i, j) in missed {
+        assert_eq!(px(i, j), rgb(palette::NATIVE), "({i}, {j})");
+    }
+    // Below the diagonal, (20, 10) is among the best 3L scores: a ramp colour
+    // (yellow to brown: red >= green >= blue, not white).
+    let [r, g, b] = px(20, 10);
+    assert!(
+        r >= g && g >= b && [r, g, b] != [255, 255, 255],
+        "{:?}",
+        [r, g, b]
+    );
     // A non-contact far from everything stays white.
-    assert_eq!(px(55, 2), [255, 255, 255]);
+    assert_eq!(px(2, 55), [255, 255, 255]);
+    // The SVG carries the title, with the family name.
+    let svg = std::fs::read_to_string(out.join("contact_map.svg")).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..60]);
+    assert!(
+        svg.contains("toy: top-L contacts (L = 60"),
+        "title in the SVG"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("score.json")).unwrap()).unwrap();
     assert!(json["precision"]["all"]["L"].is_number());

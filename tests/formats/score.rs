@@ -143,7 +143,7 @@ fn writes_score_json_and_png() {
     )
     .unwrap();
     let out = dir.path().join("nested/out");
-    write_score_outputs(&out, &report, &uniform(6)).unwrap();
+    write_score_outputs(&out, &report, &uniform(6), "uniform", false).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("score.json")).unwrap()).unwrap();
     assert_eq!(json["L"], 6);

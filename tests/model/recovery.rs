@@ -39,7 +39,7 @@ fn predict_recovers_planted_contacts() {
             "--model-out",
             "model.safetensors",
         ])
-        .args(["--contacts-true", "family/contacts.tsv", "--quiet"])
+        .args(["--native-contacts", "family/contacts.tsv", "--quiet"])
         .current_dir(dir.path())
         .output()
         .unwrap();

@@ -55,9 +55,17 @@ fn gap_to_the_teacher_shrinks_as_m_grows() {
     assert_eq!(lines.len(), 4);
     assert!(lines[1].starts_with("10.0000\t200\t"), "{}", lines[1]);
     let png = dir.path().join("sample_complexity.png");
-    plot::write_png(&png, &report).unwrap();
-    let bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG");
-    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-    assert_eq!(width, plot::WIDTH);
+    let written = plot::write_png(&png, &report, true).unwrap();
+    assert_eq!(
+        written,
+        vec![png.clone(), dir.path().join("sample_complexity.svg")]
+    );
+    let svg = std::fs::read_to_string(dir.path().join("sample_complexity.svg")).unwrap();
+    assert!(
+        svg.contains("Sample complexity: teacher L = "),
+        "the title is in the SVG"
+    );
+    let (width, height, pixels) = common::decode_png(&png);
+    assert_eq!((width, height), (plot::WIDTH, plot::HEIGHT));
+    assert!(pixels.iter().any(|&b| b != 255), "something is drawn");
 }

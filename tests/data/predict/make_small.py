@@ -8,7 +8,7 @@ Every sequence starts as a copy of a fixed query, each site is resampled at
 random with probability 0.4, and four planted pairs (i, j) co-vary: column j
 takes the state of column i shifted by a fixed offset, so their couplings are
 strong. About 3 % of the sites are gaps. The planted pairs are also written as
-a contact list (`i j`, 1-based) for --contacts-true.
+a contact list (`i j`, 1-based) for --native-contacts.
 """
 import random
 
