@@ -4,7 +4,11 @@ SHELL := /bin/bash
 TORCH_ENV = torch_env="$$(scripts/torch-env.sh)" && eval "$$torch_env"
 EXAMPLE ?= msa/example.fasta
 
-.PHONY: build demo test bench bench-batch setup figures
+# The Python module (python/): built with maturin into the same cached venv
+# (its libtorch is fadca's), reusing target/ (no isolated build environment).
+PYTHON_INSTALL = python -m pip install --quiet --no-build-isolation --no-deps --disable-pip-version-check ./python
+
+.PHONY: build demo test bench bench-batch setup figures python
 
 setup:
 	@$(TORCH_ENV) && echo "libtorch ready: $$VIRTUAL_ENV"
@@ -18,8 +22,11 @@ demo: build
 figures: build
 	scripts/figures.sh
 
+python:
+	@$(TORCH_ENV) && $(PYTHON_INSTALL) && python -c 'import fadca; print("fadca", fadca.__version__, "installed:", fadca.__file__)'
+
 test:
-	@$(TORCH_ENV) && cargo test --release --locked
+	@$(TORCH_ENV) && cargo test --release --locked && $(PYTHON_INSTALL) && python -m pytest -q python/tests
 
 bench: build
 	scripts/bench.py

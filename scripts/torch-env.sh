@@ -47,6 +47,16 @@ if [ ! -f "$venv/.fadca-snakemake-ok" ]; then
     fi
 fi
 
+# The Python module's build and test tools (python/, `make python`, `make
+# test`): maturin builds it, numpy is its array type, pytest runs its tests,
+# tqdm draws its progress bar. Needed: `make test` builds and tests the module.
+if [ ! -f "$venv/.fadca-python-ok" ]; then
+    echo "fadca setup: installing maturin, numpy, pytest and tqdm into $venv (once)" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off \
+        "maturin>=1.9,<2" "numpy>=1.26" "pytest>=8" "tqdm>=4.66" >&2
+    touch "$venv/.fadca-python-ok"
+fi
+
 echo "export VIRTUAL_ENV='$venv'"
 echo "export PATH='$venv/bin':\"\$PATH\""
 echo "export LIBTORCH_USE_PYTORCH=1"

@@ -66,6 +66,13 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
+/// SHA-256 of bytes held in memory, as [`sha256_file`] gives it for a
+/// file holding them (lowercase hex).
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

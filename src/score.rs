@@ -8,11 +8,15 @@
 //! of those in contact. `k = max(1, floor(L / x))` for x = 1, 2, 5, 10 with L the
 //! query length. When fewer than `k` pairs qualify, the fraction is over those
 //! there are; when none qualify the precision is `null`.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::ser::SerializeMap;
 
-use crate::contacts::{Prediction, ScoredPair, SeparationClass, TOP_DIVISORS, rank_order, top_k};
+use crate::alignment::{Format, ReadOptions, read_alignment};
+use crate::contacts::{
+    ContactFormat, ContactReadOptions, Prediction, ScoredPair, SeparationClass, TOP_DIVISORS,
+    rank_order, read_contact_file, top_k,
+};
 use crate::error::input_error;
 use crate::plot::{ContactMapFigure, write_contact_map};
 use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
@@ -228,7 +232,172 @@ pub fn score_with_native(
     }
 }
 
+/// A prediction given as files, as `fadca score` takes it.
+#[derive(Debug, Clone)]
+pub struct PredictionFiles {
+    /// A fadca prediction folder (its `contacts.tsv` is scored) or a
+    /// contact file of any format [`read_contact_file`] reads.
+    pub prediction: PathBuf,
+    /// Its format (default: detected from content).
+    pub format: Option<ContactFormat>,
+    /// Which model of a CASP RR file with several MODEL blocks (1-based).
+    pub rr_model: usize,
+    /// The alignment whose query numbers the residues; `None`: the one a
+    /// prediction folder's `summary.json` records ([`recorded_alignment`]),
+    /// or the query sequence a CASP RR file carries.
+    pub msa: Option<PathBuf>,
+    /// How to read `msa` (`format` and `keep_query_gaps` matter).
+    pub msa_options: ReadOptions,
+}
+
+impl PredictionFiles {
+    /// The contact file scored: `contacts.tsv` of a folder, else the file.
+    pub fn contact_file(&self) -> PathBuf {
+        if self.prediction.is_dir() {
+            self.prediction.join(crate::contacts::files::CONTACTS_TSV)
+        } else {
+            self.prediction.clone()
+        }
+    }
+}
+
+/// What [`score_files`] gives back.
+#[derive(Debug)]
+pub struct ScoredFiles {
+    /// The report (what `score.json` holds), inputs recorded.
+    pub report: ScoreReport,
+    /// The prediction read.
+    pub prediction: Prediction,
+    /// The target the contact file names (a CASP RR file's `TARGET`).
+    pub target: Option<String>,
+}
+
+/// Scores a prediction given as files against a structure or contact list
+/// (everything `fadca score` does but print and write): reads the
+/// alignment (given, or recorded by a prediction folder) and the
+/// prediction, numbers the residues by the alignment's query or, without
+/// one, by the query sequence a CASP RR file carries, scores, and records
+/// the inputs and the SHA-256 of the known contacts' file.
+pub fn score_files(
+    files: &PredictionFiles,
+    source: &NativeSource,
+    force_mapping: bool,
+) -> anyhow::Result<ScoredFiles> {
+    let contact_file = files.contact_file();
+    let msa = match &files.msa {
+        Some(p) => Some((p.clone(), files.msa_options.clone())),
+        None if files.prediction.is_dir() => Some(recorded_alignment(&files.prediction)?),
+        None => None,
+    };
+    let alignment = msa
+        .as_ref()
+        .map(|(path, options)| read_alignment(path, options))
+        .transpose()?;
+    let read_options = ContactReadOptions {
+        format: files.format,
+        expected_length: alignment.as_ref().map(|a| a.query_sequence.len()),
+        rr_model: files.rr_model,
+    };
+    let file = read_contact_file(&contact_file, &read_options)?;
+    let query = match (&alignment, &file.sequence) {
+        (Some(a), _) => a.query_sequence.clone(),
+        (None, Some(sequence)) => sequence.clone(),
+        (None, None) => {
+            return Err(input_error(format!(
+                "{}: this {} file does not carry the query sequence; give the alignment with --msa \
+                 to number the residues",
+                contact_file.display(),
+                file.format
+            )));
+        }
+    };
+    let mut report = score_against_structure(&query, &file.prediction, source, force_mapping)?;
+    report.native_sha256 = Some(crate::io::sha256_file(source.path())?);
+    let mut prediction_entry = serde_json::json!({ "path": contact_file.display().to_string() });
+    if file.format == ContactFormat::CaspRr {
+        prediction_entry["rr_model"] = serde_json::json!(files.rr_model);
+    }
+    report.inputs.insert("prediction".into(), prediction_entry);
+    match (&msa, &alignment) {
+        (Some((path, options)), Some(a)) => {
+            report.record_inputs(None, path, options.keep_query_gaps, a.query_name())
+        }
+        _ => {
+            report.inputs.insert(
+                "msa".into(),
+                serde_json::json!({ "path": null, "query_from": "the RR file's sequence" }),
+            );
+        }
+    }
+    Ok(ScoredFiles {
+        report,
+        prediction: file.prediction,
+        target: file.target,
+    })
+}
+
+/// The alignment recorded in a fadca prediction folder's `summary.json`
+/// (`msa.path`, and the read options `msa.format` / `msa.keep_query_gaps`
+/// when present). A relative path is tried as given, then relative to the
+/// folder.
+pub fn recorded_alignment(dir: &Path) -> anyhow::Result<(PathBuf, ReadOptions)> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        input_error(format!(
+            "{}: cannot read it ({e}); give the alignment with --msa",
+            path.display()
+        ))
+    })?;
+    let summary: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| input_error(format!("{}: not valid JSON: {e}", path.display())))?;
+    let msa = &summary["msa"];
+    let recorded = msa["path"].as_str().ok_or_else(|| {
+        input_error(format!(
+            "{}: no \"msa\": {{\"path\": ...}} entry; give the alignment with --msa",
+            path.display()
+        ))
+    })?;
+    let mut msa_path = PathBuf::from(recorded);
+    if msa_path.is_relative() && !msa_path.exists() && dir.join(&msa_path).exists() {
+        msa_path = dir.join(msa_path);
+    }
+    let mut options = ReadOptions::default();
+    if let Some(f) = msa["format"].as_str() {
+        options.format = <Format as clap::ValueEnum>::from_str(f, true).ok();
+    }
+    if let Some(k) = msa["keep_query_gaps"].as_bool() {
+        options.keep_query_gaps = k;
+    }
+    Ok((msa_path, options))
+}
+
 impl ScoreReport {
+    /// Records what was scored as the report's first entries: `prediction`
+    /// (the contact file, when there is one) and `msa` (the alignment
+    /// numbering it, how it was read, its query).
+    pub fn record_inputs(
+        &mut self,
+        prediction: Option<&Path>,
+        msa: &Path,
+        keep_query_gaps: bool,
+        query_name: &str,
+    ) {
+        if let Some(file) = prediction {
+            self.inputs.insert(
+                "prediction".into(),
+                serde_json::json!({ "path": file.display().to_string() }),
+            );
+        }
+        self.inputs.insert(
+            "msa".into(),
+            serde_json::json!({
+                "path": msa.display().to_string(),
+                "keep_query_gaps": keep_query_gaps,
+                "query": query_name,
+            }),
+        );
+    }
+
     /// Mapping line(s) and the precision table, for the terminal.
     pub fn render(&self) -> String {
         let mut out = String::new();

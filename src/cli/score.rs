@@ -4,12 +4,11 @@
 //! default), never over existing files unless `--force`.
 use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
-use fadca::alignment::{Format, ReadOptions, read_alignment};
-use fadca::contacts::{ContactFormat, ContactReadOptions, read_contact_file};
+use fadca::alignment::{Format, ReadOptions};
+use fadca::contacts::ContactFormat;
 use fadca::input_error;
 use fadca::predict::files;
-use fadca::score::{score_against_structure, write_score_outputs};
+use fadca::score::{PredictionFiles, ScoredFiles, score_files, write_score_outputs};
 use fadca::structure::NativeSource;
 
 use super::common::StructureArgs;
@@ -90,40 +89,6 @@ pub struct Args {
     pub name: Option<String>,
 }
 
-/// The alignment recorded in a fadca prediction folder's `summary.json`
-/// (`msa.path`, and the read options `msa.format` / `msa.keep_query_gaps`
-/// when present). A relative path is tried as given, then relative to the folder.
-fn msa_from_summary(dir: &Path) -> anyhow::Result<(PathBuf, ReadOptions)> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        input_error(format!(
-            "{}: cannot read it ({e}); give the alignment with --msa",
-            path.display()
-        ))
-    })?;
-    let summary: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| input_error(format!("{}: not valid JSON: {e}", path.display())))?;
-    let msa = &summary["msa"];
-    let recorded = msa["path"].as_str().ok_or_else(|| {
-        input_error(format!(
-            "{}: no \"msa\": {{\"path\": ...}} entry; give the alignment with --msa",
-            path.display()
-        ))
-    })?;
-    let mut msa_path = PathBuf::from(recorded);
-    if msa_path.is_relative() && !msa_path.exists() && dir.join(&msa_path).exists() {
-        msa_path = dir.join(msa_path);
-    }
-    let mut options = ReadOptions::default();
-    if let Some(f) = msa["format"].as_str() {
-        options.format = Format::from_str(f, true).ok();
-    }
-    if let Some(k) = msa["keep_query_gaps"].as_bool() {
-        options.keep_query_gaps = k;
-    }
-    Ok((msa_path, options))
-}
-
 /// The default output folder: the prediction's path with `.score` added
 /// to its name (`predictions/x` → `predictions/x.score`).
 fn default_output(prediction: &Path) -> PathBuf {
@@ -185,12 +150,6 @@ fn check_overwrite(dir: &Path, files: &[&str], force: bool) -> anyhow::Result<()
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.structure
         .check_given_with(args.pdb.is_some(), "--pdb")?;
-    let is_folder = args.prediction.is_dir();
-    let prediction_file = if is_folder {
-        args.prediction.join(files::CONTACTS_TSV)
-    } else {
-        args.prediction.clone()
-    };
     let out_dir = args
         .output
         .clone()
@@ -201,71 +160,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     check_overwrite(&out_dir, &outputs, args.force)?;
 
-    let msa = match &args.msa {
-        Some(p) => Some((
-            p.clone(),
-            ReadOptions {
-                format: args.msa_format,
-                keep_query_gaps: args.keep_query_gaps,
-                ..ReadOptions::default()
-            },
-        )),
-        None if is_folder => Some(msa_from_summary(&args.prediction)?),
-        None => None,
-    };
-    let alignment = msa
-        .as_ref()
-        .map(|(path, options)| read_alignment(path, options))
-        .transpose()?;
-    let read_options = ContactReadOptions {
-        format: args.format,
-        expected_length: alignment.as_ref().map(|a| a.query_sequence.len()),
-        rr_model: args.model_index as usize,
-    };
-    let file = read_contact_file(&prediction_file, &read_options)?;
-    let query = match (&alignment, &file.sequence) {
-        (Some(a), _) => a.query_sequence.clone(),
-        (None, Some(sequence)) => sequence.clone(),
-        (None, None) => {
-            return Err(input_error(format!(
-                "{}: this {} file does not carry the query sequence; give the alignment with --msa \
-to number the residues",
-                prediction_file.display(),
-                file.format
-            )));
-        }
-    };
     let source = match (&args.pdb, &args.native_contacts) {
         (Some(pdb), _) => args.structure.source(pdb.clone(), args.chain.clone()),
         (None, Some(list)) => NativeSource::Contacts { path: list.clone() },
         (None, None) => return Err(input_error("give --pdb FILE or --native-contacts FILE")),
     };
-    let mut report = score_against_structure(
-        &query,
-        &file.prediction,
-        &source,
-        args.structure.force_mapping,
-    )?;
-    report.native_sha256 = Some(fadca::io::sha256_file(source.path())?);
-    let mut prediction_entry = serde_json::json!({ "path": prediction_file.display().to_string() });
-    if file.format == ContactFormat::CaspRr {
-        prediction_entry["rr_model"] = serde_json::json!(args.model_index);
-    }
-    report.inputs.insert("prediction".into(), prediction_entry);
-    report.inputs.insert(
-        "msa".into(),
-        match (&msa, &alignment) {
-            (Some((path, options)), Some(a)) => serde_json::json!({
-                "path": path.display().to_string(),
-                "keep_query_gaps": options.keep_query_gaps,
-                "query": a.query_name(),
-            }),
-            _ => serde_json::json!({ "path": null, "query_from": "the RR file's sequence" }),
+    let prediction_files = PredictionFiles {
+        prediction: args.prediction.clone(),
+        format: args.format,
+        rr_model: args.model_index as usize,
+        msa: args.msa.clone(),
+        msa_options: ReadOptions {
+            format: args.msa_format,
+            keep_query_gaps: args.keep_query_gaps,
+            ..ReadOptions::default()
         },
-    );
+    };
+    let ScoredFiles {
+        report,
+        prediction,
+        target,
+    } = score_files(&prediction_files, &source, args.structure.force_mapping)?;
     print!("{}", report.render());
-    let name = figure_name(&args, file.target.as_deref());
-    let written = write_score_outputs(&out_dir, &report, &file.prediction, &name, args.svg)?;
+    let name = figure_name(&args, target.as_deref());
+    let written = write_score_outputs(&out_dir, &report, &prediction, &name, args.svg)?;
     let paths: Vec<String> = written
         .iter()
         .map(|f| out_dir.join(f).display().to_string())

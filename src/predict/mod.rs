@@ -5,8 +5,13 @@
 //! [`run_prediction_with`] calls one function per stage, in that order.
 //!
 //! [`run_prediction`] is what `fadca predict` runs, and what `fadca batch`
-//! runs for each family. Files written into the output folder, each
-//! atomically:
+//! runs for each family. The computing stages also run without any output
+//! folder: [`compute_prediction`] (or [`read_weighed`] then
+//! [`train_weighed`]) returns a [`Trained`] prediction in memory, and
+//! [`save_prediction`] writes its folder later, through the same writer as
+//! `fadca predict` (`output`), so the files are the same byte for byte;
+//! the Python module (`python/`) works this way. Files written into the
+//! output folder, each atomically:
 //!
 //! | file | content |
 //! |---|---|
@@ -27,19 +32,19 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use ndarray::Array4;
 
 use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
-use crate::contacts::{ListOptions, Prediction, Provenance, write_contact_files};
+use crate::contacts::{ListOptions, Prediction};
 use crate::error::input_error;
-use crate::io::{FolderLock, StagedFolder, create_dir, sha256_file, write_atomic};
+use crate::io::sha256_file;
 use crate::model::memory::{available_bytes, check_training_memory};
 use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train};
 use crate::runtime::interrupt;
-use crate::score::{ScoreReport, score_with_native, write_score_outputs};
+use crate::score::ScoreReport;
 use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
 use crate::weights::{Weighting, effective_count, sample_by_weight};
 
+mod output;
 mod owner;
 mod summary;
 
@@ -203,57 +208,147 @@ pub fn run_prediction_with(
     validate_name(&request.name)?;
     let mut timings = Timings::default();
 
+    let weighed = read_weighed(request, limits, &mut timings)?;
+    check_memory(request, limits, &weighed)?;
+    // The structure is loaded before training so that a bad one fails early.
+    let native = timed(&mut timings.score, || {
+        load_native_contacts(request, &weighed)
+    })?;
+    let output = output::prepare(request, &weighed.msa_sha256)?;
+
+    let trained = timed(&mut timings.train, || {
+        train_model(request, &weighed, on_progress)
+    });
+    let (model, report) = match trained {
+        Ok(trained) => trained,
+        Err(err) => return Err(output::record_divergence(request, &weighed, output, err)),
+    };
+    interrupt::check("training")?;
+    let (model, prediction) = timed(&mut timings.contacts, || couplings(model))?;
+    let trained = Trained {
+        weighed,
+        model,
+        report,
+        prediction,
+        timings: timings.clone(),
+    };
+    output::write(request, output, &trained, timings, native, start, 0.0)
+}
+
+/// A prediction computed in memory, without an output folder (stages read
+/// to couplings): what [`save_prediction`] writes.
+#[derive(Debug)]
+pub struct Trained {
+    /// The alignment trained on, with its weights.
+    pub weighed: Weighed,
+    /// The trained model, on the CPU (exactly the tensors its file holds).
+    pub model: Model,
+    /// What training reported.
+    pub report: TrainReport,
+    /// The contact scores.
+    pub prediction: Prediction,
+    /// Seconds per stage so far (`total`: all of them, wall time).
+    pub timings: Timings,
+}
+
+impl Trained {
+    /// What `summary.json` would record of this prediction before it is
+    /// written anywhere: no output files, no score.
+    pub fn summary(&self, request: &PredictRequest) -> PredictionSummary {
+        summarise(
+            request,
+            &self.weighed,
+            &self.report,
+            self.timings.clone(),
+            Vec::new(),
+            &self.prediction,
+            None,
+        )
+    }
+}
+
+/// Runs the computing stages of [`run_prediction_with`] (read, weigh, check
+/// memory, train, couplings) without touching any output folder:
+/// `request.output_dir`, `model_path`, `save_couplings`, `native` and
+/// `force` are not used (see [`save_prediction`]). Same inputs, same
+/// [`Trained::prediction`] as `fadca predict`.
+pub fn compute_prediction(
+    request: &PredictRequest,
+    limits: &Limits,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Trained> {
+    let start = Instant::now();
+    request.config.validate()?;
+    validate_name(&request.name)?;
+    let mut timings = Timings::default();
+    let weighed = read_weighed(request, limits, &mut timings)?;
+    timings.total = start.elapsed().as_secs_f64();
+    train_weighed(request, limits, weighed, timings, on_progress)
+}
+
+/// Stages **read** and **weigh** of `request.msa` (with the `--max-seqs`
+/// sample of `limits`), adding their seconds to `timings`; a pending signal
+/// stops after either.
+pub fn read_weighed(
+    request: &PredictRequest,
+    limits: &Limits,
+    timings: &mut Timings,
+) -> Result<Weighed> {
     let (alignment, msa_sha256) = timed(&mut timings.read, || read(request))?;
     interrupt::check("reading the alignment")?;
     let weighed = timed(&mut timings.weights, || {
         weigh(request, limits, alignment, msa_sha256)
     })?;
     interrupt::check("computing the weights")?;
-    check_memory(request, limits, &weighed)?;
-    // The structure is loaded before training so that a bad one fails early.
-    let native = timed(&mut timings.score, || {
-        load_native_contacts(request, &weighed)
-    })?;
-    let output = prepare_output(request, &weighed.msa_sha256)?;
+    Ok(weighed)
+}
 
-    let (trained, report, output) = timed(&mut timings.train, || {
-        train_model(request, &weighed, output, on_progress)
+/// Stages **check memory**, **train** and **couplings** on an alignment
+/// already read and weighed (by [`read_weighed`]); `timings` holds the
+/// seconds spent before (its `total` too) and gets these stages' added.
+pub fn train_weighed(
+    request: &PredictRequest,
+    limits: &Limits,
+    weighed: Weighed,
+    mut timings: Timings,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Trained> {
+    let start = Instant::now();
+    request.config.validate()?;
+    validate_name(&request.name)?;
+    check_memory(request, limits, &weighed)?;
+    let (model, report) = timed(&mut timings.train, || {
+        train_model(request, &weighed, on_progress)
     })?;
     interrupt::check("training")?;
-    let (model, prediction, couplings) =
-        timed(&mut timings.contacts, || couplings(request, trained))?;
-    let mut outputs = timed(&mut timings.write, || {
-        write_files(request, &output, &weighed, model, &prediction, couplings)
-    })?;
-    let score = timed(&mut timings.score, || {
-        score(
-            request,
-            &output,
-            &weighed.alignment,
-            &prediction,
-            native,
-            &mut outputs,
-        )
-    })?;
-    outputs.push(files::SUMMARY_JSON.into());
-    timings.total = start.elapsed().as_secs_f64();
-
-    let summary = summarise(
-        request,
-        &weighed,
+    let (model, prediction) = timed(&mut timings.contacts, || couplings(model))?;
+    timings.total += start.elapsed().as_secs_f64();
+    Ok(Trained {
+        weighed,
+        model,
         report,
-        timings,
-        outputs,
-        &prediction,
-        score.as_ref(),
-    );
-    write_summary(&output.stage.path().join(files::SUMMARY_JSON), &summary)?;
-    output.publish()?;
-    Ok(PredictOutcome {
-        summary,
         prediction,
-        score,
+        timings,
     })
+}
+
+/// Writes the folder of a prediction computed in memory, as
+/// [`run_prediction_with`] writes it (the same function writes both):
+/// loads the known contacts of `request.native`, locks
+/// `request.output_dir`, refuses a prediction of another input there
+/// unless `request.force`, writes the model to `request.model_path`, the
+/// contact files, `couplings.npy` (with `request.save_couplings`), the score
+/// files and `summary.json`, then publishes the folder as a whole.
+pub fn save_prediction(request: &PredictRequest, trained: &Trained) -> Result<PredictOutcome> {
+    let start = Instant::now();
+    validate_name(&request.name)?;
+    let mut timings = trained.timings.clone();
+    let native = timed(&mut timings.score, || {
+        load_native_contacts(request, &trained.weighed)
+    })?;
+    let output = output::prepare(request, &trained.weighed.msa_sha256)?;
+    let before = trained.timings.total;
+    output::write(request, output, trained, timings, native, start, before)
 }
 
 /// Runs `stage`, adding its wall seconds to `seconds`.
@@ -278,15 +373,19 @@ fn read(request: &PredictRequest) -> Result<(Alignment, String)> {
     Ok((alignment, sha256_file(&request.msa)?))
 }
 
-/// The alignment trained on, with its weights.
-struct Weighed {
-    alignment: Alignment,
+/// The alignment trained on, with its weights (stages read and weigh).
+#[derive(Debug, Clone)]
+pub struct Weighed {
+    /// The alignment as read (and subsampled).
+    pub alignment: Alignment,
     /// SHA-256 of the alignment file.
-    msa_sha256: String,
-    weights: Vec<f64>,
-    meff: f64,
+    pub msa_sha256: String,
+    /// One weight per kept sequence.
+    pub weights: Vec<f64>,
+    /// M_eff, the sum of the weights.
+    pub meff: f64,
     /// N before `--max-seqs` subsampling, when it applied.
-    subsampled_from: Option<usize>,
+    pub subsampled_from: Option<usize>,
 }
 
 /// Stage **weigh**: sequence weights, and the `--max-seqs` sample (drawn by
@@ -355,7 +454,7 @@ fn check_memory(request: &PredictRequest, limits: &Limits, weighed: &Weighed) ->
 
 /// The known contacts to score against, with the structure's mapping and
 /// the SHA-256 of the file they come from.
-type Native = (NativeContacts, Option<ResidueMapping>, NativeSource, String);
+pub(super) type Native = (NativeContacts, Option<ResidueMapping>, NativeSource, String);
 
 /// Loads the structure or contact list to score against, if any.
 fn load_native_contacts(request: &PredictRequest, weighed: &Weighed) -> Result<Option<Native>> {
@@ -371,229 +470,34 @@ fn load_native_contacts(request: &PredictRequest, weighed: &Weighed) -> Result<O
     Ok(Some((native, mapping, source, sha256)))
 }
 
-/// Where a run writes: its output folder, locked for the run and written
-/// as a whole ([`StagedFolder`]), and its model file, written into the stage
-/// too and moved into place with it, so that a failed run changes neither.
-struct Output {
-    _lock: FolderLock,
-    stage: StagedFolder,
-    /// Where the model is written during the run (inside the stage).
-    model_path: PathBuf,
-    /// Where the model goes when the run publishes, if outside the folder.
-    model_elsewhere: Option<PathBuf>,
-}
-
-/// The stage's hidden subfolder holding a model file that goes elsewhere.
-const STAGED_MODEL_DIR: &str = ".model";
-
-impl Output {
-    /// Moves the run's files into place (the run is complete): the model
-    /// file (when it lives outside the folder), then the folder as a whole.
-    fn publish(self) -> Result<()> {
-        if let Some(target) = &self.model_elsewhere {
-            move_file(&self.model_path, target)?;
-            let _ = std::fs::remove_dir(self.stage.path().join(STAGED_MODEL_DIR));
-        }
-        self.stage.publish()
-    }
-}
-
-/// Moves a file into place atomically: a rename, or across file systems a
-/// copy written with [`write_atomic`].
-fn move_file(from: &Path, to: &Path) -> Result<()> {
-    if std::fs::rename(from, to).is_ok() {
-        return Ok(());
-    }
-    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    write_atomic(to, |w| Ok(w.write_all(&bytes)?))?;
-    let _ = std::fs::remove_file(from);
-    Ok(())
-}
-
-/// Prepares the output before training: creates the folders around it,
-/// takes the output folder's lock (a second run into it fails at once),
-/// refuses to replace a prediction made from another input (unless
-/// `--force`), and starts the staged folder the run's files go into.
-fn prepare_output(request: &PredictRequest, msa_sha256: &str) -> Result<Output> {
-    let dir = &request.output_dir;
-    if let Some(parent) = dir.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        create_dir(parent)?;
-    }
-    let lock = FolderLock::acquire(dir)?;
-    let in_folder = request
-        .model_path
-        .strip_prefix(dir)
-        .ok()
-        .map(Path::to_path_buf);
-    if !request.force {
-        owner::check_folder(dir, &request.msa, msa_sha256)?;
-        if in_folder.is_none() {
-            owner::check_model_file(&request.model_path, &request.msa, msa_sha256)?;
-        }
-    }
-    if in_folder.is_none()
-        && let Some(parent) = request.model_path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        create_dir(parent)?;
-    }
-    let stage = StagedFolder::new(dir)?;
-    let (model_path, model_elsewhere) = match &in_folder {
-        Some(relative) => (stage.path().join(relative), None),
-        None => {
-            let name = request.model_path.file_name().with_context(|| {
-                format!(
-                    "--model-out {} has no file name",
-                    request.model_path.display()
-                )
-            })?;
-            let staged = stage.path().join(STAGED_MODEL_DIR).join(name);
-            (staged, Some(request.model_path.clone()))
-        }
-    };
-    if let Some(parent) = model_path.parent() {
-        create_dir(parent)?;
-    }
-    Ok(Output {
-        _lock: lock,
-        stage,
-        model_path,
-        model_elsewhere,
-    })
-}
-
-/// Stage **train**. When training diverges for good, the run's folder is
-/// published with a `summary.json` that says so (its only file) before the
-/// error is returned.
+/// Stage **train**: the model and its training report.
 fn train_model(
     request: &PredictRequest,
     weighed: &Weighed,
-    output: Output,
     on_progress: &mut dyn FnMut(&Progress),
-) -> Result<(Model, TrainReport, Output)> {
-    let alignment = &weighed.alignment;
-    match train(
-        &alignment.states,
+) -> Result<(Model, TrainReport)> {
+    train(
+        &weighed.alignment.states,
         &weighed.weights,
         &request.config,
         on_progress,
-    ) {
-        Ok((model, report)) => Ok((model, report, output)),
-        Err(err) => {
-            let path = output.stage.path().join(files::SUMMARY_JSON);
-            if summary::write_diverged_summary(
-                &path,
-                request,
-                alignment,
-                &weighed.msa_sha256,
-                &err,
-            )? {
-                output.publish()?;
-            }
-            Err(err)
-        }
-    }
+    )
 }
 
 /// Stage **couplings**: the trained model on the CPU (exactly the tensors
-/// its file holds), its contact scores, and its couplings as an array when
-/// `couplings.npy` is to be written.
-fn couplings(
-    request: &PredictRequest,
-    trained: Model,
-) -> Result<(Model, Prediction, Option<Array4<f32>>)> {
+/// its file holds) and its contact scores.
+fn couplings(trained: Model) -> Result<(Model, Prediction)> {
     let model = trained.to_cpu()?;
     drop(trained);
     let prediction = Prediction::of_model(&model);
-    // The L²q² couplings as a Rust array only when they are to be written.
-    let couplings = request.save_couplings.then(|| model.couplings());
-    Ok((model, prediction, couplings))
-}
-
-/// Stage **write**: the model file, the contact files and `couplings.npy`;
-/// returns the names of the files written into the output folder.
-fn write_files(
-    request: &PredictRequest,
-    output: &Output,
-    weighed: &Weighed,
-    model: Model,
-    prediction: &Prediction,
-    couplings: Option<Array4<f32>>,
-) -> Result<Vec<String>> {
-    let dir = output.stage.path();
-    let alignment = &weighed.alignment;
-    model.save(
-        &output.model_path,
-        model_metadata(
-            alignment,
-            &weighed.msa_sha256,
-            &request.config,
-            &request.name,
-        ),
-    )?;
-    let provenance = Provenance {
-        target: &request.name,
-        model: request.config.model,
-        sequence: Some(&alignment.query_sequence),
-    };
-    let mut outputs = write_contact_files(dir, prediction, &provenance, &request.lists)?;
-    if let Some(couplings) = couplings {
-        write_atomic(&dir.join(files::COUPLINGS_NPY), |w| {
-            ndarray_npy::WriteNpyExt::write_npy(&couplings, w)
-                .context("writing the couplings as .npy")?;
-            Ok(())
-        })?;
-        outputs.push(files::COUPLINGS_NPY.into());
-    }
-    Ok(outputs)
-}
-
-/// Stage **score**: with known contacts, the precision table, `score.json`
-/// and `contact_map.png` as `fadca score` writes them.
-fn score(
-    request: &PredictRequest,
-    output: &Output,
-    alignment: &Alignment,
-    prediction: &Prediction,
-    native: Option<Native>,
-    outputs: &mut Vec<String>,
-) -> Result<Option<ScoreReport>> {
-    let Some((native, mapping, source, sha256)) = native else {
-        return Ok(None);
-    };
-    let mut report = score_with_native(prediction, native, mapping, source);
-    report.native_sha256 = Some(sha256);
-    report.inputs.insert(
-        "prediction".into(),
-        serde_json::json!({
-            "path": request.output_dir.join(files::CONTACTS_TSV).display().to_string()
-        }),
-    );
-    report.inputs.insert(
-        "msa".into(),
-        serde_json::json!({
-            "path": request.msa.display().to_string(),
-            "keep_query_gaps": request.read_options.keep_query_gaps,
-            "query": alignment.query_name(),
-        }),
-    );
-    outputs.extend(write_score_outputs(
-        output.stage.path(),
-        &report,
-        prediction,
-        &request.name,
-        request.svg,
-    )?);
-    Ok(Some(report))
+    Ok((model, prediction))
 }
 
 /// What `summary.json` records of the run.
 fn summarise(
     request: &PredictRequest,
     weighed: &Weighed,
-    report: TrainReport,
+    report: &TrainReport,
     timings: Timings,
     outputs: Vec<String>,
     prediction: &Prediction,
@@ -626,13 +530,13 @@ fn summarise(
         model: config.model,
         hyperparameters: config.resolved(alignment.depth(), alignment.length(), weighed.meff),
         requested_hyperparameters: config.clone(),
-        loss_curve: report.loss_curve,
-        restarts: report.restarts,
+        loss_curve: report.loss_curve.clone(),
+        restarts: report.restarts.clone(),
         subsampled_from: weighed.subsampled_from,
         status: "ok",
         steps: report.steps,
         timings,
-        device: report.device,
+        device: report.device.clone(),
         threads: request.threads,
         version: env!("CARGO_PKG_VERSION").into(),
         model_path: request.model_path.display().to_string(),
@@ -644,15 +548,6 @@ fn summarise(
         mapping: score.and_then(|r| r.mapping.clone()),
         precision: score.map(|r| r.precision.clone()),
     }
-}
-
-/// Writes `summary.json`, the run's last file.
-fn write_summary(path: &Path, summary: &PredictionSummary) -> Result<()> {
-    write_atomic(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, summary)?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ pub fn request_stop(signal: i32) {
     pending().store(signal as usize, Ordering::SeqCst);
 }
 
+/// Forgets a pending stop, once the run it stopped has returned: for a
+/// library caller that goes on after an interruption (the Python module,
+/// after raising `KeyboardInterrupt`).
+pub fn clear() {
+    pending().store(0, Ordering::SeqCst);
+}
+
 /// Fails with [`Error::Interrupted`] when a signal is pending; `stage`
 /// names what was running.
 pub fn check(stage: &str) -> anyhow::Result<()> {

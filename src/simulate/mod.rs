@@ -125,7 +125,9 @@ pub use sampler::{SampleOptions, SampleRun, SamplerStats};
 pub use stats::{TeacherSummary, diversity};
 pub use teacher::{Teacher, TeacherParams};
 pub use teacher_file::METADATA_KEY;
-pub use write::{SimulateReport, to_letters, write_contacts, write_family};
+pub use write::{
+    SimulateReport, SimulatedFamily, simulate_family, to_letters, write_contacts, write_family,
+};
 
 /// Default coupling strength β (see the module documentation for the reasoning).
 pub const DEFAULT_BETA: f64 = 0.4;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::{SampleOptions, SamplerStats, Teacher, TeacherParams, TeacherSummary};
+use super::{SampleOptions, SampleRun, SamplerStats, Teacher, TeacherParams, TeacherSummary};
 use crate::Q;
 use crate::alignment::ALPHABET;
 
@@ -40,53 +40,101 @@ pub struct SimulateReport {
     pub time_total_s: f64,
 }
 
-/// Generates a teacher, samples from it, and writes `msa.fasta`,
-/// `contacts.tsv`, `teacher.safetensors` and `simulate.json` into `dir`
-/// (created if needed), each atomically. Returns the report.
-pub fn write_family(
-    dir: &Path,
+/// A synthetic family in memory: its teacher, the samples and the report
+/// `simulate.json` holds ([`simulate_family`]).
+#[derive(Debug)]
+pub struct SimulatedFamily {
+    /// The planted model.
+    pub teacher: Teacher,
+    /// The query and the samples.
+    pub run: SampleRun,
+    /// What `simulate.json` records (timings up to the sampling's end).
+    pub report: SimulateReport,
+}
+
+/// Generates a teacher and samples from it (what [`write_family`] writes).
+pub fn simulate_family(
     params: &TeacherParams,
     opts: &SampleOptions,
-) -> anyhow::Result<SimulateReport> {
+) -> anyhow::Result<SimulatedFamily> {
     let t0 = Instant::now();
     let teacher = Teacher::generate(params, opts.seed)?;
     let time_teacher_s = t0.elapsed().as_secs_f64();
     let run = teacher.sample(opts)?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output folder {}", dir.display()))?;
-
-    crate::io::write_atomic(&dir.join("msa.fasta"), |w| {
-        writeln!(
-            w,
-            ">query teacher-conditioned-on-no-gaps seed={}",
-            opts.seed
-        )?;
-        writeln!(w, "{}", to_letters(&run.query))?;
-        for (n, (s, k)) in run.sequences.iter().zip(&run.chain_of).enumerate() {
-            writeln!(w, ">sample{} chain={k}", n + 1)?;
-            writeln!(w, "{}", to_letters(s))?;
-        }
-        Ok(())
-    })?;
-    write_contacts(&dir.join("contacts.tsv"), teacher.contacts())?;
-    teacher.save(&dir.join("teacher.safetensors"))?;
     let report = SimulateReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
         seed: opts.seed,
         teacher: params.clone(),
         teacher_summary: teacher.summary(),
         sampling: opts.clone(),
-        sampler: run.stats,
+        sampler: run.stats.clone(),
         records: run.sequences.len() + 1,
         time_teacher_s,
         time_total_s: t0.elapsed().as_secs_f64(),
     };
-    crate::io::write_atomic(&dir.join("simulate.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &report)?;
-        writeln!(w)?;
-        Ok(())
-    })?;
-    Ok(report)
+    Ok(SimulatedFamily {
+        teacher,
+        run,
+        report,
+    })
+}
+
+impl SimulatedFamily {
+    /// The family as the text of `msa.fasta`: the query, then the samples.
+    pub fn fasta(&self) -> String {
+        let mut out = format!(
+            ">query teacher-conditioned-on-no-gaps seed={}\n{}\n",
+            self.report.seed,
+            to_letters(&self.run.query)
+        );
+        for (n, (s, k)) in self
+            .run
+            .sequences
+            .iter()
+            .zip(&self.run.chain_of)
+            .enumerate()
+        {
+            out.push_str(&format!(">sample{} chain={k}\n{}\n", n + 1, to_letters(s)));
+        }
+        out
+    }
+}
+
+/// Generates a teacher, samples from it ([`simulate_family`]), and writes
+/// the family into `dir` ([`SimulatedFamily::write`]). Returns the report.
+pub fn write_family(
+    dir: &Path,
+    params: &TeacherParams,
+    opts: &SampleOptions,
+) -> anyhow::Result<SimulateReport> {
+    simulate_family(params, opts)?.write(dir)
+}
+
+impl SimulatedFamily {
+    /// Writes `msa.fasta`, `contacts.tsv`, `teacher.safetensors` and
+    /// `simulate.json` into `dir` (created if needed), each atomically.
+    /// Returns the report written (its total time includes the writing).
+    pub fn write(&self, dir: &Path) -> anyhow::Result<SimulateReport> {
+        let t0 = Instant::now();
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        let fasta = self.fasta();
+        crate::io::write_atomic(&dir.join("msa.fasta"), |w| {
+            Ok(w.write_all(fasta.as_bytes())?)
+        })?;
+        write_contacts(&dir.join("contacts.tsv"), self.teacher.contacts())?;
+        self.teacher.save(&dir.join("teacher.safetensors"))?;
+        let report = SimulateReport {
+            time_total_s: self.report.time_total_s + t0.elapsed().as_secs_f64(),
+            ..self.report.clone()
+        };
+        crate::io::write_atomic(&dir.join("simulate.json"), |w| {
+            serde_json::to_writer_pretty(&mut *w, &report)?;
+            writeln!(w)?;
+            Ok(())
+        })?;
+        Ok(report)
+    }
 }
 
 /// Writes planted contacts (0-based pairs) as `i\tj\tseparation`, 1-based, with a header.
