@@ -26,7 +26,7 @@ def test_a_file_needs_its_alignment(cli_predictions, tmp_path):
     run_cli("score", mat, "--msa", SMALL, "--contacts", SMALL_CONTACTS, "-o", tmp_path)
     expected = json.loads((tmp_path / "score.json").read_text())
     assert fadca.score(mat, contacts=SMALL_CONTACTS, msa=SMALL) == expected
-    with pytest.raises(fadca.InputError, match="--msa is needed"):
+    with pytest.raises(fadca.InputError, match="give the alignment with --msa"):
         fadca.score(mat, contacts=SMALL_CONTACTS)
 
 
