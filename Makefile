@@ -8,7 +8,7 @@ EXAMPLE ?= msa/example.fasta
 # (its libtorch is fadca's), reusing target/ (no isolated build environment).
 PYTHON_INSTALL = python -m pip install --quiet --no-build-isolation --no-deps --disable-pip-version-check ./python
 
-.PHONY: build demo test bench bench-batch setup figures python
+.PHONY: build demo test bench bench-long bench-batch setup figures python
 
 setup:
 	@$(TORCH_ENV) && echo "libtorch ready: $$VIRTUAL_ENV"
@@ -28,8 +28,14 @@ python:
 test:
 	@$(TORCH_ENV) && cargo test --release --locked && $(PYTHON_INSTALL) && python -m pytest -q python/tests
 
+# The DEV table of the README: the default (--model auto), then each model.
 bench: build
-	scripts/bench.py
+	scripts/bench.py --out /tmp/fadca-bench/auto
+	scripts/bench.py --out /tmp/fadca-bench/potts -- --model potts
+	scripts/bench.py --out /tmp/fadca-bench/factored -- --model factored
+
+bench-long: build
+	scripts/bench_long.py
 
 bench-batch: build
 	scripts/bench_batch.py

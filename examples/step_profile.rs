@@ -3,6 +3,8 @@
 //! the fused path sees no conserved columns (slower than on a real family).
 //!
 //! `cargo run --release --example step_profile -- L B H THREADS`
+//! (`BLOCK_SITES=S` builds the factored table in blocks of S sites instead
+//! of the default 64; S ≥ L: the whole table at once).
 use fadca::model::{FusedObjective, Model, ModelKind, batch_loss};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -59,6 +61,12 @@ fn main() {
         );
     }
     let mut fused = FusedObjective::new(threads, vec![0; l]).unwrap();
+    if let Some(sites) = std::env::var("BLOCK_SITES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        fused = fused.with_block_sites(sites);
+    }
     let Model::Factored(factored) = &model else {
         unreachable!()
     };

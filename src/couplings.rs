@@ -1,10 +1,21 @@
 //! From couplings to contact scores (SPEC §1, the same for both models):
 //! symmetrise, zero-sum gauge, Frobenius norm over the 20 amino-acid states,
-//! average product correction (APC).
+//! average product correction (APC); and the couplings themselves as
+//! `couplings.npy` ([`write_couplings_npy`]).
+//!
+//! Neither needs the `L×L×q×q` coupling array (at L = 1500, 4 GB; at
+//! L = 3000, 16 GB): the Potts model's couplings are read in place from its
+//! table, factored attention's computed pair by pair, or row by row, from
+//! its attention and values ([`crate::model::factored::HostFactors`]).
+use std::io::Write;
+
+use anyhow::{Context, Result};
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Axis};
+use rayon::prelude::*;
 
 use crate::Q;
 use crate::model::Model;
+use crate::model::factored::HostFactors;
 
 /// `J_ij(a,b) ← ½(J_ij(a,b) + J_ji(b,a))` for an L×L×q×q coupling array.
 pub fn symmetrise(j: ArrayView4<f32>) -> Array4<f64> {
@@ -113,10 +124,121 @@ pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
     apc(&f)
 }
 
-/// Contact scores of a trained model ([`contact_scores`] of its couplings,
-/// read in place through [`Model::with_couplings`]).
+/// One pair's symmetrised, gauged q×q block from `J_ik(a,b)` and
+/// `J_ki(a',b')` (both `[a][b]`), into `block`: the arithmetic of
+/// [`contact_scores`].
+fn symmetric_block(j_ik: &[f32], j_ki: &[f32], block: &mut Array2<f64>) {
+    for a in 0..Q {
+        for b in 0..Q {
+            block[[a, b]] = 0.5 * (j_ik[a * Q + b] as f64 + j_ki[b * Q + a] as f64);
+        }
+    }
+    gauge_block(block.view_mut());
+}
+
+/// Contact scores of factored attention from its factors, pair by pair
+/// (the couplings `J_ik` and `J_ki` of each pair computed from the
+/// attention and the values, [`HostFactors::pair`]), rows in parallel on
+/// rayon's pool: the same numbers as [`contact_scores`] of the whole
+/// array ([`Model::couplings`]) without making it.
+pub fn factored_contact_scores(factors: &HostFactors) -> Array2<f64> {
+    let l = factors.length();
+    let rows: Vec<Vec<f64>> = (0..l)
+        .into_par_iter()
+        .map_init(
+            || {
+                (
+                    vec![0.0f32; Q * Q],
+                    vec![0.0f32; Q * Q],
+                    Array2::zeros((Q, Q)),
+                )
+            },
+            |(j_ik, j_ki, block), i| {
+                (i + 1..l)
+                    .map(|k| {
+                        factors.pair(i, k, j_ik);
+                        factors.pair(k, i, j_ki);
+                        symmetric_block(j_ik, j_ki, block);
+                        frobenius_block(block.view())
+                    })
+                    .collect()
+            },
+        )
+        .collect();
+    let mut f = Array2::<f64>::zeros((l, l));
+    for (i, row) in rows.iter().enumerate() {
+        for (k, &norm) in (i + 1..l).zip(row) {
+            f[[i, k]] = norm;
+            f[[k, i]] = norm;
+        }
+    }
+    apc(&f)
+}
+
+/// Contact scores of a trained model: [`factored_contact_scores`] for
+/// factored attention, [`contact_scores`] of the Potts model's couplings
+/// read in place ([`Model::with_couplings`]).
 pub fn model_contact_scores(model: &Model) -> Array2<f64> {
-    model.with_couplings(contact_scores)
+    match model {
+        Model::Factored(m) => factored_contact_scores(&m.host_factors()),
+        Model::Potts(_) => model.with_couplings(contact_scores),
+    }
+}
+
+/// Bytes of `couplings.npy` for length `l`: the header (128 bytes) and
+/// `L²q²` float32 values.
+pub fn couplings_npy_bytes(l: usize) -> u64 {
+    128 + (l as u64).pow(2) * (Q * Q) as u64 * 4
+}
+
+/// Writes the couplings `J[i][j][a][b]` (float32 L×L×q×q, asymmetric as
+/// trained) as a `.npy` file (format 1.0, little-endian, C order) one row
+/// i at a time: no `L×L×q×q` array is made.
+pub fn write_couplings_npy(model: &Model, out: &mut dyn Write) -> Result<()> {
+    let l = model.length();
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({l}, {l}, {Q}, {Q})}}");
+    // magic (6) + version (2) + header length (2) + dict, padded with spaces
+    // and a newline to 128 bytes (more for absurd L; a multiple of 64).
+    let total = (10 + dict.len() + 1).div_ceil(64).max(2) * 64;
+    let mut header = Vec::with_capacity(total);
+    header.extend_from_slice(b"\x93NUMPY\x01\x00");
+    header.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(total - 1, b' ');
+    header.push(b'\n');
+    out.write_all(&header)?;
+    let mut row = vec![0.0f32; l * Q * Q];
+    let mut bytes = Vec::with_capacity(row.len() * 4);
+    let mut write_row = |row: &[f32]| -> Result<()> {
+        bytes.clear();
+        for x in row {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        out.write_all(&bytes)
+            .context("writing the couplings as .npy")
+    };
+    match model {
+        Model::Factored(m) => {
+            let factors = m.host_factors();
+            for i in 0..l {
+                factors.row(i, &mut row);
+                write_row(&row)?;
+            }
+            Ok(())
+        }
+        Model::Potts(_) => model.with_couplings(|j| {
+            for i in 0..l {
+                for (x, &v) in row
+                    .iter_mut()
+                    .zip(j.slice(ndarray::s![i, .., .., ..]).iter())
+                {
+                    *x = v;
+                }
+                write_row(&row)?;
+            }
+            Ok(())
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use fadca::model::choice::ModelRequest;
 use fadca::model::memory::parse_size;
 use fadca::model::{ModelKind, Objective, TrainConfig};
 use fadca::runtime::{DeviceChoice, resolve_device};
@@ -28,17 +29,11 @@ pub fn choice<T: ValueEnum>(flag: &str, value: &str) -> PyResult<T> {
     })
 }
 
-/// The model asked for: `auto` is the library's default model, the factored
-/// one, until the library chooses by memory; returns the kind and why.
-pub fn model_kind(model: &str) -> PyResult<(ModelKind, String)> {
-    if model.eq_ignore_ascii_case("auto") {
-        return Ok((
-            ModelKind::Factored,
-            "auto: the default model (factored attention)".into(),
-        ));
-    }
-    let kind: ModelKind = choice("model", model)?;
-    Ok((kind, format!("requested: model={:?}", kind.name())))
+/// The model asked for, by its command-line name: `auto` (the Potts model
+/// where it fits in memory, else factored attention: the library chooses
+/// per alignment), `potts` or `factored`.
+pub fn model_request(model: &str) -> PyResult<ModelRequest> {
+    choice("model", model)
 }
 
 /// The training hyper-parameters of `predict`'s keyword arguments

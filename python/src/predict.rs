@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 
 use crate::alignment::{Alignment, read_options};
 use crate::errors::{input_error, to_py_err};
-use crate::options::{Size, Training, fraction, model_kind, native_source};
+use crate::options::{Size, Training, fraction, model_request, native_source};
 use crate::progress;
 
 /// A request with every field set; callers replace what they use.
@@ -32,6 +32,7 @@ pub fn request_template() -> PredictRequest {
         name: "prediction".into(),
         output_dir: PathBuf::new(),
         model_path: PathBuf::new(),
+        model: Default::default(),
         config: fadca::model::TrainConfig::defaults(fadca::model::ModelKind::Factored),
         threads: 1,
         save_couplings: false,
@@ -53,7 +54,6 @@ pub fn request_template() -> PredictRequest {
 pub struct Prediction {
     trained: Mutex<Trained>,
     request: PredictRequest,
-    model_reason: String,
     scores: Py<PyArray2<f64>>,
     alignment: OnceLock<Py<Alignment>>,
     /// The summary of the last `save`, and the folder it wrote.
@@ -121,13 +121,14 @@ impl Prediction {
     /// The model trained: `"factored"` or `"potts"`.
     #[getter]
     fn model(&self) -> &'static str {
-        self.request.config.model.name()
+        self.trained().choice.model.name()
     }
 
-    /// Why that model: what was asked for (`model="auto"` or a model).
+    /// Why that model: `model="auto"`'s choice and the memory it needs, or
+    /// the model asked for.
     #[getter]
     fn model_reason(&self) -> String {
-        self.model_reason.clone()
+        self.trained().choice.reason.clone()
     }
 
     /// The alignment trained on (with its weights).
@@ -260,7 +261,7 @@ impl Prediction {
         let t = self.trained();
         format!(
             "<fadca.Prediction {} model of {:?}: L={} N={} M_eff={:.1}>",
-            self.request.config.model.name(),
+            t.choice.model.name(),
             self.request.msa.display().to_string(),
             t.prediction.length,
             t.weighed.alignment.depth(),
@@ -308,7 +309,9 @@ pub fn predict(
     keep_query_gaps: bool,
     format: Option<&str>,
 ) -> PyResult<Prediction> {
-    let (kind, model_reason) = model_kind(model)?;
+    let requested = model_request(model)?;
+    // Both models share the defaults; the model itself is chosen per alignment.
+    let kind = requested.forced().unwrap_or(fadca::model::ModelKind::Potts);
     let training = Training {
         heads,
         head_dim,
@@ -359,6 +362,7 @@ pub fn predict(
         output_dir: default_output_dir(&name),
         model_path: default_model_path(&name),
         name,
+        model: requested,
         config,
         threads,
         ..request_template()
@@ -375,7 +379,6 @@ pub fn predict(
     Ok(Prediction {
         trained: Mutex::new(trained),
         request,
-        model_reason,
         scores: scores.unbind(),
         alignment: OnceLock::new(),
         saved: Mutex::new(None),

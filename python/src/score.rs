@@ -107,5 +107,7 @@ fn figure_title(path: &Path) -> String {
         Some(n) => n.split('.').next().map(str::to_string),
         None => None,
     };
-    title.filter(|t| !t.is_empty()).unwrap_or_else(|| "prediction".into())
+    title
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "prediction".into())
 }

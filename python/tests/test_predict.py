@@ -101,3 +101,19 @@ def test_version_is_the_crates():
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
     assert fadca.__version__ == cargo["workspace"]["package"]["version"]
     assert run_cli("--version").stdout.split() == ["fadca", fadca.__version__]
+
+
+def test_auto_is_the_default_and_says_why():
+    # The command line's default: the Potts model where it fits (L = 30 does).
+    p = fadca.predict(SMALL, seed=3, threads=2, epochs=2, progress=False)
+    assert p.model == "potts"
+    assert p.model_reason.startswith("auto: the Potts model")
+    assert p.summary["model_requested"] == "auto"
+    assert p.summary["model_reason"] == p.model_reason
+    # Forced: recorded as requested.
+    f = fadca.predict(SMALL, model="factored", seed=3, threads=2, epochs=2, progress=False)
+    assert f.model == "factored"
+    assert f.model_reason.startswith("requested with --model factored")
+    # Too little memory for either model: refused before training.
+    with pytest.raises(fadca.InputError, match="with factored attention"):
+        fadca.predict(SMALL, max_memory="1M", threads=2, epochs=2, progress=False)

@@ -67,7 +67,8 @@ pub use families::{Family, Shard, read_families, read_manifest, scan_folder};
 pub use merge::merge;
 pub use row::{FamilyRow, Precision, Status, Tops, complete_summary};
 pub use run::{
-    RunOptions, predict_in_child, progress_line, remove_stale_temps, reuse_problem, run_families,
+    RunOptions, predict_in_child, progress_line, remove_stale_temps, requested_settings,
+    reuse_problem, run_families,
 };
 pub use summary::{Aggregate, BatchSummary, TSV_COLUMNS};
 

@@ -14,7 +14,38 @@ use serde_json::Value;
 use super::{Family, FamilyRow, Status, complete_summary, family_dir, outputs};
 use crate::error::{ErrorKind, input_error};
 use crate::io::{sha256_file, write_atomic};
+use crate::model::ModelKind;
+use crate::model::choice::ModelRequest;
 use crate::predict::files;
+
+/// The settings a run asked for, as `fadca batch --resume` compares them:
+/// the requested hyper-parameters (`summary.json`'s
+/// `requested_hyperparameters`) with their `model` replaced by the model
+/// requested (`auto`, `potts` or `factored`): under `--model auto` the
+/// model trained depends on the family, the request does not.
+pub fn requested_settings(mut hyperparameters: Value, model: ModelRequest) -> Value {
+    if let Some(map) = hyperparameters.as_object_mut() {
+        map.insert("model".into(), Value::from(model.name()));
+    }
+    hyperparameters
+}
+
+/// [`requested_settings`] of a `summary.json`: its `model_requested`, or
+/// (a summary written before `--model auto`) the model it trained, which
+/// was then the one requested.
+fn recorded_settings(summary: &Value, requested: &Value) -> Value {
+    let model = summary
+        .get("model_requested")
+        .and_then(|m| serde_json::from_value::<ModelRequest>(m.clone()).ok())
+        .or_else(|| {
+            requested
+                .get("model")
+                .and_then(|m| serde_json::from_value::<ModelKind>(m.clone()).ok())
+                .map(ModelRequest::from)
+        })
+        .unwrap_or_default();
+    requested_settings(requested.clone(), model)
+}
 
 /// Why a complete family from an earlier run cannot be reused for this
 /// one, or `None` when it can: its name, its inputs (the alignment and the
@@ -36,7 +67,11 @@ pub fn reuse_problem(summary: &Value, family: &Family, expected: Option<&Value>)
         return Some("input changed".into());
     }
     if let Some(expected) = expected
-        && summary.get("requested_hyperparameters") != Some(expected)
+        && summary
+            .get("requested_hyperparameters")
+            .map(|requested| recorded_settings(summary, requested))
+            .as_ref()
+            != Some(expected)
     {
         return Some("settings changed".into());
     }
@@ -301,6 +336,9 @@ fn die_with_parent(_: &mut Command) {}
 /// One progress line: `[3/20] PF00013 ok 4.1 s P@L 0.46`.
 pub fn progress_line(row: &FamilyRow, done: usize, total: usize) -> String {
     let mut line = format!("[{done}/{total}] {} {}", row.name, row.status.name());
+    if let Some(model) = &row.model {
+        line.push_str(&format!(" {model}"));
+    }
     if let Some(w) = row.wall_s {
         line.push_str(&format!(" {w:.1} s"));
     }

@@ -66,6 +66,11 @@ pub struct Args {
     /// cores].
     #[arg(long, value_name = "N", help_heading = "Resources")]
     pub threads: Option<usize>,
+    /// Memory each family's run may use (e.g. 8G): --model auto trains the Potts model where
+    /// its estimate fits, and a family that fits no model fails alone [default: the memory
+    /// available when the batch starts, divided by the families run at the same time].
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub max_memory: Option<String>,
     /// Also write each family's couplings.npy.
     #[arg(long, help_heading = "Output")]
     pub save_couplings: bool,
@@ -84,7 +89,12 @@ pub struct Args {
 }
 
 /// The `fadca predict` arguments shared by every family.
-fn common_predict_args(args: &Args, training: &TrainingArgs, threads: usize) -> Vec<OsString> {
+fn common_predict_args(
+    args: &Args,
+    training: &TrainingArgs,
+    threads: usize,
+    max_memory: Option<u64>,
+) -> Vec<OsString> {
     // A batch owns its family folders: a family whose alignment changed is
     // redone in place (`--resume` decides what to redo).
     let mut out: Vec<OsString> = vec![
@@ -93,6 +103,9 @@ fn common_predict_args(args: &Args, training: &TrainingArgs, threads: usize) -> 
         "--threads".into(),
         threads.to_string().into(),
     ];
+    if let Some(bytes) = max_memory {
+        out.extend(["--max-memory".into(), bytes.to_string().into()]);
+    }
     out.extend(training.to_args().into_iter().map(OsString::from));
     out.extend(args.alignment.to_args().into_iter().map(OsString::from));
     out.extend(args.lists.to_args().into_iter().map(OsString::from));
@@ -276,12 +289,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let program = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("cannot locate the fadca executable: {e}"))?;
-    let common = common_predict_args(&args, &training, threads);
+    // Each family's memory: --max-memory, else what is available now shared
+    // by the families that run at the same time (so that `--model auto`'s
+    // choices add up to what the machine has).
+    let max_memory = match &args.max_memory {
+        Some(text) => Some(fadca::model::memory::parse_size(text)?),
+        None => fadca::model::memory::available_bytes(config.device).map(|b| b / jobs as u64),
+    };
+    let common = common_predict_args(&args, &training, threads, max_memory);
     let options = RunOptions {
         output_dir: output.clone(),
         jobs,
         resume: args.resume,
-        hyperparameters: Some(serde_json::to_value(&config)?),
+        hyperparameters: Some(fadca::batch::requested_settings(
+            serde_json::to_value(&config)?,
+            args.training.model,
+        )),
     };
     let reporter = Reporter::new(families.len(), args.quiet);
     let predict = |family: &Family, dir: &Path| {

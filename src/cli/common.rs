@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use fadca::alignment::{Alignment, Format, ReadOptions};
 use fadca::contacts::{DEFAULT_MIN_SEPARATION, DEFAULT_RR_AUTHOR, ListOptions};
 use fadca::error::input_error;
+use fadca::model::choice::ModelRequest;
 use fadca::model::{DEFAULT_MASK_PROB, ModelKind, Objective, TrainConfig};
 use fadca::runtime::{DeviceChoice, resolve_device};
 use fadca::structure::{AtomSelection, DEFAULT_CUTOFF, NativeSource};
@@ -123,16 +124,19 @@ fn auto(value: Option<usize>, rule: &str) -> String {
 /// `fadca batch` (flatten into `Args` with `#[command(flatten)]`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainingArgs {
-    /// Model: factored attention or the full Potts model (plmDCA baseline).
+    /// Model: auto = the full Potts model where it fits in memory, else factored attention.
     ///
-    /// Which to pick: on the DEV benchmark of 20 Pfam families (README, "The
-    /// model and its defaults") the Potts model is the more precise (mean
-    /// top-L precision 0.540 against 0.446), in less time with two threads
-    /// (98 s against 112 s), but needs about 5 (L·21)² tables of memory
-    /// against 1; the factored model has far fewer parameters (H(2Ld + q²)
-    /// against L²q²/2) and is the one the paper analyses.
-    #[arg(long, value_enum, default_value_t = ModelKind::Factored, help_heading = "Model")]
-    pub model: ModelKind,
+    /// auto (the default) estimates the peak memory of both models for this alignment and
+    /// trains the Potts model when its estimate fits --max-memory (or the memory available),
+    /// else factored attention; summary.json and the summary say which and why. On the DEV
+    /// benchmark of 20 Pfam families (README) the Potts model is the more precise (mean
+    /// top-L precision 0.540 against 0.447) at every alignment depth tried; it needs about
+    /// five (L*21)^2 tables of memory (L = 1000: 8 GiB). factored: one layer of factored
+    /// self-attention, the paper's layer, 5-25x fewer coupling parameters (H(2Ld + q^2)),
+    /// interpretable heads, and the model that trains on long proteins (its table is built
+    /// a block of 64 sites at a time: L = 3000 in a few GiB). potts: plmDCA, forced.
+    #[arg(long, value_enum, default_value_t = ModelRequest::Auto, help_heading = "Model")]
+    pub model: ModelRequest,
     /// Attention heads H (factored model).
     #[arg(long, value_name = "H", help_heading = "Model",
           help = default_of("Attention heads H (factored model)", |c| c.heads.to_string()))]
@@ -187,7 +191,9 @@ the same --threads otherwise", |c| c.seed.to_string()))]
 impl TrainingArgs {
     /// The training configuration: model defaults overridden by the flags given.
     pub fn train_config(&self) -> anyhow::Result<TrainConfig> {
-        let mut c = TrainConfig::defaults(self.model);
+        // The model itself is chosen per alignment (`--model auto`) when the
+        // run starts; both share these defaults.
+        let mut c = TrainConfig::defaults(self.model.forced().unwrap_or(ModelKind::Potts));
         if let Some(v) = self.heads {
             c.heads = v;
         }

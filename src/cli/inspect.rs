@@ -1,9 +1,12 @@
 //! `fadca inspect`: what was read from an alignment, what was dropped and
-//! kept, L, M_eff and the estimated training memory.
+//! kept, L, M_eff, the estimated training memory of both models and which
+//! one `--model auto` would train.
 use std::path::PathBuf;
 
+use fadca::model::choice::{ModelRequest, choose_model};
 use fadca::model::memory::{estimate_training_bytes, human_bytes};
 use fadca::model::{ModelKind, TrainConfig, uses_fused_kernels};
+use fadca::predict::{Limits, memory_limit};
 use fadca::runtime::{DeviceChoice, resolve_device};
 use fadca::weights::effective_count;
 
@@ -39,6 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         estimate_training_bytes(n, l, model, fused, heads, head_dim, batch)
     };
     let (factored, potts) = (estimate(ModelKind::Factored), estimate(ModelKind::Potts));
+    // What `fadca predict` would train by default (`--model auto`) here,
+    // against the memory available now.
+    let defaults = TrainConfig { device, ..defaults };
+    let limit = memory_limit(&Limits::default(), device);
+    let auto = choose_model(ModelRequest::Auto, &defaults, n, l, limit.as_ref());
     let s = &aln.stats;
     let gap = aln.mean_gap_fraction();
     if args.json {
@@ -64,6 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "heads": heads,
                 "head_dim": head_dim,
                 "batch": batch,
+            },
+            "auto": match &auto {
+                Ok(choice) => serde_json::json!({
+                    "model": choice.model,
+                    "reason": choice.reason,
+                }),
+                Err(err) => serde_json::json!({ "model": null, "reason": err.to_string() }),
             },
         });
         println!("{report}");
@@ -98,5 +113,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         human_bytes(factored),
         human_bytes(potts)
     );
+    match &auto {
+        Ok(choice) => println!(
+            "auto        would train {}: {}",
+            choice.model.name(),
+            choice.reason
+        ),
+        Err(err) => println!("auto        would refuse: {err}"),
+    }
     Ok(())
 }

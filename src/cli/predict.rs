@@ -36,6 +36,12 @@ Precision counts the top-k pairs with |i-j| >= 6 whose residues both have a know
 DIR defaults to predictions/<name> (see --name). A prediction of another input is never replaced \
 without --force; one run writes into a folder at a time, and its files appear together at the \
 end (a failed or killed run leaves the previous ones as they were).\n\
+Which model: --model auto (the default) trains the full Potts model when its estimated peak \
+memory fits --max-memory (default: the memory available), else factored attention, and refuses \
+when neither fits; the summary and summary.json (model_requested, model, model_reason) say which \
+and why, and `fadca inspect` tells beforehand. The Potts model is the more precise wherever it \
+fits; factored attention holds its coupling table a block of 64 sites at a time and trains on \
+long proteins (L = 3000).\n\
 The hyper-parameter defaults are the ones tuned on the DEV benchmark (README, docs/MODEL.md)."
 )]
 pub struct Args {
@@ -103,8 +109,9 @@ pub struct Args {
     /// cores].
     #[arg(long, value_name = "N", help_heading = "Resources")]
     pub threads: Option<usize>,
-    /// Refuse to train when the estimated peak memory is above SIZE (e.g. 8G, 512M; binary
-    /// units) [default: the available memory: MemAvailable on the CPU, free GPU memory on CUDA].
+    /// Memory a run may use: --model auto trains the Potts model only when its estimated peak
+    /// fits, and a run whose model does not fit is refused (e.g. 8G, 512M; binary units)
+    /// [default: the available memory: MemAvailable on the CPU, free GPU memory on CUDA].
     #[arg(long, value_name = "SIZE", help_heading = "Resources")]
     pub max_memory: Option<String>,
     /// Train on at most N sequences, sampled with probability proportional to their weight
@@ -226,6 +233,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_model_path(&name)),
         name,
+        model: args.training.model,
         config,
         threads,
         save_couplings: args.save_couplings,

@@ -37,9 +37,9 @@ Example (the embedded example, msa/example.fasta):
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
     /// Number of residues L (columns of the alignment). 20–300 is sensible (at
-    /// most 2000: the teacher stores H×L×L attention weights); a sweep costs
+    /// most 5000: the teacher stores H×L×L attention weights, 400 MB at H = 4); a sweep costs
     /// about L × contacts-per-residue × 21 operations.
-    #[arg(long, short = 'L', default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=2000))]
+    #[arg(long, short = 'L', default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=5000))]
     pub length: u64,
     /// Number of attention heads H of the teacher. Each contact is given to one
     /// head and, with probability 0.2, to each other head. 1–16 is sensible

@@ -134,7 +134,8 @@ impl TrainConfig {
     /// Checks the hyper-parameters; a bad value is an [`crate::InputError`]
     /// naming the flag (callers may check before reading any input).
     pub fn validate(&self) -> Result<()> {
-        if self.model == ModelKind::Factored && (self.heads == 0 || self.head_dim == 0) {
+        // Checked for both models: under `--model auto` either may train.
+        if self.heads == 0 || self.head_dim == 0 {
             return Err(crate::error::input_error(
                 "--heads and --head-dim must be at least 1",
             ));

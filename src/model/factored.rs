@@ -5,6 +5,9 @@
 //! softmax, `J_ij(a,b) = Σ_h A^h_ij V^h(a,b)`.
 use tch::{Kind, Tensor};
 
+use super::host::to_vec;
+use super::kernels::attention::{attention_forward, transpose};
+use super::kernels::table::pair_couplings;
 use crate::Q;
 
 /// Parameters of one layer of factored attention.
@@ -80,16 +83,28 @@ impl FactoredAttention {
         (self.table_from(&attention), norm2)
     }
 
-    /// The couplings `J[i][j][a][b] = Σ_h A^h_ij V^h(a,b)` (L×L×q×q) by one
-    /// product `(L²×H)·(H×q²)` whose output is already in that order: no
-    /// permuting copy of the `L²q²` result (what contact extraction reads).
-    pub fn couplings(&self) -> Tensor {
-        let (h, l) = (self.query.size()[0], self.query.size()[1]);
-        let q = Q as i64;
-        let a_ij_h = self.attention().permute([1, 2, 0]).reshape([l * l, h]);
-        a_ij_h
-            .matmul(&self.value.reshape([h, q * q]))
-            .reshape([l, l, q, q])
+    /// The factors on the host in the layout pair-by-pair reading of the
+    /// couplings needs ([`HostFactors`]): no `L×L×q×q` array. The
+    /// attention is computed by the CPU kernel the trainer uses
+    /// ([`attention_forward`]) on rayon's current number of threads.
+    pub fn host_factors(&self) -> HostFactors {
+        let (heads, l) = (self.heads(), self.query.size()[1] as usize);
+        let (query, key) = (to_vec(&self.query), to_vec(&self.key));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .build()
+            .expect("a thread pool");
+        let mut a_ihj = vec![0.0f32; l * heads * l];
+        attention_forward(&pool, &query, &key, heads, &mut a_ihj);
+        // [i][h][j] -> [j][i][h]: A^h_ik at (k·L + i)·H + h.
+        let mut a_jih = vec![0.0f32; a_ihj.len()];
+        transpose(&pool, &a_ihj, l * heads, l, &mut a_jih);
+        HostFactors {
+            length: l,
+            heads,
+            a_jih,
+            v_hab: to_vec(&self.value),
+        }
     }
 
     fn table_from(&self, attention: &Tensor) -> Tensor {
@@ -107,5 +122,43 @@ impl FactoredAttention {
             .permute([0, 2, 1, 3])
             .contiguous()
             .reshape([l * q, l * q])
+    }
+}
+
+/// A layer's attention and values on the host, read pair by pair: the
+/// couplings `J_ik(a,b) = Σ_h A^h_ik V^h(a,b)` of one pair
+/// ([`HostFactors::pair`]) or of one row i ([`HostFactors::row`]) without
+/// the `L×L×q×q` array (at L = 3000 it would be 16 GB; the attention is
+/// `H·L²` floats). Every reader of a factored model's couplings — contact
+/// extraction, `couplings.npy`, [`super::Model::couplings`] — goes through
+/// [`pair_couplings`], so they all read the same float32 numbers.
+pub struct HostFactors {
+    length: usize,
+    heads: usize,
+    /// `A^h_ik` laid out `[k][i][h]`.
+    a_jih: Vec<f32>,
+    /// `V^h(a,b)` laid out `[h][a][b]`.
+    v_hab: Vec<f32>,
+}
+
+impl HostFactors {
+    /// Sequence length L.
+    pub fn length(&self) -> usize {
+        self.length
+    }
+
+    /// `J_ik(a,b)` into `out` (q×q, `[a][b]`); zero for `i == k`.
+    pub fn pair(&self, i: usize, k: usize, out: &mut [f32]) {
+        let start = (k * self.length + i) * self.heads;
+        pair_couplings(&self.a_jih[start..start + self.heads], &self.v_hab, out);
+    }
+
+    /// Row i of the coupling array, `J[i][k][a][b]` for every k, into
+    /// `out` (L·q·q).
+    pub fn row(&self, i: usize, out: &mut [f32]) {
+        assert_eq!(out.len(), self.length * Q * Q);
+        for (k, block) in out.chunks_exact_mut(Q * Q).enumerate() {
+            self.pair(i, k, block);
+        }
     }
 }

@@ -24,11 +24,14 @@ use crate::Q;
 
 /// The objective of [`super::batch_loss`] on the CPU, with its gradients,
 /// for either model. Holds the thread pool, the buffers reused from step
-/// to step (the factored model's `(L·q)²` table and attention (`H·L²`),
-/// the Potts model's `(L·q)²` buffer) and the gradients last lent.
+/// to step (the factored model's block of table columns, `L·q × 64·q`, and
+/// attention, `H·L²`; the Potts model's `(L·q)²` buffer) and the gradients
+/// last lent.
 pub struct FusedObjective {
     /// What both models' steps share.
     rows: RowKernels,
+    /// Sites per block of the factored model's table ([`BLOCK_SITES`]).
+    block_sites: usize,
     /// The factored model's table and attention.
     factored: FactoredBuffers,
     /// The Potts model's `(L·q)²` buffer: the rows of its table, their
@@ -51,9 +54,11 @@ struct RowKernels {
 /// and the attention in both layouts, then the gradient with respect to it.
 #[derive(Default)]
 struct FactoredBuffers {
+    /// One block of columns of the table (n × sites·q).
     table: Vec<f32>,
     a_ihj: Vec<f32>,
     a_jih: Vec<f32>,
+    d_a: Vec<f32>,
     d_ihj: Vec<f32>,
 }
 
@@ -66,31 +71,47 @@ struct StepInput<'a> {
     lambda_h: f64,
 }
 
-/// A model's part of a fused step (steps 1 and 4 of [`super::kernels`]).
+/// A model's part of a fused step (steps 1 and 4 of [`super::kernels`]),
+/// done a block of columns (sites) at a time.
 trait TableRows {
-    /// Writes the rows `(j,b)` of the coupling table marked in `present`
-    /// (bit b of `present[j]`) into `table` (n×n, n = L·q).
-    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], table: &mut [f32]);
+    /// Sites per block of columns for length `l` (`l`: the whole table).
+    fn block_sites(&self, l: usize) -> usize;
 
-    /// From the table's gradient in the rows marked in `present` (which
-    /// may be overwritten), the gradients of the model's coupling
-    /// parameters, the coupling penalty's (`λ_J` = `lambda_j`) included;
-    /// returns `Σ_{i≠j} ‖J_ij‖²`.
-    fn coupling_gradients(
+    /// Writes the rows `(j,b)` marked in `present` (bit b of `present[j]`)
+    /// of the coupling table's block of columns of the sites
+    /// `first..first + w/q` into `table` (n×w, n = L·q).
+    fn write_rows(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        present: &[u32],
+        first: usize,
+        table: &mut [f32],
+    );
+
+    /// Takes in the table's gradient in the rows marked in `present` of
+    /// the block of columns of the sites `first..` (which may be
+    /// overwritten).
+    fn block_gradient(
         &mut self,
         pool: &rayon::ThreadPool,
         table: &mut [f32],
         present: &[u32],
-        lambda_j: f64,
-    ) -> f64;
+        first: usize,
+    );
+
+    /// After the last block: the gradients of the model's coupling
+    /// parameters with the coupling penalty's (`λ_J` = `lambda_j`)
+    /// included; returns `Σ_{i≠j} ‖J_ij‖²`.
+    fn finish(&mut self, pool: &rayon::ThreadPool, present: &[u32], lambda_j: f64) -> f64;
 }
 
 impl RowKernels {
-    /// The skeleton of a step on `table` (n×n, reused): the rows the batch
-    /// reads written by `model`, the data term and the table's gradient
-    /// ([`pll::data_term_and_table_gradient`]), the model's coupling
-    /// gradients, the field penalty. Returns the objective's value and the
-    /// fields' gradient.
+    /// The skeleton of a step on `table` (reused; at least one block of
+    /// columns, n × sites·q): per block of sites, the rows the batch reads written by
+    /// `model`, the data term and the table's gradient
+    /// ([`pll::data_term_and_table_gradient`]), the model's share of the
+    /// gradients; then the model's coupling gradients and the field
+    /// penalty. Returns the objective's value and the fields' gradient.
     fn step(
         &mut self,
         model: &mut impl TableRows,
@@ -98,17 +119,39 @@ impl RowKernels {
         fields: &[f32],
         input: &StepInput,
     ) -> (f64, Vec<f32>) {
+        let l = self.reference.len();
+        let n = l * Q;
         let present = self.present(input.states);
-        model.write_rows(&self.pool, &present, table);
         let batch = pll::Batch {
             reference: &self.reference,
             present: &present,
             states: input.states,
             weights: input.weights,
         };
-        let (data, mut d_fields) =
-            pll::data_term_and_table_gradient(&self.pool, table, fields, &batch, &mut self.grad);
-        let norm2 = model.coupling_gradients(&self.pool, table, &present, input.lambda_j);
+        let sites = model.block_sites(l).clamp(1, l);
+        assert!(
+            table.len() >= n * sites * Q,
+            "table buffer smaller than a block"
+        );
+        let mut data = 0.0;
+        let mut d_fields = vec![0.0f32; n];
+        for first in (0..l).step_by(sites) {
+            let columns = first * Q..(first + sites).min(l) * Q;
+            let block = &mut table[..n * columns.len()];
+            model.write_rows(&self.pool, &present, first, block);
+            let (block_data, block_fields) = pll::data_term_and_table_gradient(
+                &self.pool,
+                block,
+                &fields[columns.clone()],
+                &batch,
+                first,
+                &mut self.grad,
+            );
+            data += block_data;
+            d_fields[columns].copy_from_slice(&block_fields);
+            model.block_gradient(&self.pool, block, &present, first);
+        }
+        let norm2 = model.finish(&self.pool, &present, input.lambda_j);
         let fields_norm2 = add_field_penalty(&mut d_fields, fields, input.lambda_h);
         let value = data + input.lambda_j * norm2 + input.lambda_h * fields_norm2;
         (value, d_fields)
@@ -128,6 +171,15 @@ impl RowKernels {
     }
 }
 
+/// Sites per block of columns of the factored model's table on the CPU
+/// kernels (see [`FusedObjective::with_block_sites`]): a block is
+/// `L·q × 64·q` floats (L = 1500: 170 MB; the whole table would be
+/// 4.0 GB), and on the DEV benchmark a step in blocks of 64 sites takes
+/// as long as one over the whole table (BENCHMARKS.md, "Factored model in
+/// blocks of sites"). Fixed, so that results do not depend on the memory
+/// of the machine.
+pub const BLOCK_SITES: usize = 64;
+
 /// Factored attention's part of a step: its factors on the host, the
 /// attention already computed, and (after the step) the factors' gradients.
 struct FactoredRows<'a> {
@@ -136,43 +188,82 @@ struct FactoredRows<'a> {
     /// The values laid out `[h][b][a]`.
     v_hba: Vec<f32>,
     heads: usize,
+    block_sites: usize,
     a_ihj: &'a [f32],
     a_jih: &'a [f32],
+    /// The attention's gradient laid out `[j][i][h]`, filled block by block.
+    d_a: &'a mut [f32],
     /// Written with the attention's gradient, then the logits'.
     d_ihj: &'a mut [f32],
     d_query: Vec<f32>,
     d_key: Vec<f32>,
-    /// The values' gradient laid out `[h][b][a]`.
+    /// The values' gradient laid out `[h][b][a]`, summed block by block.
     d_v_hba: Vec<f32>,
 }
 
 impl TableRows for FactoredRows<'_> {
-    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], rows: &mut [f32]) {
-        table::build_table(pool, self.a_jih, &self.v_hba, present, self.heads, rows);
+    fn block_sites(&self, _l: usize) -> usize {
+        self.block_sites
     }
 
-    fn coupling_gradients(
+    fn write_rows(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        present: &[u32],
+        first: usize,
+        rows: &mut [f32],
+    ) {
+        table::build_table(
+            pool,
+            self.a_jih,
+            &self.v_hba,
+            present,
+            self.heads,
+            first,
+            rows,
+        );
+    }
+
+    fn block_gradient(
         &mut self,
         pool: &rayon::ThreadPool,
         rows: &mut [f32],
         present: &[u32],
-        lambda_j: f64,
-    ) -> f64 {
+        first: usize,
+    ) {
+        let d_v = table::table_grads(
+            pool,
+            rows,
+            self.a_jih,
+            &self.v_hba,
+            present,
+            self.heads,
+            first,
+            self.d_a,
+        );
+        if self.d_v_hba.is_empty() {
+            self.d_v_hba = d_v;
+        } else {
+            for (x, y) in self.d_v_hba.iter_mut().zip(&d_v) {
+                *x += *y;
+            }
+        }
+    }
+
+    fn finish(&mut self, pool: &rayon::ThreadPool, present: &[u32], lambda_j: f64) -> f64 {
         let l = present.len();
         let heads = self.heads;
-        let (mut d_a, mut d_v) =
-            table::table_grads(pool, rows, self.a_jih, &self.v_hba, present, heads);
-        // The coupling penalty from the factors (the table is not whole).
+        // The coupling penalty from the factors (the table is never whole).
         let norm2 = table::coupling_penalty(
             pool,
             self.a_jih,
             &self.v_hba,
             heads,
             lambda_j,
-            &mut d_a,
-            &mut d_v,
+            self.d_a,
+            &mut self.d_v_hba,
         );
-        attention::transpose(pool, &d_a, l, l * heads, self.d_ihj);
+        attention::transpose(pool, self.d_a, l, l * heads, self.d_ihj);
         let (d_q, d_k) = attention::attention_backward(
             pool,
             self.a_ihj,
@@ -181,30 +272,47 @@ impl TableRows for FactoredRows<'_> {
             &self.key,
             heads,
         );
-        (self.d_query, self.d_key, self.d_v_hba) = (d_q, d_k, d_v);
+        (self.d_query, self.d_key) = (d_q, d_k);
         norm2
     }
 }
 
 /// The Potts model's part of a step: its (symmetric) table `w`, read in
-/// place; the gradient is projected in the step's own buffer.
+/// place, whole (one block of all sites); the gradient is projected in the
+/// step's own buffer.
 struct PottsRows<'a> {
     w: &'a [f32],
+    lambda_j: f64,
+    norm2: f64,
 }
 
 impl TableRows for PottsRows<'_> {
-    fn write_rows(&mut self, pool: &rayon::ThreadPool, present: &[u32], table: &mut [f32]) {
+    fn block_sites(&self, l: usize) -> usize {
+        l
+    }
+
+    fn write_rows(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        present: &[u32],
+        _first: usize,
+        table: &mut [f32],
+    ) {
         potts_kernels::copy_rows(pool, self.w, present, table);
     }
 
-    fn coupling_gradients(
+    fn block_gradient(
         &mut self,
         pool: &rayon::ThreadPool,
         table: &mut [f32],
         present: &[u32],
-        lambda_j: f64,
-    ) -> f64 {
-        potts_kernels::potts_gradient(pool, table, present, self.w, lambda_j)
+        _first: usize,
+    ) {
+        self.norm2 = potts_kernels::potts_gradient(pool, table, present, self.w, self.lambda_j);
+    }
+
+    fn finish(&mut self, _pool: &rayon::ThreadPool, _present: &[u32], _lambda_j: f64) -> f64 {
+        self.norm2
     }
 }
 
@@ -226,10 +334,21 @@ impl FusedObjective {
                 reference,
                 grad: Vec::new(),
             },
+            block_sites: BLOCK_SITES,
             factored: FactoredBuffers::default(),
             potts_buffer: None,
             lent: Vec::new(),
         })
+    }
+
+    /// The same objective with the factored model's table built in blocks
+    /// of `sites` sites instead of [`BLOCK_SITES`] (at least 1; L or more:
+    /// the whole table at once). The value and the gradients are the same
+    /// up to the order of the sum over blocks of the values' gradient (the
+    /// tests compare block sizes).
+    pub fn with_block_sites(mut self, sites: usize) -> FusedObjective {
+        self.block_sites = sites.max(1);
+        self
     }
 
     /// The objective and its gradients for either model (what the trainer
@@ -276,9 +395,15 @@ impl FusedObjective {
         );
         let n = l * Q;
         let heads = model.heads();
+        let block_sites = self.block_sites.min(l);
         let buffers = &mut self.factored;
-        buffers.table.resize(n * n, 0.0);
-        for buffer in [&mut buffers.a_ihj, &mut buffers.a_jih, &mut buffers.d_ihj] {
+        buffers.table.resize(n * block_sites * Q, 0.0);
+        for buffer in [
+            &mut buffers.a_ihj,
+            &mut buffers.a_jih,
+            &mut buffers.d_a,
+            &mut buffers.d_ihj,
+        ] {
             buffer.resize(l * l * heads, 0.0);
         }
         let query = to_vec(&model.query);
@@ -294,8 +419,10 @@ impl FusedObjective {
             key,
             v_hba,
             heads,
+            block_sites,
             a_ihj: &buffers.a_ihj,
             a_jih: &buffers.a_jih,
+            d_a: &mut buffers.d_a,
             d_ihj: &mut buffers.d_ihj,
             d_query: Vec::new(),
             d_key: Vec::new(),
@@ -380,7 +507,12 @@ impl FusedObjective {
             lambda_j,
             lambda_h,
         };
-        let (value, d_fields) = self.rows.step(&mut PottsRows { w }, rows, &fields, &input);
+        let mut potts = PottsRows {
+            w,
+            lambda_j,
+            norm2: 0.0,
+        };
+        let (value, d_fields) = self.rows.step(&mut potts, rows, &fields, &input);
         self.lent = vec![
             buffer.to_kind(model.couplings.kind()),
             tensor_like(&d_fields, &model.fields),

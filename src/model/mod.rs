@@ -16,6 +16,7 @@
 //! | concept | module |
 //! |---|---|
 //! | the model enum, its logits and couplings | here |
+//! | which model a run trains (`--model auto`) | [`choice`] |
 //! | the two models' parameters | [`factored`], [`potts`] |
 //! | hyper-parameters, defaults, schedule, validation | `config` ([`TrainConfig`], [`Objective`]) |
 //! | the objective in libtorch operators (pseudo-likelihood, masked, penalties) | `objective` ([`batch_loss`], [`masked_batch_loss`], [`neg_log_likelihood`]) |
@@ -31,6 +32,7 @@
 use ndarray::{Array4, ArrayView4, ShapeBuilder};
 use tch::{Device, Kind, Tensor};
 
+pub mod choice;
 pub mod factored;
 pub mod kernels;
 pub mod memory;
@@ -51,7 +53,7 @@ pub use columns::reference_states;
 pub use config::{
     DEFAULT_MASK_PROB, Objective, TrainConfig, plmc_lambda_scale, uses_fused_kernels,
 };
-pub use fused_objective::FusedObjective;
+pub use fused_objective::{BLOCK_SITES, FusedObjective};
 pub use guard::MAX_RESTARTS;
 pub use objective::{batch_loss, masked_batch_loss, neg_log_likelihood};
 pub use train::{Progress, TrainReport, train};
@@ -210,52 +212,61 @@ impl Model {
     }
 
     /// The asymmetric couplings `J[i][j][a][b] = J_ij(a,b)` (L×L×q×q), as
-    /// trained (SPEC §1), on the CPU.
+    /// trained (SPEC §1), on the CPU: the whole array, `L²q²` floats (at
+    /// L = 1500, 4 GB). Contact extraction and `couplings.npy` read them
+    /// without it ([`Model::with_couplings`] for the Potts model,
+    /// [`factored::HostFactors`] for factored attention).
     pub fn couplings(&self) -> Array4<f32> {
         let l = self.length();
-        let j = self.coupling_tensor();
-        let data: Vec<f32> = Vec::<f32>::try_from(j.reshape([-1])).expect("float tensor");
-        Array4::from_shape_vec((l, l, Q, Q), data).expect("shape matches")
+        if let Model::Factored(m) = self {
+            let factors = m.host_factors();
+            let mut data = vec![0.0f32; l * l * Q * Q];
+            for (i, row) in data.chunks_exact_mut(l * Q * Q).enumerate() {
+                factors.row(i, row);
+            }
+            return Array4::from_shape_vec((l, l, Q, Q), data).expect("shape matches");
+        }
+        self.with_couplings(|j| j.to_owned())
     }
 
     /// Calls `f` with a view of the couplings `J[i][j][a][b]` (L×L×q×q,
-    /// asymmetric as trained) read from one coupling array in libtorch's
-    /// memory instead of a copy of it: at L = 1500 that array is 4 GB, and
-    /// the copies (the table, its permutation, the Rust array) used to set
-    /// the peak memory of a whole run. The Potts model's table is read in
-    /// place through strides. Contact scores are computed this way
-    /// ([`crate::couplings::model_contact_scores`]).
+    /// asymmetric as trained). The Potts model's table is read in place
+    /// through strides (no permuted `(L·q)²` copy: at L = 1500 each is
+    /// 4 GB); factored attention's array is made ([`Model::couplings`]).
     pub fn with_couplings<R>(&self, f: impl FnOnce(ArrayView4<f32>) -> R) -> R {
         let l = self.length();
-        if let Model::Potts(m) = self {
-            // SAFETY: read-only; nothing writes the table while `f` runs
-            // (the model is borrowed shared).
-            if let Some(table) = unsafe { host_values(&m.couplings) } {
-                // table[(j,b),(i,a)] = J[i][j][a][b], read in place through
-                // strides (no permuted (L·q)² copy).
-                let n = l * Q;
-                let view = ArrayView4::from_shape((l, l, Q, Q).strides((Q, Q * n, 1, n)), table)
-                    .expect("an (L·q)² table");
-                return f(view);
+        match self {
+            Model::Factored(_) => f(self.couplings().view()),
+            Model::Potts(m) => {
+                // SAFETY: read-only; nothing writes the table while `f` runs
+                // (the model is borrowed shared).
+                if let Some(table) = unsafe { host_values(&m.couplings) } {
+                    // table[(j,b),(i,a)] = J[i][j][a][b], read in place through
+                    // strides (no permuted (L·q)² copy).
+                    let n = l * Q;
+                    let view =
+                        ArrayView4::from_shape((l, l, Q, Q).strides((Q, Q * n, 1, n)), table)
+                            .expect("an (L·q)² table");
+                    return f(view);
+                }
+                let j = self.coupling_tensor();
+                // SAFETY: `j` is made here and nothing else holds it while `f` runs.
+                let values: &[f32] =
+                    unsafe { host_values(&j) }.expect("contiguous float32 CPU couplings");
+                f(ArrayView4::from_shape((l, l, Q, Q), values).expect("shape matches"))
             }
         }
-        let j = self.coupling_tensor();
-        // SAFETY: `j` is made here and nothing else holds it while `f` runs.
-        let values: &[f32] = unsafe { host_values(&j) }.expect("contiguous float32 CPU couplings");
-        f(ArrayView4::from_shape((l, l, Q, Q), values).expect("shape matches"))
     }
 
-    /// The couplings `J[i][j][a][b]` as a contiguous float32 CPU tensor
-    /// (L×L×q×q), outside autograd.
+    /// The Potts model's couplings `J[i][j][a][b]` as a contiguous float32
+    /// CPU tensor (L×L×q×q), outside autograd, for a table that cannot be
+    /// read in place (on CUDA, or float64).
     fn coupling_tensor(&self) -> Tensor {
         let (l, q) = (self.length() as i64, Q as i64);
-        tch::no_grad(|| match self {
-            Model::Factored(m) => m.couplings(),
-            // table[(j,b),(i,a)] -> J[i,j,a,b]
-            Model::Potts(m) => m
-                .coupling_table()
+        tch::no_grad(|| {
+            self.coupling_table()
                 .reshape([l, q, l, q])
-                .permute([2, 0, 3, 1]),
+                .permute([2, 0, 3, 1])
         })
         .to_device(Device::Cpu)
         .to_kind(Kind::Float)

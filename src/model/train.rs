@@ -353,7 +353,8 @@ impl<'a> Training<'a> {
 /// tensors on the training device.
 enum StepPath<'a> {
     Fused {
-        objective: FusedObjective,
+        /// Boxed: its buffers' handles make it far larger than the other variant.
+        objective: Box<FusedObjective>,
         states: &'a Array2<u8>,
         weights: &'a [f64],
     },
@@ -391,7 +392,7 @@ impl<'a> StepPath<'a> {
             let objective =
                 FusedObjective::new(threads as usize, reference_states(states, weights))?;
             return Ok(StepPath::Fused {
-                objective,
+                objective: Box::new(objective),
                 states,
                 weights,
             });

@@ -1,5 +1,7 @@
 //! One prediction run, end to end, as stages: **read** the alignment,
-//! **weigh** its sequences, **check memory**, **train** the model, extract
+//! **weigh** its sequences, **choose the model** (`--model auto`: the Potts
+//! model where it fits in memory, else factored attention; a forced model
+//! is checked against the memory), **train** it, extract
 //! the contact scores from its **couplings**, **write** the files of SPEC §5
 //! and (with a structure or contact list) **score** the prediction.
 //! [`run_prediction_with`] calls one function per stage, in that order.
@@ -37,7 +39,8 @@ use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
 use crate::contacts::{ListOptions, Prediction};
 use crate::error::input_error;
 use crate::io::sha256_file;
-use crate::model::memory::{available_bytes, check_training_memory};
+use crate::model::choice::{MemoryLimit, ModelChoice, ModelRequest, choose_model};
+use crate::model::memory::available_bytes;
 use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train};
 use crate::runtime::interrupt;
 use crate::score::ScoreReport;
@@ -101,7 +104,11 @@ pub struct PredictRequest {
     pub output_dir: PathBuf,
     /// Where the model is saved (its folder is created if needed).
     pub model_path: PathBuf,
-    /// Training hyper-parameters (model kind, device and seed included).
+    /// The model asked for: `auto` (the Potts model where it fits, else
+    /// factored attention) or a forced one.
+    pub model: ModelRequest,
+    /// Training hyper-parameters (device and seed included); its `model` is
+    /// replaced by the one chosen for the alignment ([`ModelChoice`]).
     pub config: TrainConfig,
     /// CPU threads in use (recorded; see [`crate::runtime::configure_threads`]).
     pub threads: usize,
@@ -209,12 +216,13 @@ pub fn run_prediction_with(
     let mut timings = Timings::default();
 
     let weighed = read_weighed(request, limits, &mut timings)?;
-    check_memory(request, limits, &weighed)?;
+    let choice = choose(request, limits, &weighed)?;
+    let request = &request.for_model(&choice);
     // The structure is loaded before training so that a bad one fails early.
     let native = timed(&mut timings.score, || {
         load_native_contacts(request, &weighed)
     })?;
-    let output = output::prepare(request, &weighed.msa_sha256)?;
+    let output = output::prepare(request, &weighed.msa_sha256, weighed.alignment.length())?;
 
     let trained = timed(&mut timings.train, || {
         train_model(request, &weighed, on_progress)
@@ -227,6 +235,7 @@ pub fn run_prediction_with(
     let (model, prediction) = timed(&mut timings.contacts, || couplings(model))?;
     let trained = Trained {
         weighed,
+        choice,
         model,
         report,
         prediction,
@@ -241,6 +250,8 @@ pub fn run_prediction_with(
 pub struct Trained {
     /// The alignment trained on, with its weights.
     pub weighed: Weighed,
+    /// Which model was trained, and why.
+    pub choice: ModelChoice,
     /// The trained model, on the CPU (exactly the tensors its file holds).
     pub model: Model,
     /// What training reported.
@@ -256,7 +267,8 @@ impl Trained {
     /// written anywhere: no output files, no score.
     pub fn summary(&self, request: &PredictRequest) -> PredictionSummary {
         summarise(
-            request,
+            &request.for_model(&self.choice),
+            &self.choice,
             &self.weighed,
             &self.report,
             self.timings.clone(),
@@ -316,7 +328,8 @@ pub fn train_weighed(
     let start = Instant::now();
     request.config.validate()?;
     validate_name(&request.name)?;
-    check_memory(request, limits, &weighed)?;
+    let choice = choose(request, limits, &weighed)?;
+    let request = &request.for_model(&choice);
     let (model, report) = timed(&mut timings.train, || {
         train_model(request, &weighed, on_progress)
     })?;
@@ -325,6 +338,7 @@ pub fn train_weighed(
     timings.total += start.elapsed().as_secs_f64();
     Ok(Trained {
         weighed,
+        choice,
         model,
         report,
         prediction,
@@ -342,11 +356,16 @@ pub fn train_weighed(
 pub fn save_prediction(request: &PredictRequest, trained: &Trained) -> Result<PredictOutcome> {
     let start = Instant::now();
     validate_name(&request.name)?;
+    let request = &request.for_model(&trained.choice);
     let mut timings = trained.timings.clone();
     let native = timed(&mut timings.score, || {
         load_native_contacts(request, &trained.weighed)
     })?;
-    let output = output::prepare(request, &trained.weighed.msa_sha256)?;
+    let output = output::prepare(
+        request,
+        &trained.weighed.msa_sha256,
+        trained.weighed.alignment.length(),
+    )?;
     let before = trained.timings.total;
     output::write(request, output, trained, timings, native, start, before)
 }
@@ -421,35 +440,45 @@ fn weigh(
     })
 }
 
-/// Stage **check memory**: refuses a run whose estimated peak is above
-/// `--max-memory` (or the memory available on the device).
-fn check_memory(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<()> {
-    let config = &request.config;
-    let (limit, limit_source) = match limits.max_memory {
-        Some(bytes) => (Some(bytes), "--max-memory"),
-        None => (
-            available_bytes(config.device),
-            "the memory available on the device; raise or lower with --max-memory",
-        ),
-    };
-    let Some(limit) = limit else {
-        return Ok(());
-    };
+impl PredictRequest {
+    /// This request with `choice`'s model in its configuration.
+    pub fn for_model(&self, choice: &ModelChoice) -> PredictRequest {
+        let mut request = self.clone();
+        request.config.model = choice.model;
+        request
+    }
+}
+
+/// The memory a run may use: `--max-memory`, else the memory available on
+/// the device (`None` when it cannot be found out).
+pub fn memory_limit(limits: &Limits, device: tch::Device) -> Option<MemoryLimit> {
+    match limits.max_memory {
+        Some(bytes) => Some(MemoryLimit {
+            bytes,
+            source: "--max-memory".into(),
+        }),
+        None => available_bytes(device).map(|bytes| MemoryLimit {
+            bytes,
+            source: "the memory available on the device; raise or lower with --max-memory".into(),
+        }),
+    }
+}
+
+/// Stage **choose the model** ([`choose_model`]): `auto` takes the Potts
+/// model where its estimated peak fits `--max-memory` (or the memory
+/// available on the device), else factored attention; a run whose model
+/// does not fit is refused before training.
+fn choose(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<ModelChoice> {
     let alignment = &weighed.alignment;
-    check_training_memory(
+    let limit = memory_limit(limits, request.config.device);
+    choose_model(
+        request.model,
+        &request.config,
         alignment.depth(),
         alignment.length(),
-        config.model,
-        config.device,
-        config.objective,
-        config.heads,
-        config.head_dim,
-        config.schedule(alignment.depth()).1,
-        limit,
-        limit_source,
+        limit.as_ref(),
     )
-    .with_context(|| format!("alignment {}", request.msa.display()))?;
-    Ok(())
+    .with_context(|| format!("alignment {}", request.msa.display()))
 }
 
 /// The known contacts to score against, with the structure's mapping and
@@ -494,8 +523,10 @@ fn couplings(trained: Model) -> Result<(Model, Prediction)> {
 }
 
 /// What `summary.json` records of the run.
+#[allow(clippy::too_many_arguments)]
 fn summarise(
     request: &PredictRequest,
+    choice: &ModelChoice,
     weighed: &Weighed,
     report: &TrainReport,
     timings: Timings,
@@ -527,7 +558,9 @@ fn summarise(
             name: alignment.query_name().into(),
             sequence: alignment.query_sequence.clone(),
         },
+        model_requested: choice.requested,
         model: config.model,
+        model_reason: choice.reason.clone(),
         hyperparameters: config.resolved(alignment.depth(), alignment.length(), weighed.meff),
         requested_hyperparameters: config.clone(),
         loss_curve: report.loss_curve.clone(),

@@ -19,7 +19,10 @@ use super::{
 };
 use crate::alignment::Alignment;
 use crate::contacts::{Prediction, Provenance, write_contact_files};
+use crate::couplings::{couplings_npy_bytes, write_couplings_npy};
+use crate::error::input_error;
 use crate::io::{FolderLock, StagedFolder, create_dir, write_atomic};
+use crate::model::memory::human_bytes;
 use crate::score::{ScoreReport, score_with_native, write_score_outputs};
 
 /// Where a run writes: its output folder, locked for the run and written
@@ -65,7 +68,7 @@ fn move_file(from: &Path, to: &Path) -> Result<()> {
 /// takes the output folder's lock (a second run into it fails at once),
 /// refuses to replace a prediction made from another input (unless
 /// `--force`), and starts the staged folder the run's files go into.
-pub(super) fn prepare(request: &PredictRequest, msa_sha256: &str) -> Result<Output> {
+pub(super) fn prepare(request: &PredictRequest, msa_sha256: &str, length: usize) -> Result<Output> {
     let dir = &request.output_dir;
     if let Some(parent) = dir.parent()
         && !parent.as_os_str().is_empty()
@@ -91,6 +94,9 @@ pub(super) fn prepare(request: &PredictRequest, msa_sha256: &str) -> Result<Outp
         create_dir(parent)?;
     }
     let stage = StagedFolder::new(dir)?;
+    if request.save_couplings {
+        check_couplings_space(stage.path(), length)?;
+    }
     let (model_path, model_elsewhere) = match &in_folder {
         Some(relative) => (stage.path().join(relative), None),
         None => {
@@ -113,6 +119,45 @@ pub(super) fn prepare(request: &PredictRequest, msa_sha256: &str) -> Result<Outp
         model_path,
         model_elsewhere,
     })
+}
+
+/// Refuses `--save-couplings` before training when `couplings.npy`
+/// (`L²·21²` float32 values, written row by row: the memory is never the
+/// limit, the disk is) would not fit in the space free where the output
+/// folder is staged.
+fn check_couplings_space(stage: &Path, length: usize) -> Result<()> {
+    let needed = couplings_npy_bytes(length);
+    let Some(free) = free_bytes(stage) else {
+        return Ok(());
+    };
+    if needed > free {
+        return Err(input_error(format!(
+            "--save-couplings: couplings.npy would take {} (L = {length}: L x L x 21 x 21 \
+             float32) but only {} is free on {}; leave out --save-couplings (the contact \
+             files do not need it) or write the output elsewhere (-o DIR)",
+            human_bytes(needed),
+            human_bytes(free),
+            stage.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes free for an unprivileged user on the file system holding `path`
+/// (`statvfs`); `None` when it cannot be found out.
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stat` a
+    // buffer statvfs fills on success (checked before it is read).
+    let status = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    if status != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so `stat` is filled.
+    let stat = unsafe { stat.assume_init() };
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// When training diverged for good (`err` an [`crate::error::Error::Diverged`]),
@@ -170,6 +215,7 @@ pub(super) fn write(
 
     let summary = summarise(
         request,
+        &trained.choice,
         weighed,
         &trained.report,
         timings,
@@ -212,12 +258,9 @@ fn write_files(
     };
     let mut outputs = write_contact_files(dir, &trained.prediction, &provenance, &request.lists)?;
     if request.save_couplings {
-        // The L²q² couplings as a Rust array only when they are written.
-        let couplings = trained.model.couplings();
+        // Row by row: no L×L×q×q array in memory.
         write_atomic(&dir.join(files::COUPLINGS_NPY), |w| {
-            ndarray_npy::WriteNpyExt::write_npy(&couplings, w)
-                .context("writing the couplings as .npy")?;
-            Ok(())
+            write_couplings_npy(&trained.model, w)
         })?;
         outputs.push(files::COUPLINGS_NPY.into());
     }

@@ -10,6 +10,7 @@ use crate::alignment::Alignment;
 use crate::contacts::{Prediction, ScoredPair};
 use crate::error::{Error, Restart};
 use crate::io::write_atomic;
+use crate::model::choice::ModelRequest;
 use crate::model::{ModelKind, TrainConfig};
 use crate::score::{PrecisionTable, ScoreReport};
 use crate::structure::{NativeSource, ResidueMapping};
@@ -118,8 +119,13 @@ pub struct PredictionSummary {
     pub theta: f64,
     /// The query.
     pub query: QueryInfo,
-    /// Model kind (`factored` or `potts`).
+    /// The model asked for (`--model`: `auto`, `potts` or `factored`).
+    pub model_requested: ModelRequest,
+    /// The model trained (`factored` or `potts`).
     pub model: ModelKind,
+    /// Why that model: `auto`'s choice and the memory it needs, or the
+    /// flag that forced it.
+    pub model_reason: String,
     /// Every training hyper-parameter.
     pub hyperparameters: TrainConfig,
     /// The hyper-parameters as requested, before the automatic values
@@ -269,6 +275,7 @@ impl PredictionSummary {
             ModelKind::Factored => format!("heads {}, head_dim {}, ", hp.heads, hp.head_dim),
             ModelKind::Potts => String::new(),
         };
+        out.push_str(&format!("choice    {}\n", self.model_reason));
         out.push_str(&format!(
             "model     {}: {}lambda_J {}, lambda_h {}, lr {}, {} epochs of batch {} ({} steps), seed {}\n",
             self.model.name(),

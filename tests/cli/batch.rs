@@ -154,7 +154,8 @@ fn folder_batch_writes_every_family_and_a_summary() {
         assert_eq!(r["status"], "ok", "{r}");
         assert_eq!(r["index"], k);
         assert_eq!(r["L"], 30);
-        assert_eq!(r["model"], "factored");
+        // `--model auto` (the default): the Potts model fits at L = 30.
+        assert_eq!(r["model"], "potts");
         let dir = out.join(names[k]);
         // The family folder is what `fadca predict` writes, plus the model and the log.
         for file in [

@@ -18,26 +18,28 @@ fn data(name: &str) -> PathBuf {
     common::data("predict").join(name)
 }
 
-/// `fadca predict small.fasta` with fast settings, run in `cwd`.
+/// `fadca predict small.fasta` with fast settings, run in `cwd`: the
+/// factored model (with 2 heads of dimension 4) unless `extra` names one.
 fn predict(cwd: &Path, extra: &[&str]) -> Command {
     let mut cmd = common::fadca();
-    cmd.current_dir(cwd)
-        .arg("predict")
-        .arg(data("small.fasta"))
-        .args([
-            "--heads",
-            "2",
-            "--head-dim",
-            "4",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "64",
-            "--threads",
-            "1",
-            "--device",
-            "cpu",
-        ]);
+    cmd.current_dir(cwd).arg("predict").arg(data("small.fasta"));
+    if !extra.contains(&"--model") {
+        cmd.args(["--model", "factored"]);
+    }
+    cmd.args([
+        "--heads",
+        "2",
+        "--head-dim",
+        "4",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]);
     cmd.args(extra);
     cmd
 }
@@ -549,4 +551,183 @@ fn evaluate_says_when_the_model_was_trained_on_another_alignment() {
         text.contains("trained on another alignment") && text.contains("small.fasta"),
         "{text}"
     );
+}
+
+/// `--model auto` (the default) trains the Potts model where its estimated
+/// memory fits, factored attention where only that fits (a `--max-memory`
+/// between the two estimates) and refuses below both; summary.json and the
+/// one-screen summary say which and why, and `fadca inspect` says what it
+/// would train.
+#[test]
+fn model_auto_takes_the_potts_model_where_it_fits_else_factored_attention() {
+    use fadca::model::choice::estimate_for;
+    use fadca::model::{ModelKind, TrainConfig};
+    let tmp = common::tempdir();
+    // The estimates for small.fasta (N = 200, L = 30) with the test's settings.
+    let mut config = TrainConfig::defaults(ModelKind::Potts);
+    (config.heads, config.head_dim, config.batch_size) = (2, 4, Some(64));
+    let potts = estimate_for(&config, ModelKind::Potts, 200, L);
+    let factored = estimate_for(&config, ModelKind::Factored, 200, L);
+    assert!(factored < potts);
+    let run = |out: &str, max_memory: Option<u64>| {
+        let mut cmd = predict(tmp.path(), &["--model", "auto", "-o", out]);
+        if let Some(bytes) = max_memory {
+            cmd.args(["--max-memory", &bytes.to_string()]);
+        }
+        cmd.output().unwrap()
+    };
+    let summary_of = |out: &str| -> serde_json::Value {
+        serde_json::from_str(&read(&tmp.path().join(out).join("summary.json"))).unwrap()
+    };
+    // The memory available: the Potts model (L = 30 fits anywhere).
+    let done = run("auto", None);
+    assert!(done.status.success());
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        stdout.contains("choice    auto: the Potts model"),
+        "{stdout}"
+    );
+    let s = summary_of("auto");
+    assert_eq!(s["model_requested"], "auto");
+    assert_eq!(s["model"], "potts");
+    assert!(
+        s["model_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto: the Potts model")
+    );
+    // Between the two estimates: factored attention, and why.
+    assert!(
+        run("between", Some((potts + factored) / 2))
+            .status
+            .success()
+    );
+    let s = summary_of("between");
+    assert_eq!(s["model_requested"], "auto");
+    assert_eq!(s["model"], "factored");
+    let reason = s["model_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("auto: factored attention") && reason.contains("more than"),
+        "{reason}"
+    );
+    assert_eq!(s["hyperparameters"]["heads"], 2);
+    // Below both: refused before anything is written, with both estimates.
+    let refused = run("below", Some(factored - 1));
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("with the Potts model") && stderr.contains("with factored attention"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("below").exists());
+    // A forced model is recorded as such.
+    assert!(
+        run_forced(tmp.path(), "forced", "factored")
+            .status
+            .success()
+    );
+    let s = summary_of("forced");
+    assert_eq!(s["model_requested"], "factored");
+    assert!(
+        s["model_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("requested with --model factored")
+    );
+    // inspect says what auto would train.
+    common::fadca()
+        .args(["inspect"])
+        .arg(data("small.fasta"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "auto        would train potts: auto: the Potts model",
+        ));
+}
+
+fn run_forced(cwd: &Path, out: &str, model: &str) -> std::process::Output {
+    predict(cwd, &["--model", model, "-o", out])
+        .output()
+        .unwrap()
+}
+
+/// Factored attention's contacts are extracted pair by pair from its
+/// factors, without the L×L×21×21 array: on the embedded example (L = 60)
+/// and a simulated family of L = 80 (trained in two blocks of sites), every
+/// score in contacts.tsv is exactly the score of the whole array written
+/// to couplings.npy (symmetrise, gauge, Frobenius, APC), so the contact
+/// files are those the whole array gives, byte for byte.
+#[test]
+fn factored_contacts_equal_those_of_the_whole_coupling_array() {
+    let tmp = common::tempdir();
+    common::fadca()
+        .current_dir(tmp.path())
+        .args([
+            "simulate",
+            "-L",
+            "80",
+            "--samples",
+            "300",
+            "--seed",
+            "4",
+            "-o",
+            "sim",
+        ])
+        .assert()
+        .success();
+    let families = [
+        common::root().join("msa/example.fasta"),
+        tmp.path().join("sim/msa.fasta"),
+    ];
+    for (k, msa) in families.iter().enumerate() {
+        let out = tmp.path().join(format!("out{k}"));
+        common::fadca()
+            .current_dir(tmp.path())
+            .arg("predict")
+            .arg(msa)
+            .args([
+                "--model",
+                "factored",
+                "--heads",
+                "4",
+                "--head-dim",
+                "8",
+                "--epochs",
+                "2",
+            ])
+            .args(["--threads", "2", "--quiet", "--save-couplings", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        let j: Array4<f32> = ndarray_npy::read_npy(out.join("couplings.npy")).unwrap();
+        let whole = fadca::couplings::contact_scores(j.view());
+        let rows = check_tsv_of_length(&out.join("contacts.tsv"), j.dim().0);
+        for (i, jj, score) in rows {
+            assert_eq!(
+                score,
+                whole[[i - 1, jj - 1]],
+                "{} pair {i} {jj}",
+                msa.display()
+            );
+        }
+    }
+}
+
+/// `contacts.tsv` as (i, j, score) rows, for a query of length `l`.
+fn check_tsv_of_length(path: &Path, l: usize) -> Vec<(usize, usize, f64)> {
+    let text = read(path);
+    let rows: Vec<(usize, usize, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), l * (l - 1) / 2);
+    rows
 }

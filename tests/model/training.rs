@@ -126,7 +126,11 @@ fn assert_same_objective(l: usize, value: f64, expected: f64, grads: &[Tensor], 
 /// computes the same objective and gradients as the libtorch operators of
 /// `batch_loss` (float64 here), on a batch with unequal weights; at L = 35
 /// the attention kernels split the positions into several blocks, the last
-/// one partial.
+/// one partial. The table is built in blocks of sites (the whole table at
+/// once, blocks of 4 sites with a partial last one, single sites): each
+/// gives libtorch's objective and gradients, and the same as the whole
+/// table's up to float32 rounding (only the values' gradient is summed
+/// over blocks).
 #[test]
 fn fused_cpu_objective_matches_libtorch() {
     let _torch = common::torch_globals();
@@ -137,17 +141,38 @@ fn fused_cpu_objective_matches_libtorch() {
         let reference = batch_loss(&model, &to_tensor(&states), &Tensor::from_slice(&w), lj, lh);
         reference.backward();
         let want: Vec<Tensor> = model.parameters().iter().map(|p| p.grad().copy()).collect();
-        // Any reference gives the same objective; this one matches some sites and not others.
-        let mut fused =
-            FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect()).unwrap();
         let Model::Factored(factored) = &model else {
             unreachable!()
         };
-        let (value, grads) = fused.batch(factored, &flat, &w32, lj, lh);
-        assert_same_objective(l, value, reference.double_value(&[]), &grads, &want);
-        for (p, got) in model.parameters().iter().zip(&grads) {
-            assert_eq!(got.size(), p.size());
-            assert_eq!(got.kind(), p.kind());
+        let mut whole: Option<(f64, Vec<Tensor>)> = None;
+        for sites in [l, 4, 1] {
+            // Any reference gives the same objective; this one matches some sites and not others.
+            let mut fused = FusedObjective::new(2, (0..l).map(|i| (i * 5 % Q) as u8).collect())
+                .unwrap()
+                .with_block_sites(sites);
+            let (value, grads) = fused.batch(factored, &flat, &w32, lj, lh);
+            assert_same_objective(l, value, reference.double_value(&[]), &grads, &want);
+            for (p, got) in model.parameters().iter().zip(&grads) {
+                assert_eq!(got.size(), p.size());
+                assert_eq!(got.kind(), p.kind());
+            }
+            match &whole {
+                None => whole = Some((value, grads)),
+                Some((whole_value, whole_grads)) => {
+                    assert!(
+                        (value - whole_value).abs() < 1e-9 * whole_value.abs(),
+                        "blocks of {sites}: {value} vs {whole_value}"
+                    );
+                    for (got, want) in grads.iter().zip(whole_grads) {
+                        let scale = want.abs().max().double_value(&[]);
+                        let diff = (got - want).abs().max().double_value(&[]);
+                        assert!(
+                            diff <= 1e-6 * scale,
+                            "blocks of {sites}: gradient differs by {diff} (scale {scale})"
+                        );
+                    }
+                }
+            }
         }
     }
 }
@@ -301,7 +326,9 @@ fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
         assert_eq!(in_place, copied, "{kind:?}");
         assert!(in_place.iter().any(|&x| x != 0.0));
         // As float32 on the CPU (how trained models are scored), the Potts
-        // model's scores are read from its table through strides.
+        // model's scores are read from its table through strides, factored
+        // attention's pair by pair from its factors: the same numbers as
+        // those of the whole array.
         let single = model.to_cpu().unwrap();
         let copied = fadca::couplings::contact_scores(single.couplings().view());
         assert_eq!(
@@ -309,6 +336,22 @@ fn couplings_match_the_definition_and_the_table_and_give_the_scores() {
             copied,
             "{kind:?} float32"
         );
+        // couplings.npy, written row by row, is the whole array's .npy file.
+        let mut streamed = Vec::new();
+        fadca::couplings::write_couplings_npy(&single, &mut streamed).unwrap();
+        let mut whole = Vec::new();
+        ndarray_npy::WriteNpyExt::write_npy(&single.couplings(), &mut whole).unwrap();
+        let parsed: ndarray::Array4<f32> =
+            ndarray_npy::ReadNpyExt::read_npy(std::io::Cursor::new(&streamed)).unwrap();
+        assert_eq!(parsed, single.couplings(), "{kind:?} couplings.npy");
+        assert_eq!(
+            streamed.len() as u64,
+            fadca::couplings::couplings_npy_bytes(l),
+            "{kind:?}"
+        );
+        let header = |b: &[u8]| String::from_utf8_lossy(&b[..128.min(b.len())]).into_owned();
+        assert_eq!(header(&streamed), header(&whole), "{kind:?} .npy header");
+        assert!(streamed == whole, "{kind:?} .npy values");
     }
 }
 

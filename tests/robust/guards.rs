@@ -16,6 +16,8 @@ fn small_msa() -> PathBuf {
     common::data("predict/small.fasta")
 }
 
+/// `fadca predict` of the factored model (written for it: the default,
+/// auto, would train the Potts model here) unless `extra` names a model.
 fn predict(msa: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = common::fadca();
     cmd.arg("predict")
@@ -26,6 +28,9 @@ fn predict(msa: &Path, out: &Path, extra: &[&str]) -> Command {
         .arg(out.join("model.safetensors"))
         .arg("-q")
         .args(extra);
+    if !extra.contains(&"--model") {
+        cmd.args(["--model", "factored"]);
+    }
     cmd
 }
 

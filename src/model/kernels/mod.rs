@@ -5,7 +5,9 @@
 //!
 //! A training step needs, for a batch of B sequences of length L (n = L·q):
 //!
-//! 1. the table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` — [`table::build_table`];
+//! 1. the table `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)` — [`table::build_table`],
+//!    a block of sites' columns `(i,·)` at a time (the logits of site i read
+//!    only its columns; steps 2–4 work on the same block, see [`pll`]);
 //! 2. per sequence the logits `h_i(a) + Σ_j W[(j,x_j),(i,a)]` (the sum of L
 //!    table rows), the weighted negative log pseudo-likelihood and its
 //!    gradient `G[n,(i,a)] = c_n (softmax − one-hot)` — [`pll::pll_rows`];

@@ -4,6 +4,15 @@
 //! table's gradient scattered back into the same rows ([`scatter_rows`]),
 //! both relative to a reference sequence; [`data_term_and_table_gradient`]
 //! runs the two on one buffer.
+//!
+//! The kernels work on a *block of columns* of the table: the columns
+//! `(i,a)` of the sites `i ∈ [first, first + sites)`, an `n × w` array
+//! (`n = L·q` rows `(j,b)`, `w = sites·q` columns). The logits of a site
+//! need only its own columns, so a step may go over the table a block of
+//! sites at a time (the factored model does, [`crate::model::FusedObjective`])
+//! or in one block of all L sites (the Potts model, whose table is its
+//! parameter). Every value the kernels compute for a column is the same
+//! whatever the block it is computed in.
 use rayon::prelude::*;
 
 use super::{add, exp_nonpositive};
@@ -33,17 +42,20 @@ pub struct Batch<'a> {
 }
 
 /// The data term of the objective on a batch and its gradient with respect
-/// to the logits. Only the table rows marked in `batch.present` are read;
-/// the others may hold anything and are left as they are. The table is turned into
+/// to the logits, for the sites `first..first + w/q` of a block of columns
+/// `table` (n×w, see the module documentation; `fields` are the block's,
+/// w). Only the table rows marked in `batch.present` are read; the others
+/// may hold anything and are left as they are. The table is turned into
 /// differences from the reference rows in place. Writes
-/// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×n) and
-/// returns `(−(1/Σw) Σ_n w_n Σ_i log P(x_ni | x_n\i), Σ_n grad[n])`, the
-/// second being the gradient with respect to the fields.
+/// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×w) and
+/// returns `(−(1/Σw) Σ_n w_n Σ_{i in block} log P(x_ni | x_n\i), Σ_n grad[n])`,
+/// the second being the gradient with respect to the block's fields.
 pub fn pll_rows(
     pool: &rayon::ThreadPool,
     table: &mut [f32],
     fields: &[f32],
     batch: &Batch,
+    first: usize,
     grad: &mut [f32],
 ) -> (f64, Vec<f32>) {
     let Batch {
@@ -54,23 +66,25 @@ pub fn pll_rows(
     } = *batch;
     let l = reference.len();
     let n = l * Q;
+    let w = fields.len();
     let b = weights.len();
-    assert_eq!(table.len(), n * n);
-    assert_eq!(fields.len(), n);
+    assert_eq!(w % Q, 0);
+    assert!(first + w / Q <= l, "block of sites past the end");
+    assert_eq!(table.len(), n * w);
     assert_eq!(states.len(), b * l);
-    assert_eq!(grad.len(), b * n);
+    assert_eq!(grad.len(), b * w);
     assert_eq!(present.len(), l);
     // Differences from the reference rows, and the reference sequence's sum.
     pool.install(|| {
         table
-            .par_chunks_mut(Q * n)
+            .par_chunks_mut(Q * w)
             .zip(reference.par_iter().zip(present.par_iter()))
             .for_each(|(rows, (&r, &mask))| subtract_reference(rows, r as usize, mask))
     });
     let mut base = fields.to_vec();
     for (j, &r) in reference.iter().enumerate() {
-        let row = (j * Q + r as usize) * n;
-        add(&mut base, &table[row..row + n]);
+        let row = (j * Q + r as usize) * w;
+        add(&mut base, &table[row..row + w]);
     }
     let table = &*table;
     let total: f64 = weights.iter().map(|&w| w as f64).sum();
@@ -80,34 +94,35 @@ pub fn pll_rows(
         .map(|&w| (w as f64 * inv_total) as f32)
         .collect();
     let partials: Vec<(f64, Vec<f32>)> = pool.install(|| {
-        grad.par_chunks_mut(SEQ_CHUNK * n)
+        grad.par_chunks_mut(SEQ_CHUNK * w)
             .enumerate()
             .map(|(c, rows)| {
-                let first = c * SEQ_CHUNK;
-                let count = rows.len() / n;
-                let x = &states[first * l..(first + count) * l];
+                let start = c * SEQ_CHUNK;
+                let count = rows.len() / w;
+                let x = &states[start * l..(start + count) * l];
                 let nll = chunk_rows(
                     table,
                     &base,
                     reference,
                     x,
-                    &coefs[first..first + count],
+                    &coefs[start..start + count],
+                    first,
                     rows,
                 );
                 let loss: f64 = nll
                     .iter()
-                    .zip(&weights[first..first + count])
+                    .zip(&weights[start..start + count])
                     .map(|(v, &w)| v * w as f64)
                     .sum();
-                let mut d_fields = vec![0.0f32; n];
-                for row in rows.chunks_exact(n) {
+                let mut d_fields = vec![0.0f32; w];
+                for row in rows.chunks_exact(w) {
                     add(&mut d_fields, row);
                 }
                 (loss, d_fields)
             })
             .collect()
     });
-    let mut d_fields = vec![0.0f32; n];
+    let mut d_fields = vec![0.0f32; w];
     let mut loss = 0.0;
     for (part, d) in partials {
         loss += part;
@@ -122,31 +137,31 @@ fn others_of(mask: u32, r: usize) -> impl Iterator<Item = usize> {
 }
 
 dispatch!(subtract_reference(rows: &mut [f32], r: usize, mask: u32) -> () {
-    let n = rows.len() / Q;
-    let reference = rows[r * n..(r + 1) * n].to_vec();
+    let w = rows.len() / Q;
+    let reference = rows[r * w..(r + 1) * w].to_vec();
     for b in others_of(mask, r) {
-        for (x, y) in rows[b * n..(b + 1) * n].iter_mut().zip(&reference) {
+        for (x, y) in rows[b * w..(b + 1) * w].iter_mut().zip(&reference) {
             *x -= *y;
         }
     }
 });
 
-dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], coefs: &[f32], rows: &mut [f32]) -> Vec<f64> {
+dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], coefs: &[f32], first: usize, rows: &mut [f32]) -> Vec<f64> {
     let count = coefs.len();
     let l = reference.len();
-    let n = l * Q;
+    let w = base.len();
     // Logits: the reference sequence's (`base`) plus the difference rows of
     // the positions where the sequence differs from it, a block of columns
     // at a time.
     let mut c0 = 0;
-    while c0 < n {
-        let c1 = (c0 + COLUMN_BLOCK).min(n);
+    while c0 < w {
+        let c1 = (c0 + COLUMN_BLOCK).min(w);
         for (s, seq) in x.chunks_exact(l).enumerate() {
-            let acc = &mut rows[s * n + c0..s * n + c1];
+            let acc = &mut rows[s * w + c0..s * w + c1];
             acc.copy_from_slice(&base[c0..c1]);
             for (j, (&state, &r)) in seq.iter().zip(reference).enumerate() {
                 if state != r {
-                    let row = (j * Q + state as usize) * n;
+                    let row = (j * Q + state as usize) * w;
                     add(acc, &table[row + c0..row + c1]);
                 }
             }
@@ -157,14 +172,14 @@ dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], co
     let mut nll = vec![0.0f64; count];
     for (s, seq) in x.chunks_exact(l).enumerate() {
         let coef = coefs[s];
-        for (i, logits) in rows[s * n..(s + 1) * n].chunks_exact_mut(Q).enumerate() {
+        for (i, logits) in rows[s * w..(s + 1) * w].chunks_exact_mut(Q).enumerate() {
             let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
             let mut sum = 0.0f32;
             for v in logits.iter_mut() {
                 *v = exp_nonpositive(*v - max);
                 sum += *v;
             }
-            let target = seq[i] as usize;
+            let target = seq[first + i] as usize;
             // −log P(target) = log Σ e^{v−max} − (v_target − max)
             nll[s] += (sum as f64).ln() - (logits[target] as f64).ln();
             let scale = coef / sum;
@@ -182,12 +197,12 @@ dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], co
 const SCATTER_BLOCK_BYTES: usize = 512 * 1024;
 
 /// The table's gradient `d_table[(j,b),·] = Σ_{n: x_nj = b} grad[n,·]`
-/// (n×n, overwritten) from the logits' gradient `grad` (B×n) and its sum
-/// over the batch `total` (the fields' gradient). Only the sequences that
-/// differ from the reference state at j are added; the reference row is
-/// `total` minus the position's other rows. Only the rows marked in
-/// `batch.present` are written; the others are left as they are (mark
-/// every state to get a whole, zero-filled gradient).
+/// for a block of columns (n×w, overwritten) from the logits' gradient
+/// `grad` (B×w) and its sum over the batch `total` (w, the fields'
+/// gradient). Only the sequences that differ from the reference state at j
+/// are added; the reference row is `total` minus the position's other rows.
+/// Only the rows marked in `batch.present` are written; the others are left
+/// as they are (mark every state to get a whole, zero-filled gradient).
 pub fn scatter_rows(
     pool: &rayon::ThreadPool,
     grad: &[f32],
@@ -203,15 +218,15 @@ pub fn scatter_rows(
     } = *batch;
     let l = reference.len();
     let n = l * Q;
-    let b = grad.len() / n;
-    assert_eq!(d_table.len(), n * n);
+    let w = total.len();
+    let b = grad.len() / w;
+    assert_eq!(d_table.len(), n * w);
     assert_eq!(states.len(), b * l);
-    assert_eq!(total.len(), n);
     assert_eq!(present.len(), l);
-    let positions = (SCATTER_BLOCK_BYTES / (Q * n * 4)).max(1);
+    let positions = (SCATTER_BLOCK_BYTES / (Q * w * 4)).max(1);
     pool.install(|| {
         d_table
-            .par_chunks_mut(positions * Q * n)
+            .par_chunks_mut(positions * Q * w)
             .enumerate()
             .for_each(|(c, rows)| {
                 scatter_block(grad, total, reference, present, states, c * positions, rows)
@@ -221,53 +236,55 @@ pub fn scatter_rows(
 
 dispatch!(scatter_block(grad: &[f32], total: &[f32], reference: &[u8], present: &[u32], states: &[u8], first: usize, rows: &mut [f32]) -> () {
     let l = reference.len();
-    let n = l * Q;
-    let count = rows.len() / (Q * n);
+    let w = total.len();
+    let count = rows.len() / (Q * w);
     let reference = &reference[first..first + count];
     let present = &present[first..first + count];
     for (p, &mask) in present.iter().enumerate() {
         for b in 0..Q {
             if mask & (1 << b) != 0 {
-                rows[(p * Q + b) * n..(p * Q + b + 1) * n].fill(0.0);
+                rows[(p * Q + b) * w..(p * Q + b + 1) * w].fill(0.0);
             }
         }
     }
-    for (s, g) in grad.chunks_exact(n).enumerate() {
+    for (s, g) in grad.chunks_exact(w).enumerate() {
         let x = &states[s * l + first..s * l + first + count];
         for (p, (&state, &r)) in x.iter().zip(reference).enumerate() {
             if state != r {
-                let row = (p * Q + state as usize) * n;
-                add(&mut rows[row..row + n], g);
+                let row = (p * Q + state as usize) * w;
+                add(&mut rows[row..row + w], g);
             }
         }
     }
     for (p, (&r, &mask)) in reference.iter().zip(present).enumerate() {
-        let block = &mut rows[p * Q * n..(p + 1) * Q * n];
+        let block = &mut rows[p * Q * w..(p + 1) * Q * w];
         let mut own = total.to_vec();
         for b in others_of(mask, r as usize) {
-            for (x, y) in own.iter_mut().zip(&block[b * n..(b + 1) * n]) {
+            for (x, y) in own.iter_mut().zip(&block[b * w..(b + 1) * w]) {
                 *x -= *y;
             }
         }
-        block[r as usize * n..(r as usize + 1) * n].copy_from_slice(&own);
+        block[r as usize * w..(r as usize + 1) * w].copy_from_slice(&own);
     }
 });
 
-/// Steps 2 and 3 on one buffer: [`pll_rows`] on `table`, then
+/// Steps 2 and 3 on one buffer, for the block of columns of the sites
+/// `first..first + fields.len()/q`: [`pll_rows`] on `table` (n×w), then
 /// [`scatter_rows`] of the table's gradient into the same rows (nothing
-/// reads a table row again once the logits are summed: one `(L·q)²` array
-/// instead of two). Returns the data term and the fields' gradient; the
+/// reads a table row again once the logits are summed: one array instead
+/// of two). Returns the data term and the block's fields' gradient; the
 /// rows marked in `batch.present` then hold the table's gradient, and
-/// `grad` the logits' gradient (resized to B×n).
+/// `grad` the logits' gradient (resized to B×w).
 pub fn data_term_and_table_gradient(
     pool: &rayon::ThreadPool,
     table: &mut [f32],
     fields: &[f32],
     batch: &Batch,
+    first: usize,
     grad: &mut Vec<f32>,
 ) -> (f64, Vec<f32>) {
-    grad.resize(batch.weights.len() * batch.reference.len() * Q, 0.0);
-    let (data, d_fields) = pll_rows(pool, table, fields, batch, grad);
+    grad.resize(batch.weights.len() * fields.len(), 0.0);
+    let (data, d_fields) = pll_rows(pool, table, fields, batch, first, grad);
     scatter_rows(pool, grad, &d_fields, batch, table);
     (data, d_fields)
 }
@@ -298,7 +315,7 @@ mod tests {
             states: &states,
             weights: &weights,
         };
-        let (loss, d_fields) = pll_rows(&pool, &mut table, &fields, &batch, &mut grad);
+        let (loss, d_fields) = pll_rows(&pool, &mut table, &fields, &batch, 0, &mut grad);
         let z0 = 20.0 + 2.0f64.exp();
         let nll = (z0.ln() - 2.0) + (21.0f64).ln();
         assert!((loss - nll).abs() < 1e-5, "loss {loss} want {nll}");
