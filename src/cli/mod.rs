@@ -15,7 +15,7 @@ mod simulate;
 /// One example per command, shown by `fadca --help`.
 const EXAMPLES: &str = "\
 Examples:
-  fadca inspect family.a3m                          what is read, L, M_eff, memory
+  fadca inspect family.a3m                          what is read, L, M_eff, memory, auto's model
   fadca predict family.a3m --pdb 1abc.cif.gz        train, write predictions/family/, score
   fadca contacts models/family.safetensors          the contact files again from a saved model
   fadca score predictions/family/contacts.rr --pdb 1abc.pdb
@@ -36,10 +36,12 @@ failed for bad input, 1 when one failed otherwise.";
 /// Predict which residues of a protein touch from a multiple sequence
 /// alignment of its family.
 ///
-/// fadca trains one layer of factored self-attention (or the full Potts
-/// model) by pseudo-likelihood, reads contact scores off the learned
-/// couplings and writes them as a ranked list, a CCMpred matrix, a CASP RR
-/// and an EVcouplings EC file; given a structure it scores them.
+/// fadca trains, by pseudo-likelihood, the full Potts model where it fits in
+/// memory (the more precise) or one layer of factored self-attention (few
+/// parameters, long proteins): `--model auto`, the default, says which and
+/// why. It reads contact scores off the learned couplings and writes them as
+/// a ranked list, a CCMpred matrix, a CASP RR and an EVcouplings EC file;
+/// given a structure it scores them.
 #[derive(Debug, Parser)]
 #[command(
     name = "fadca",
@@ -55,7 +57,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Report what was read from an alignment: sequences read, dropped and kept, L, M_eff, memory.
+    /// Report what was read from an alignment: sequences read, dropped and kept, L, M_eff, memory,
+    /// and which model `--model auto` would train.
     Inspect(inspect::Args),
     /// Score a contact prediction against a structure or a list of known contacts.
     Score(score::Args),
