@@ -274,7 +274,9 @@ impl Prediction {
 /// its contact prediction, as `fadca predict` does: the same alignment,
 /// options, seed and threads give the same scores and files.
 ///
-/// `model`: `"factored"`, `"potts"` or `"auto"` (the default model).
+/// `model`: `"auto"` (the Potts model where its memory estimate fits
+/// `max_memory` or the memory available, else factored attention), `"potts"`
+/// or `"factored"`.
 /// `threads`: CPU threads (default: all cores). `device`: `"cpu"`, `"cuda"`
 /// or `"auto"`. `progress`: a bar while training, when stderr is a terminal
 /// or in a notebook (tqdm's when installed). The other options are
