@@ -128,9 +128,8 @@ impl Model {
             }
         })?;
         let (kind, metadata) = metadata;
-        let model = Model::from_named_tensors(kind, named).map_err(|e| {
-            crate::input_error(format!("model {}: {e:#}", path.display()))
-        })?;
+        let model = Model::from_named_tensors(kind, named)
+            .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
         Ok((model, metadata))
     }
 }

@@ -96,12 +96,8 @@ impl JointModel {
             .iter()
             .map(|f| {
                 let l = f.states.ncols();
-                let mut layer = FactoredAttention::new(
-                    l,
-                    heads,
-                    head_dim,
-                    initial_fields(f.states, f.weights),
-                );
+                let mut layer =
+                    FactoredAttention::new(l, heads, head_dim, initial_fields(f.states, f.weights));
                 layer.value = value.shallow_clone();
                 layer
             })
@@ -224,7 +220,9 @@ pub fn train_joint(
     on_step: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(JointModel, JointReport)> {
     if families.is_empty() {
-        return Err(crate::input_error("joint training needs at least one family"));
+        return Err(crate::input_error(
+            "joint training needs at least one family",
+        ));
     }
     if cfg.heads == 0 || cfg.head_dim == 0 || cfg.steps == 0 || cfg.batch_size == 0 {
         return Err(crate::input_error(
@@ -278,11 +276,19 @@ pub fn train_joint(
         }
         interval = (interval.0 + value, interval.1 + 1);
         on_step(step + 1, cfg.steps, value);
-        if (step + 1) % cfg.checkpoint_every == 0 || step + 1 == cfg.steps {
+        if (step + 1).is_multiple_of(cfg.checkpoint_every) || step + 1 == cfg.steps {
             curve.push(interval.0 / interval.1 as f64);
             interval = (0.0, 0);
             if let Some((path, fingerprint)) = checkpoint {
-                write_checkpoint(path, fingerprint, cfg, &params, &optimizer, step + 1, &curve)?;
+                write_checkpoint(
+                    path,
+                    fingerprint,
+                    cfg,
+                    &params,
+                    &optimizer,
+                    step + 1,
+                    &curve,
+                )?;
             }
         }
     }

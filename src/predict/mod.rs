@@ -141,7 +141,9 @@ pub struct PredictOutcome {
 /// Metadata stored in the model file (all values are strings, as
 /// safetensors requires): `fadca_version`, `model`, `heads`, `head_dim`
 /// (factored only), `L`, `query_name`, `query_sequence`, `msa`, `alphabet`,
-/// `msa_sha256`, `name` and `hyperparameters` (JSON).
+/// `msa_sha256`, `name`, `hyperparameters` (JSON) and, for a model started
+/// from shared values (`--values`), `values_source`, `values_sha256` and
+/// `values_trained` (`fixed` or `fine-tuned`).
 pub fn model_metadata(
     alignment: &Alignment,
     msa_sha256: &str,
@@ -165,6 +167,18 @@ pub fn model_metadata(
         String::from_utf8_lossy(ALPHABET).into_owned(),
     );
     m.insert("name".into(), name.into());
+    if let Some(v) = config
+        .values
+        .as_ref()
+        .filter(|_| config.model == ModelKind::Factored)
+    {
+        m.insert("values_source".into(), v.source.clone());
+        m.insert("values_sha256".into(), v.sha256.clone());
+        m.insert(
+            "values_trained".into(),
+            if v.trained { "fine-tuned" } else { "fixed" }.into(),
+        );
+    }
     m.insert(
         "hyperparameters".into(),
         serde_json::to_string(config).unwrap_or_default(),
@@ -471,6 +485,20 @@ pub fn memory_limit(limits: &Limits, device: tch::Device) -> Option<MemoryLimit>
 fn choose(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<ModelChoice> {
     let alignment = &weighed.alignment;
     let limit = memory_limit(limits, request.config.device);
+    if request.config.values.is_some() && request.model == ModelRequest::Auto {
+        // Shared values are the factored model's: asked for, they decide.
+        let mut choice = choose_model(
+            ModelRequest::Factored,
+            &request.config,
+            alignment.depth(),
+            alignment.length(),
+            limit.as_ref(),
+        )
+        .with_context(|| format!("alignment {}", request.msa.display()))?;
+        choice.requested = ModelRequest::Auto;
+        choice.reason = "auto: factored attention, which --values gives shared values".into();
+        return Ok(choice);
+    }
     choose_model(
         request.model,
         &request.config,

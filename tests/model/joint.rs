@@ -5,12 +5,9 @@ use std::sync::Arc;
 
 use fadca::Q;
 use fadca::model::factored::FactoredAttention;
-use fadca::model::joint::{
-    FamilyBatch, FamilyWeighting, JointFamily, JointModel, JointObjective,
-};
+use fadca::model::joint::{FamilyBatch, FamilyWeighting, JointFamily, JointModel, JointObjective};
 use fadca::model::{
-    FusedObjective, Model, ModelKind, StartValues, TrainConfig, batch_loss, reference_states,
-    train,
+    FusedObjective, Model, ModelKind, StartValues, TrainConfig, batch_loss, reference_states, train,
 };
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
@@ -206,7 +203,9 @@ fn fixed_values_do_not_move_and_fine_tuned_ones_do() {
             panic!("a factored model")
         };
         let mut after = vec![0.0f32; start.len()];
-        m.value.to_kind(Kind::Float).copy_data(&mut after, start.len());
+        m.value
+            .to_kind(Kind::Float)
+            .copy_data(&mut after, start.len());
         if trained {
             assert_ne!(after, start, "fine-tuned values moved");
         } else {
