@@ -11,6 +11,7 @@ structure are neither trained on nor scored.
 
     scripts/bench_values.py [--manifest FILE] [--folds 4] [--steps 400] [--threads 2]
                             [--out DIR] [--depths full,30,100,300] [--skip-baselines full]
+                            [--run-folds 0,1]
 
 Every run's folder is kept under OUT; a run whose summary.json exists is not
 done again (the script resumes). OUT/results.tsv has one line per run, then
@@ -33,6 +34,7 @@ def main():
     ap.add_argument("--depths", default="full,30,100,300")
     ap.add_argument("--skip-baselines", default="", help="depths whose baselines are not run (e.g. full)")
     ap.add_argument("--values-flags", default="", help="extra flags for fadca train-values")
+    ap.add_argument("--run-folds", default="", help="comma-separated folds to run (default: all)")
     a = ap.parse_args()
     base = os.path.dirname(os.path.abspath(a.manifest))
     rows = [l.rstrip("\n").split("\t") for l in open(a.manifest)][1:]
@@ -61,7 +63,8 @@ def main():
         print(line, flush=True)
         log.write(line + "\n"); log.flush()
 
-    for k in range(a.folds):
+    run_folds = [int(x) for x in a.run_folds.split(",") if x] or list(range(a.folds))
+    for k in run_folds:
         held = [f for i, f in enumerate(fams) if i % a.folds == k]
         values = os.path.join(a.out, "values", f"fold{k}.safetensors")
         os.makedirs(os.path.dirname(values), exist_ok=True)
@@ -75,17 +78,16 @@ def main():
             line = f"train-values\tfold{k}\t{len(fams) - len(held)} families\t-\t{time.time() - t0:.1f}"
             print(line, flush=True)
             log.write(line + "\n"); log.flush()
+        # Family by family, every method at every depth: each finished
+        # family is a complete, matched comparison.
         for name, msa, pdb, chain in held:
             for depth in depths:
                 predict(name, msa, pdb, chain, "shared-fixed", depth, ["--model", "factored", "--values", values])
                 predict(name, msa, pdb, chain, "shared-tuned", depth,
                         ["--model", "factored", "--values", values, "--train-values"])
-    for depth in depths:
-        if depth in skip:
-            continue
-        for name, msa, pdb, chain in fams:
-            for model in ["factored", "potts"]:
-                predict(name, msa, pdb, chain, model, depth, ["--model", model])
+                if depth not in skip:
+                    for model in ["factored", "potts"]:
+                        predict(name, msa, pdb, chain, model, depth, ["--model", model])
     table(a.out, depths)
 
 def table(out, depths):
@@ -98,15 +100,23 @@ def table(out, depths):
             continue
         runs[(method, depth, name)] = (float(p), float(t))
     methods = ["shared-fixed", "shared-tuned", "factored", "potts"]
+    # Means over the families every method was run on at that depth (matched).
     lines = ["method\t" + "\t".join(f"P@L {d}" for d in depths) + "\ttrain s/family (full)"]
+    common = {}
+    for d in depths:
+        sets = [{n for (mm, dd, n) in runs if mm == m and dd == d} for m in methods]
+        sets = [x for x in sets if x]
+        common[d] = set.intersection(*sets) if sets else set()
     for m in methods:
         cells = []
         for d in depths:
-            ps = [v[0] for (mm, dd, _), v in runs.items() if mm == m and dd == d]
+            ps = [runs[(m, d, n)][0] for n in sorted(common[d]) if (m, d, n) in runs]
             cells.append(f"{statistics.mean(ps):.3f} (n={len(ps)})" if ps else "-")
-        ts = [v[1] for (mm, dd, _), v in runs.items() if mm == m and dd == "full"]
+        ts = [runs[(m, "full", n)][1] for n in sorted(common.get("full", ())) if (m, "full", n) in runs]
         cells.append(f"{statistics.mean(ts):.1f}" if ts else "-")
         lines.append(m + "\t" + "\t".join(cells))
+    for d in depths:
+        lines.append(f"# {d}: families " + ",".join(sorted(common[d])))
     if times:
         lines.append("# train-values per fold (s): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(times.items())))
     text = "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ const TOP: u32 = 26;
 /// Gap between panels and margin of the figure.
 const GAP: u32 = 12;
 /// Height of the figure's title band.
-const HEADER: u32 = 34;
+const HEADER: u32 = 44;
 
 /// The values of H heads, ready to draw.
 pub struct ValuesFigure {
@@ -125,7 +125,8 @@ impl Figure for ValuesFigure {
     fn size(&self) -> (u32, u32) {
         let (cols, rows) = grid(self.heads.len());
         let (w, h) = slot();
-        (2 * GAP + cols * w, HEADER + rows * h + GAP)
+        // At least two slots wide: room for the title.
+        (2 * GAP + cols.max(2) * w, HEADER + rows * h + GAP)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
@@ -134,13 +135,19 @@ impl Figure for ValuesFigure {
         let label = TextStyle::from((FONT, 11).into_font()).color(&BLACK);
         root.draw_text(
             &format!(
-                "Shared values V^h(a,b), {} heads, zero-sum gauge; blue < 0 < red, each head scaled to its max |V|",
+                "Shared values V^h(a,b), {} heads, zero-sum gauge",
                 self.heads.len()
             ),
             &title,
-            (GAP as i32, 8),
+            (GAP as i32, 6),
         )
         .drawn("the title")?;
+        root.draw_text(
+            "blue < 0 < red; each head scaled to its own max |V|",
+            &label,
+            (GAP as i32, 25),
+        )
+        .drawn("the subtitle")?;
         for (k, v) in self.heads.iter().enumerate() {
             let (x0, y0) = panel_origin(self.heads.len(), k);
             let (x0, y0) = (x0 as i32, y0 as i32);
@@ -181,5 +188,40 @@ impl Figure for ValuesFigure {
             .drawn("a panel frame")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The grid holds every head, as square as it can be.
+    #[test]
+    fn grid_has_a_slot_per_head() {
+        assert_eq!(grid(1), (1, 1));
+        assert_eq!(grid(3), (2, 2));
+        assert_eq!(grid(32), (6, 6));
+        assert_eq!(grid(37), (7, 6));
+        for h in 1..80 {
+            let (c, r) = grid(h);
+            assert!((c * r) as usize >= h && ((c * (r - 1)) as usize) < h, "{h}");
+        }
+    }
+
+    /// The zero-sum gauge: rows and columns sum to 0, and a matrix that is
+    /// a row term plus a column term gauges to 0.
+    #[test]
+    fn zero_sum_gauge_sums_to_zero() {
+        let v: Vec<f32> = (0..Q * Q).map(|k| ((k * 37) % 11) as f32 - 4.0).collect();
+        let g = zero_sum_gauge(&v);
+        for a in 0..Q {
+            let row: f64 = (0..Q).map(|b| g[a * Q + b]).sum();
+            let col: f64 = (0..Q).map(|b| g[b * Q + a]).sum();
+            assert!(row.abs() < 1e-9 && col.abs() < 1e-9);
+        }
+        let additive: Vec<f32> = (0..Q * Q)
+            .map(|k| (k / Q) as f32 + 2.0 * (k % Q) as f32)
+            .collect();
+        assert!(zero_sum_gauge(&additive).iter().all(|x| x.abs() < 1e-9));
     }
 }

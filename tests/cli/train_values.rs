@@ -154,6 +154,30 @@ fn values_file_figure_and_resume_after_a_kill_gives_the_same_values() {
     assert_eq!(metadata["values_trained"], "fixed");
     assert_eq!(metadata["values_source"], whole.display().to_string());
 
+    // batch --values: every family's child predict starts from them.
+    let batch = tmp.path().join("batch");
+    fadca()
+        .arg("batch")
+        .arg(&msas)
+        .arg("--values")
+        .arg(&whole)
+        .arg("-o")
+        .arg(&batch)
+        .args(["--epochs", "2", "--threads", "1", "--jobs", "1"])
+        .assert()
+        .success();
+    for k in 1..=3 {
+        let summary: serde_json::Value =
+            serde_json::from_str(&common::read(&batch.join(format!("fam{k}/summary.json"))))
+                .unwrap();
+        assert_eq!(summary["model"], "factored");
+        assert_eq!(
+            summary["hyperparameters"]["values"]["sha256"],
+            values.sha256.as_str()
+        );
+        assert_eq!(summary["hyperparameters"]["values"]["trained"], false);
+    }
+
     // Errors: --model potts with --values; a model file given as values.
     fadca()
         .arg("predict")
