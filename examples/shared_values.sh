@@ -17,8 +17,8 @@ done
 "$fadca" train-values "$out/train" -o "$out/values.safetensors" --heads 4 --steps 200 --threads 2 --quiet
 for mode in fixed tuned single; do
   case $mode in
-    fixed) flags=(--values "$out/values.safetensors") ;;
-    tuned) flags=(--values "$out/values.safetensors" --train-values) ;;
+    fixed) flags=(--model factored --values "$out/values.safetensors") ;;
+    tuned) flags=(--model factored --values "$out/values.safetensors" --train-values) ;;
     single) flags=(--model factored --heads 4) ;;
   esac
   "$fadca" predict "$out/held/msa.fasta" --native-contacts "$out/held/contacts.tsv" "${flags[@]}" \

@@ -189,9 +189,11 @@ the same --threads otherwise", |c| c.seed.to_string()))]
     /// Start the factored model from values shared by other families (a file from `fadca
     /// train-values`): the values V^h (21x21 per head) are kept fixed and only this family's
     /// queries, keys and fields are trained (with --train-values they are fine-tuned too).
-    /// H is the file's. Implies the factored model (--model auto takes it; --model potts is
-    /// refused). The model file records the values' path and SHA-256 (values_source,
-    /// values_sha256). README "Shared values" says where they help.
+    /// H is the file's. --model factored uses them; --model auto still trains the Potts model
+    /// where it fits (shared values did not beat it at any depth measured on DEV, README
+    /// "Shared values") and starts factored attention from them elsewhere; --model potts is
+    /// refused. The model file records the values' path and SHA-256 (values_source,
+    /// values_sha256).
     #[arg(long, value_name = "FILE", help_heading = "Model")]
     pub values: Option<std::path::PathBuf>,
     /// With --values: fine-tune the shared values on this family too [default: kept fixed].

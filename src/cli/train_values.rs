@@ -18,7 +18,7 @@ meff) or equally. The run checkpoints to OUTPUT.checkpoint every --checkpoint-ev
 a kill, the same command with --resume ends with the values an uninterrupted run makes. \
 Example (leave PF00014 out, apply to it):
   fadca train-values families.tsv --exclude PF00014 -o values.safetensors
-  fadca predict PF00014.fasta --values values.safetensors")]
+  fadca predict PF00014.fasta --model factored --values values.safetensors")]
 pub struct Args {
     /// A folder of alignments or a TSV manifest (name, msa, ...), as `fadca batch` takes them.
     pub families: PathBuf,

@@ -485,28 +485,31 @@ pub fn memory_limit(limits: &Limits, device: tch::Device) -> Option<MemoryLimit>
 fn choose(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<ModelChoice> {
     let alignment = &weighed.alignment;
     let limit = memory_limit(limits, request.config.device);
-    if request.config.values.is_some() && request.model == ModelRequest::Auto {
-        // Shared values are the factored model's: asked for, they decide.
-        let mut choice = choose_model(
-            ModelRequest::Factored,
-            &request.config,
-            alignment.depth(),
-            alignment.length(),
-            limit.as_ref(),
-        )
-        .with_context(|| format!("alignment {}", request.msa.display()))?;
-        choice.requested = ModelRequest::Auto;
-        choice.reason = "auto: factored attention, which --values gives shared values".into();
-        return Ok(choice);
-    }
-    choose_model(
+    let mut choice = choose_model(
         request.model,
         &request.config,
         alignment.depth(),
         alignment.length(),
         limit.as_ref(),
     )
-    .with_context(|| format!("alignment {}", request.msa.display()))
+    .with_context(|| format!("alignment {}", request.msa.display()))?;
+    if request.config.values.is_some() && request.model == ModelRequest::Auto {
+        // Shared values did not beat the Potts model at any depth measured
+        // on DEV (README, "Shared values"): auto keeps the Potts model where
+        // it fits and uses the values only for the factored model.
+        choice.reason = match choice.model {
+            ModelKind::Potts => format!(
+                "{}; --values not used: the Potts model was more precise than shared values at \
+                 every depth measured (README); --model factored uses them",
+                choice.reason
+            ),
+            ModelKind::Factored => format!(
+                "{}, started from the shared values of --values",
+                choice.reason
+            ),
+        };
+    }
+    Ok(choice)
 }
 
 /// The known contacts to score against, with the structure's mapping and
@@ -589,7 +592,14 @@ fn summarise(
         model_requested: choice.requested,
         model: config.model,
         model_reason: choice.reason.clone(),
-        hyperparameters: config.resolved(alignment.depth(), alignment.length(), weighed.meff),
+        hyperparameters: {
+            let mut resolved = config.resolved(alignment.depth(), alignment.length(), weighed.meff);
+            if config.model != ModelKind::Factored {
+                // `--values` under `--model auto` that chose the Potts model: unused.
+                resolved.values = None;
+            }
+            resolved
+        },
         requested_hyperparameters: config.clone(),
         loss_curve: report.loss_curve.clone(),
         restarts: report.restarts.clone(),

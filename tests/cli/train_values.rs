@@ -126,13 +126,38 @@ fn values_file_figure_and_resume_after_a_kill_gives_the_same_values() {
         .code(2)
         .stderr(predicates::str::contains("other settings"));
 
-    // predict --values: the factored model (auto takes it), the values kept
-    // bit for bit, and the model file records where they came from.
-    let model = tmp.path().join("m.safetensors");
+    // predict --values with --model auto: the Potts model where it fits,
+    // the values unused and the summary saying so.
     fadca()
         .arg("predict")
         .arg(msas.join("fam2/msa.fasta"))
         .arg("--values")
+        .arg(&whole)
+        .arg("-o")
+        .arg(tmp.path().join("auto"))
+        .arg("--model-out")
+        .arg(tmp.path().join("auto.safetensors"))
+        .args(["--epochs", "2", "--threads", "1", "--quiet"])
+        .assert()
+        .success();
+    let auto: serde_json::Value =
+        serde_json::from_str(&common::read(&tmp.path().join("auto/summary.json"))).unwrap();
+    assert_eq!(auto["model"], "potts");
+    assert!(
+        auto["model_reason"]
+            .as_str()
+            .unwrap()
+            .contains("--values not used")
+    );
+    assert!(auto["hyperparameters"].get("values").is_none());
+
+    // predict --values --model factored: the values kept bit for bit, and
+    // the model file records where they came from.
+    let model = tmp.path().join("m.safetensors");
+    fadca()
+        .arg("predict")
+        .arg(msas.join("fam2/msa.fasta"))
+        .args(["--model", "factored", "--values"])
         .arg(&whole)
         .arg("-o")
         .arg(tmp.path().join("pred"))
@@ -159,7 +184,7 @@ fn values_file_figure_and_resume_after_a_kill_gives_the_same_values() {
     fadca()
         .arg("batch")
         .arg(&msas)
-        .arg("--values")
+        .args(["--model", "factored", "--values"])
         .arg(&whole)
         .arg("-o")
         .arg(&batch)
