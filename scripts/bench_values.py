@@ -35,6 +35,8 @@ def main():
     ap.add_argument("--skip-baselines", default="", help="depths whose baselines are not run (e.g. full)")
     ap.add_argument("--values-flags", default="", help="extra flags for fadca train-values")
     ap.add_argument("--run-folds", default="", help="comma-separated folds to run (default: all)")
+    ap.add_argument("--tag", default="", help="suffix of the values files and shared-* method names (a variant)")
+    ap.add_argument("--shared-only", action="store_true", help="only the shared values, fixed (no fine-tuning, no baselines)")
     a = ap.parse_args()
     base = os.path.dirname(os.path.abspath(a.manifest))
     rows = [l.rstrip("\n").split("\t") for l in open(a.manifest)][1:]
@@ -66,7 +68,7 @@ def main():
     run_folds = [int(x) for x in a.run_folds.split(",") if x] or list(range(a.folds))
     for k in run_folds:
         held = [f for i, f in enumerate(fams) if i % a.folds == k]
-        values = os.path.join(a.out, "values", f"fold{k}.safetensors")
+        values = os.path.join(a.out, "values", f"fold{k}{a.tag}.safetensors")
         os.makedirs(os.path.dirname(values), exist_ok=True)
         if not os.path.exists(values):
             exclude = ",".join([f[0] for f in held] + unscored)
@@ -75,15 +77,17 @@ def main():
                    "--steps", str(a.steps), "--threads", str(a.threads), "--seed", str(a.seed),
                    "--quiet", "--resume"] + a.values_flags.split()
             subprocess.run(cmd, check=True)
-            line = f"train-values\tfold{k}\t{len(fams) - len(held)} families\t-\t{time.time() - t0:.1f}"
+            line = f"train-values\tfold{k}{a.tag}\t{len(fams) - len(held)} families\t-\t{time.time() - t0:.1f}"
             print(line, flush=True)
             log.write(line + "\n"); log.flush()
         # Family by family, every method at every depth: each finished
         # family is a complete, matched comparison.
         for name, msa, pdb, chain in held:
             for depth in depths:
-                predict(name, msa, pdb, chain, "shared-fixed", depth, ["--model", "factored", "--values", values])
-                predict(name, msa, pdb, chain, "shared-tuned", depth,
+                predict(name, msa, pdb, chain, "shared-fixed" + a.tag, depth, ["--model", "factored", "--values", values])
+                if a.shared_only:
+                    continue
+                predict(name, msa, pdb, chain, "shared-tuned" + a.tag, depth,
                         ["--model", "factored", "--values", values, "--train-values"])
                 if depth not in skip:
                     for model in ["factored", "potts"]:
