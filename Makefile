@@ -8,7 +8,7 @@ EXAMPLE ?= msa/example.fasta
 # (its libtorch is fadca's), reusing target/ (no isolated build environment).
 PYTHON_INSTALL = python -m pip install --quiet --no-build-isolation --no-deps --disable-pip-version-check ./python
 
-.PHONY: build demo test bench bench-long bench-batch setup figures python
+.PHONY: build demo test bench bench-long bench-batch bench-values setup figures python
 
 setup:
 	@$(TORCH_ENV) && echo "libtorch ready: $$VIRTUAL_ENV"
@@ -39,3 +39,7 @@ bench-long: build
 
 bench-batch: build
 	scripts/bench_batch.py
+
+# Shared values (issue #19): k-fold over the DEV families (scripts/bench_values.py --help).
+bench-values: build
+	scripts/bench_values.py

@@ -19,6 +19,7 @@
 //! | score | [`score`] | precision against known contacts (`fadca score`) |
 //! | run | [`predict`] | one prediction, stage by stage (`fadca predict`) |
 //! | many | [`batch`] | many families, resumable and sharded (`fadca batch`) |
+//! | shared | [`values`] | values shared by many families (`fadca train-values`) |
 //! | synthetic | [`simulate`] | planted teachers and their Gibbs samples (`fadca simulate`) |
 //! | | [`likelihood`] | likelihood of an alignment under a model (`fadca evaluate`) |
 //! | | [`experiment`] | the paper's experiments on synthetic families |
@@ -36,6 +37,7 @@ pub mod plot;
 pub mod score;
 pub mod predict;
 pub mod batch;
+pub mod values;
 pub mod simulate;
 pub mod likelihood;
 pub mod experiment;
@@ -48,7 +50,7 @@ pub const Q: usize = 21;
 #[cfg(test)]
 mod tests {
     /// The modules of this crate in pipeline order, as declared above.
-    const ORDER: [&str; 16] = [
+    const ORDER: [&str; 17] = [
         "error",
         "io",
         "runtime",
@@ -62,6 +64,7 @@ mod tests {
         "score",
         "predict",
         "batch",
+        "values",
         "simulate",
         "likelihood",
         "experiment",

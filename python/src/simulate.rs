@@ -95,6 +95,7 @@ pub fn simulate(
         beta: coupling_strength,
         cutoff,
         min_separation,
+        values_seed: None,
     };
     let opts = SampleOptions {
         samples,

@@ -186,6 +186,19 @@ the same --threads otherwise", |c| c.seed.to_string()))]
     /// Where to train: auto = CUDA when libtorch sees a GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help_heading = "Training")]
     pub device: DeviceChoice,
+    /// Start the factored model from values shared by other families (a file from `fadca
+    /// train-values`): the values V^h (21x21 per head) are kept fixed and only this family's
+    /// queries, keys and fields are trained (with --train-values they are fine-tuned too).
+    /// H is the file's. --model factored uses them; --model auto still trains the Potts model
+    /// where it fits (shared values did not beat it at any depth measured on DEV, README
+    /// "Shared values") and starts factored attention from them elsewhere; --model potts is
+    /// refused. The model file records the values' path and SHA-256 (values_source,
+    /// values_sha256).
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
+    pub values: Option<std::path::PathBuf>,
+    /// With --values: fine-tune the shared values on this family too [default: kept fixed].
+    #[arg(long, requires = "values", help_heading = "Model")]
+    pub train_values: bool,
 }
 
 impl TrainingArgs {
@@ -221,6 +234,18 @@ impl TrainingArgs {
         c.objective = self.objective;
         c.mask_prob = self.mask_prob;
         c.device = resolve_device(self.device)?;
+        if let Some(path) = &self.values {
+            if self.model == ModelRequest::Potts {
+                return Err(fadca::input_error(
+                    "--values gives shared values to the factored model; it cannot be used with --model potts",
+                ));
+            }
+            let (values, _) = fadca::model::load_values(path, self.train_values)?;
+            if self.heads.is_none() {
+                c.heads = values.heads;
+            }
+            c.values = Some(values);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -249,6 +274,13 @@ impl TrainingArgs {
         out.push(self.mask_prob.to_string());
         out.push("--device".into());
         out.push(value_name(&self.device));
+        if let Some(path) = &self.values {
+            out.push("--values".into());
+            out.push(path.display().to_string());
+        }
+        if self.train_values {
+            out.push("--train-values".into());
+        }
         out
     }
 }

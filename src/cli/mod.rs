@@ -11,6 +11,7 @@ mod inspect;
 mod predict;
 mod score;
 mod simulate;
+mod train_values;
 
 /// One example per command, shown by `fadca --help`.
 const EXAMPLES: &str = "\
@@ -21,6 +22,7 @@ Examples:
   fadca score predictions/family/contacts.rr --pdb 1abc.pdb
                                                     precision of any contact file
   fadca batch families/ --jobs 2 -o out             many families, one summary table
+  fadca train-values families/ -o values.safetensors  values shared by many families
   fadca simulate -L 60 --seed 1 -o sim              a synthetic family with known contacts
   fadca evaluate models/sim.safetensors sim/msa.fasta
                                                     per-site NLL under a model (and its teacher)
@@ -70,6 +72,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Predict many families (a folder or a TSV manifest): parallel, resumable, shardable; one summary table.
     Batch(batch::Args),
+    /// Train one set of values (21x21 per head) shared by many families, each with its own attention: the file `predict --values` starts from, and its figure.
+    TrainValues(train_values::Args),
     /// Mean per-site negative log-likelihood and perplexity of an alignment under a saved model (and under its planted teacher).
     Evaluate(evaluate::Args),
     /// The paper's claims as experiments on synthetic families.
@@ -85,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contacts(args) => contacts::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Batch(args) => batch::run(args),
+        Command::TrainValues(args) => train_values::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Experiment(args) => experiment::run(args),
     }

@@ -69,6 +69,11 @@ pub struct Args {
     /// Minimum sequence separation j − i of a planted contact.
     #[arg(long, default_value_t = simulate::DEFAULT_MIN_SEPARATION)]
     pub min_separation: usize,
+    /// Draw the value matrices V^h from this seed alone, so that families simulated with
+    /// different --seed but the same --values-seed (and --heads, --coupling-strength) share
+    /// their values: a set of families for `fadca train-values` [default: from --seed].
+    #[arg(long, value_name = "S")]
+    pub values_seed: Option<u64>,
     /// Number of independent Gibbs chains, run in parallel. Their number, not the
     /// number of threads, decides the output. The M samples are split evenly.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -106,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         beta: args.beta,
         cutoff: args.cutoff,
         min_separation: args.min_separation,
+        values_seed: args.values_seed,
     };
     let opts = SampleOptions {
         samples: args.samples,

@@ -46,6 +46,22 @@ impl Adam {
         });
     }
 
+    /// Steps taken and the two moments (what a checkpoint saves).
+    pub(super) fn moments(&self) -> (i32, &[Tensor], &[Tensor]) {
+        (self.t, &self.m, &self.v)
+    }
+
+    /// Takes up the steps and moments of a checkpoint ([`Adam::moments`]),
+    /// copied in place.
+    pub(super) fn set_moments(&mut self, t: i32, m: &[Tensor], v: &[Tensor]) {
+        self.t = t;
+        tch::no_grad(|| {
+            for (dst, src) in self.m.iter_mut().zip(m).chain(self.v.iter_mut().zip(v)) {
+                dst.copy_(src);
+            }
+        });
+    }
+
     /// One step with given gradients (one per parameter, undefined ones
     /// skipped); returns false (and changes nothing) when one is not finite.
     /// CPU float32 tensors (every parameter on the CPU) are updated in place

@@ -42,6 +42,27 @@ pub struct TrainConfig {
     pub objective: Objective,
     /// Probability that a site is masked ([`Objective::Mlm`] only).
     pub mask_prob: f64,
+    /// Shared values to start the factored model from (`--values`), fixed
+    /// or fine-tuned; `None`: values drawn at random and trained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<StartValues>,
+}
+
+/// Values `V^h` trained on other families (`fadca train-values`) that a
+/// factored model starts from: their number of heads fixes H.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StartValues {
+    /// `V^h(a,b)` laid out `[h][a][b]` (H·q·q floats).
+    #[serde(skip)]
+    pub values: std::sync::Arc<Vec<f32>>,
+    /// Heads H.
+    pub heads: usize,
+    /// Whether training updates them (`--train-values`) or keeps them fixed.
+    pub trained: bool,
+    /// The values file they were read from.
+    pub source: String,
+    /// SHA-256 of that file.
+    pub sha256: String,
 }
 
 /// `(L−1)/M_eff`: how plmc's coupling penalty, `c·(L−1)` per pair of the
@@ -87,6 +108,7 @@ impl TrainConfig {
             device: Device::Cpu,
             objective: Objective::Pll,
             mask_prob: DEFAULT_MASK_PROB,
+            values: None,
         }
     }
 
@@ -135,6 +157,14 @@ impl TrainConfig {
     /// naming the flag (callers may check before reading any input).
     pub fn validate(&self) -> Result<()> {
         // Checked for both models: under `--model auto` either may train.
+        if let Some(v) = &self.values
+            && (v.heads != self.heads || v.values.len() != v.heads * crate::Q * crate::Q)
+        {
+            return Err(crate::error::input_error(format!(
+                "--values {}: {} heads in the values file, but --heads is {}",
+                v.source, v.heads, self.heads
+            )));
+        }
         if self.heads == 0 || self.head_dim == 0 {
             return Err(crate::error::input_error(
                 "--heads and --head-dim must be at least 1",

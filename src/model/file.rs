@@ -108,27 +108,9 @@ impl Model {
 
     /// Saves the model as safetensors with `metadata` (atomically).
     pub fn save(&self, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
-        let tensors: Vec<(&str, Tensor)> = self
-            .named_tensors()
-            .into_iter()
-            .map(|(name, t)| (name, t.contiguous()))
-            .collect();
         let mut metadata = metadata;
         metadata.insert("fadca_model".into(), self.kind().name().into());
-        // The tensors are serialised from their own memory (one copy of the
-        // Potts model's (L·q)² table, the file's bytes, instead of three).
-        let views: Vec<(&str, HostTensor<'_>)> = tensors
-            .iter()
-            .map(|(name, t)| (*name, HostTensor::of(t)))
-            .collect();
-        for (name, view) in &views {
-            use safetensors::View;
-            metadata.insert(checksum_key(name), sha256_hex(&view.data()));
-        }
-        let mut bytes = safetensors::serialize(views, Some(metadata))
-            .context("serialising the model as safetensors")?;
-        sort_header_keys(&mut bytes)?;
-        crate::io::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+        save_tensors(path, self.named_tensors(), metadata)
     }
 
     /// Loads a model saved by [`Model::save`]; returns it with its metadata.
@@ -138,70 +120,114 @@ impl Model {
     /// error naming the tensor. Files written before checksums were recorded
     /// load with a one-line notice on stderr.
     pub fn load(path: &Path) -> Result<(Model, HashMap<String, String>)> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
-            crate::input_error(format!(
-                "model {}: not a safetensors file ({e})",
-                path.display()
-            ))
+        let (named, metadata) = load_tensors(path, "model", |metadata| {
+            match metadata.get("fadca_model").map(String::as_str) {
+                Some("factored") => Ok(ModelKind::Factored),
+                Some("potts") => Ok(ModelKind::Potts),
+                _ => Err("not a fadca model (metadata 'fadca_model' missing)".to_string()),
+            }
         })?;
-        let metadata = meta.metadata().clone().unwrap_or_default();
-        let kind = match metadata.get("fadca_model").map(String::as_str) {
-            Some("factored") => ModelKind::Factored,
-            Some("potts") => ModelKind::Potts,
-            _ => {
-                return Err(crate::input_error(format!(
-                    "model {}: not a fadca model (metadata 'fadca_model' missing)",
-                    path.display()
-                )));
-            }
-        };
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| crate::input_error(format!("model {}: {e}", path.display())))?;
-        let damaged =
-            |what: String| crate::input_error(format!("model {}: {what}", path.display()));
-        let checked = metadata.keys().any(|k| k.starts_with(CHECKSUM_PREFIX));
-        if !checked {
-            eprintln!(
-                "fadca: note: model {} carries no checksums (written by an older fadca); its tensors \
-                 are loaded unverified",
-                path.display()
-            );
-        }
-        let mut named = Vec::new();
-        for (name, view) in st.tensors() {
-            if view.dtype() != safetensors::Dtype::F32 {
-                return Err(damaged(format!("tensor '{name}' is not float32")));
-            }
-            if checked {
-                match metadata.get(&checksum_key(&name)) {
-                    None => return Err(damaged(format!("tensor '{name}' has no checksum"))),
-                    Some(sum) if *sum != sha256_hex(view.data()) => {
-                        return Err(damaged(format!(
-                            "tensor '{name}' does not match its checksum (the file is damaged)"
-                        )));
-                    }
-                    Some(_) => {}
-                }
-            }
-            let shape: Vec<i64> = view.shape().iter().map(|&s| s as i64).collect();
-            let data: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            if data.iter().any(|x| !x.is_finite()) {
-                return Err(damaged(format!(
-                    "tensor '{name}' holds a non-finite value (NaN or infinity)"
-                )));
-            }
-            named.push((name, Tensor::from_slice(&data).reshape(shape)));
-        }
-        let model =
-            Model::from_named_tensors(kind, named).map_err(|e| damaged(format!("{e:#}")))?;
+        let (kind, metadata) = metadata;
+        let model = Model::from_named_tensors(kind, named)
+            .map_err(|e| crate::input_error(format!("model {}: {e:#}", path.display())))?;
         Ok((model, metadata))
     }
+}
+
+/// Saves named CPU tensors as safetensors with `metadata` and a SHA-256 of
+/// every tensor's data (`sha256.<tensor>`), headers sorted (the same
+/// tensors give the same bytes), atomically: the writer of model files
+/// and of the shared values' files.
+pub(super) fn save_tensors<N: AsRef<str>>(
+    path: &Path,
+    tensors: Vec<(N, Tensor)>,
+    mut metadata: HashMap<String, String>,
+) -> Result<()> {
+    let tensors: Vec<(N, Tensor)> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float);
+            (name, t.contiguous())
+        })
+        .collect();
+    // The tensors are serialised from their own memory (one copy of the
+    // Potts model's (L·q)² table, the file's bytes, instead of three).
+    let views: Vec<(&str, HostTensor<'_>)> = tensors
+        .iter()
+        .map(|(name, t)| (name.as_ref(), HostTensor::of(t)))
+        .collect();
+    for (name, view) in &views {
+        use safetensors::View;
+        metadata.insert(checksum_key(name), sha256_hex(&view.data()));
+    }
+    let mut bytes = safetensors::serialize(views, Some(metadata))
+        .context("serialising tensors as safetensors")?;
+    sort_header_keys(&mut bytes)?;
+    crate::io::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+}
+
+/// Loads the tensors of a file [`save_tensors`] wrote, after `kind` has
+/// accepted its metadata (its `Err` is the reason the file is refused), and
+/// returns them with what `kind` made of the metadata and the metadata.
+/// Every tensor is checked against its checksum; a mismatch, a tensor that
+/// is not float32 or holds a non-finite value is an input error that names
+/// `what` (e.g. "model"), the file and the tensor.
+#[allow(clippy::type_complexity)]
+pub(super) fn load_tensors<K>(
+    path: &Path,
+    what: &str,
+    kind: impl FnOnce(&HashMap<String, String>) -> std::result::Result<K, String>,
+) -> Result<(Vec<(String, Tensor)>, (K, HashMap<String, String>))> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| crate::input_error(format!("{what} {}: {e}", path.display())))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+        crate::input_error(format!(
+            "{what} {}: not a safetensors file ({e})",
+            path.display()
+        ))
+    })?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    let damaged = |why: String| crate::input_error(format!("{what} {}: {why}", path.display()));
+    let kind = kind(&metadata).map_err(damaged)?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| damaged(e.to_string()))?;
+    let checked = metadata.keys().any(|k| k.starts_with(CHECKSUM_PREFIX));
+    if !checked {
+        eprintln!(
+            "fadca: note: {what} {} carries no checksums (written by an older fadca); its tensors \
+             are loaded unverified",
+            path.display()
+        );
+    }
+    let mut named = Vec::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(damaged(format!("tensor '{name}' is not float32")));
+        }
+        if checked {
+            match metadata.get(&checksum_key(&name)) {
+                None => return Err(damaged(format!("tensor '{name}' has no checksum"))),
+                Some(sum) if *sum != sha256_hex(view.data()) => {
+                    return Err(damaged(format!(
+                        "tensor '{name}' does not match its checksum (the file is damaged)"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let shape: Vec<i64> = view.shape().iter().map(|&s| s as i64).collect();
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if data.iter().any(|x| !x.is_finite()) {
+            return Err(damaged(format!(
+                "tensor '{name}' holds a non-finite value (NaN or infinity)"
+            )));
+        }
+        named.push((name, Tensor::from_slice(&data).reshape(shape)));
+    }
+    Ok((named, (kind, metadata)))
 }
 
 /// Metadata keys `sha256.<tensor>`: the SHA-256 of each tensor's data as

@@ -27,6 +27,8 @@
 //! | the training loop, its progress and report | `train` ([`train`], [`Progress`], [`TrainReport`]) |
 //! | checkpoint, restart after divergence, fault injection | `guard` ([`MAX_RESTARTS`]) |
 //! | model files (safetensors) | `file` ([`Model::save`], [`Model::load`]) |
+//! | values shared by many families: joint training, checkpoints | [`joint`] |
+//! | files of shared values (`fadca train-values`) | `values_file` ([`save_values`], [`load_values`]) |
 //! | in-place views of CPU tensors (the crate's `unsafe` way into them) | `host` |
 //! | the memory a training run needs | [`memory`] |
 use ndarray::{Array4, ArrayView4, ShapeBuilder};
@@ -34,6 +36,7 @@ use tch::{Device, Kind, Tensor};
 
 pub mod choice;
 pub mod factored;
+pub mod joint;
 pub mod kernels;
 pub mod memory;
 pub mod potts;
@@ -47,16 +50,18 @@ mod guard;
 mod host;
 mod objective;
 mod train;
+mod values_file;
 
 pub use crate::error::Restart;
 pub use columns::reference_states;
 pub use config::{
-    DEFAULT_MASK_PROB, Objective, TrainConfig, plmc_lambda_scale, uses_fused_kernels,
+    DEFAULT_MASK_PROB, Objective, StartValues, TrainConfig, plmc_lambda_scale, uses_fused_kernels,
 };
 pub use fused_objective::{BLOCK_SITES, FusedObjective};
 pub use guard::MAX_RESTARTS;
 pub use objective::{batch_loss, masked_batch_loss, neg_log_likelihood};
 pub use train::{Progress, TrainReport, train};
+pub use values_file::{VALUES_KEY, load_values, save_values};
 
 use crate::Q;
 use host::host_values;

@@ -160,13 +160,14 @@ impl<'a> Training<'a> {
         // after each operator and take cycles from the kernels' threads, so it
         // runs on one thread meanwhile.
         let torch_threads = matches!(path, StepPath::Fused { .. }).then(|| TorchThreads::set(1));
-        let model = Model::new(
+        let mut model = Model::new(
             cfg.model,
             l,
             cfg.heads,
             cfg.head_dim,
             initial_fields(states, weights).to_device(cfg.device),
         );
+        start_from_values(&mut model, cfg);
         let params: Vec<Tensor> = model
             .parameters()
             .into_iter()
@@ -251,7 +252,26 @@ impl<'a> Training<'a> {
         let progress = self.step as f64 / self.total_steps as f64;
         self.optimizer.lr =
             self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
-        if !self.optimizer.apply(&gradients, &mut self.params) {
+        let applied = match &self.cfg.values {
+            // Fixed shared values: their gradient is left out (undefined),
+            // so Adam skips them and they keep their bits.
+            Some(v) if !v.trained && matches!(self.model, Model::Factored(_)) => {
+                let kept: Vec<Tensor> = gradients
+                    .iter()
+                    .enumerate()
+                    .map(|(k, g)| {
+                        if k == VALUE_PARAMETER {
+                            Tensor::new()
+                        } else {
+                            g.shallow_clone()
+                        }
+                    })
+                    .collect();
+                self.optimizer.apply(&kept, &mut self.params)
+            }
+            _ => self.optimizer.apply(&gradients, &mut self.params),
+        };
+        if !applied {
             return Err("a gradient became non-finite".to_string());
         }
         Ok(value)
@@ -345,6 +365,22 @@ impl<'a> Training<'a> {
         };
         drop(torch_threads);
         (model, report)
+    }
+}
+
+/// The position of the factored model's values in [`Model::parameters`].
+const VALUE_PARAMETER: usize = 2;
+
+/// A factored model given shared values (`cfg.values`) starts from them
+/// instead of random values (the queries and keys are drawn as without
+/// them); other models are left as they are.
+fn start_from_values(model: &mut Model, cfg: &TrainConfig) {
+    if let (Model::Factored(m), Some(v)) = (model, &cfg.values) {
+        let value = Tensor::from_slice(v.values.as_slice())
+            .reshape(m.value.size())
+            .to_kind(m.value.kind())
+            .to_device(m.value.device());
+        m.value = value.set_requires_grad(true);
     }
 }
 

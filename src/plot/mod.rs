@@ -7,7 +7,9 @@
 //! * [`batch_summary`] — `summary.png` of `fadca batch`: P@L against
 //!   M_eff/L over the scored families, one colour per model;
 //! * [`sample_complexity`] — `sample_complexity.png` of `fadca experiment
-//!   sample-complexity`: NLL gap and planted-contact precision against α.
+//!   sample-complexity`: NLL gap and planted-contact precision against α;
+//! * [`values`] — `values.png` of `fadca train-values`: each head's shared
+//!   21×21 values, gauge-fixed, amino acids in a chemical order.
 //!
 //! Each figure is a [`Figure`]: it draws itself on any plotters backend, so
 //! that the same code makes the PNG (plotters' bitmap backend into a buffer,
@@ -29,10 +31,12 @@ use crate::io::write_atomic;
 pub mod batch_summary;
 pub mod contact_map;
 pub mod sample_complexity;
+pub mod values;
 
 pub use batch_summary::{BatchSummaryFigure, FamilyPoint};
 pub use contact_map::{ContactMapFigure, HEIGHT, WIDTH, write_contact_map};
 pub use sample_complexity::{SampleComplexityFigure, SizePoint};
+pub use values::ValuesFigure;
 
 /// DejaVu Sans (`assets/fonts/`, Bitstream Vera license), compiled into the
 /// binary so that no system font is needed.

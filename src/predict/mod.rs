@@ -141,7 +141,9 @@ pub struct PredictOutcome {
 /// Metadata stored in the model file (all values are strings, as
 /// safetensors requires): `fadca_version`, `model`, `heads`, `head_dim`
 /// (factored only), `L`, `query_name`, `query_sequence`, `msa`, `alphabet`,
-/// `msa_sha256`, `name` and `hyperparameters` (JSON).
+/// `msa_sha256`, `name`, `hyperparameters` (JSON) and, for a model started
+/// from shared values (`--values`), `values_source`, `values_sha256` and
+/// `values_trained` (`fixed` or `fine-tuned`).
 pub fn model_metadata(
     alignment: &Alignment,
     msa_sha256: &str,
@@ -165,6 +167,18 @@ pub fn model_metadata(
         String::from_utf8_lossy(ALPHABET).into_owned(),
     );
     m.insert("name".into(), name.into());
+    if let Some(v) = config
+        .values
+        .as_ref()
+        .filter(|_| config.model == ModelKind::Factored)
+    {
+        m.insert("values_source".into(), v.source.clone());
+        m.insert("values_sha256".into(), v.sha256.clone());
+        m.insert(
+            "values_trained".into(),
+            if v.trained { "fine-tuned" } else { "fixed" }.into(),
+        );
+    }
     m.insert(
         "hyperparameters".into(),
         serde_json::to_string(config).unwrap_or_default(),
@@ -471,14 +485,31 @@ pub fn memory_limit(limits: &Limits, device: tch::Device) -> Option<MemoryLimit>
 fn choose(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<ModelChoice> {
     let alignment = &weighed.alignment;
     let limit = memory_limit(limits, request.config.device);
-    choose_model(
+    let mut choice = choose_model(
         request.model,
         &request.config,
         alignment.depth(),
         alignment.length(),
         limit.as_ref(),
     )
-    .with_context(|| format!("alignment {}", request.msa.display()))
+    .with_context(|| format!("alignment {}", request.msa.display()))?;
+    if request.config.values.is_some() && request.model == ModelRequest::Auto {
+        // Shared values did not beat the Potts model at any depth measured
+        // on DEV (README, "Shared values"): auto keeps the Potts model where
+        // it fits and uses the values only for the factored model.
+        choice.reason = match choice.model {
+            ModelKind::Potts => format!(
+                "{}; --values not used: the Potts model was more precise than shared values at \
+                 every depth measured (README); --model factored uses them",
+                choice.reason
+            ),
+            ModelKind::Factored => format!(
+                "{}, started from the shared values of --values",
+                choice.reason
+            ),
+        };
+    }
+    Ok(choice)
 }
 
 /// The known contacts to score against, with the structure's mapping and
@@ -561,7 +592,14 @@ fn summarise(
         model_requested: choice.requested,
         model: config.model,
         model_reason: choice.reason.clone(),
-        hyperparameters: config.resolved(alignment.depth(), alignment.length(), weighed.meff),
+        hyperparameters: {
+            let mut resolved = config.resolved(alignment.depth(), alignment.length(), weighed.meff);
+            if config.model != ModelKind::Factored {
+                // `--values` under `--model auto` that chose the Potts model: unused.
+                resolved.values = None;
+            }
+            resolved
+        },
         requested_hyperparameters: config.clone(),
         loss_curve: report.loss_curve.clone(),
         restarts: report.restarts.clone(),

@@ -35,6 +35,9 @@
 //!    `J_ij = 0` for non-contacts: the planted map is exactly the support of `J`.
 //! 4. **Values.** `V^h(a,b) = V^h(b,a) = β·g` with `g` standard normal for the
 //!    20 amino acids; rows and columns of the gap are 0 (gaps do not co-vary).
+//!    With `values_seed` (`fadca simulate --values-seed S`) they are drawn
+//!    from `S` alone, so teachers of different seeds share them: families
+//!    for `fadca train-values`.
 //! 5. **Fields.** `h_i(a)` standard normal for amino acids, and
 //!    `h_i(gap) =` [`GAP_FIELD`], which makes gaps rare (≈ 0.1–0.5 % of sites).
 //!
@@ -148,6 +151,8 @@ pub const COMPACTNESS: f64 = 1.0;
 const STREAM_TEACHER: u64 = 0;
 /// The query chain's stream.
 const STREAM_QUERY: u64 = 1;
+/// The values' stream under `--values-seed` (of ChaCha8 seeded with it).
+const STREAM_VALUES: u64 = 2;
 /// Chain `k` samples from stream `STREAM_CHAIN0 + k`.
 const STREAM_CHAIN0: u64 = 1 << 32;
 

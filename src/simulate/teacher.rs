@@ -12,7 +12,7 @@ use super::gibbs::SparsePotts;
 use super::sampler::{SampleOptions, SampleRun, sample};
 use super::{
     COMPACTNESS, DEFAULT_BETA, DEFAULT_CUTOFF, DEFAULT_MIN_SEPARATION, EXTRA_HEAD_PROB, GAP_FIELD,
-    STREAM_TEACHER, lattice, rng_for,
+    STREAM_TEACHER, STREAM_VALUES, lattice, rng_for,
 };
 use crate::Q;
 use crate::alignment::GAP;
@@ -37,6 +37,11 @@ pub struct TeacherParams {
     pub cutoff: f64,
     /// Minimum sequence separation `j − i` of a planted contact.
     pub min_separation: usize,
+    /// Seed of the values alone (`fadca simulate --values-seed`): teachers
+    /// with the same values seed (and H, β) share their values `V^h`
+    /// whatever their own seed, as the families of a shared-values model
+    /// do; `None`: the values come from the teacher's seed.
+    pub values_seed: Option<u64>,
 }
 
 impl Default for TeacherParams {
@@ -47,6 +52,7 @@ impl Default for TeacherParams {
             beta: DEFAULT_BETA,
             cutoff: DEFAULT_CUTOFF,
             min_separation: DEFAULT_MIN_SEPARATION,
+            values_seed: None,
         }
     }
 }
@@ -117,6 +123,20 @@ impl Teacher {
                 }
             }
         }
+        if let Some(values_seed) = params.values_seed {
+            // Drawn as above, from a stream of their own: the teacher's
+            // other draws stay those of its seed.
+            let mut shared = rng_for(values_seed, STREAM_VALUES);
+            for h in 0..nh {
+                for a in 0..Q - 1 {
+                    for b in a..Q - 1 {
+                        let v = (params.beta * normal(&mut shared)) as f32;
+                        values[[h, a, b]] = v;
+                        values[[h, b, a]] = v;
+                    }
+                }
+            }
+        }
         let mut fields = Array2::<f32>::zeros((l, Q));
         for i in 0..l {
             for a in 0..Q - 1 {
@@ -135,6 +155,10 @@ impl Teacher {
                 params.min_separation.to_string(),
             ),
         ]);
+        let mut metadata = metadata;
+        if let Some(values_seed) = params.values_seed {
+            metadata.insert("values_seed".to_string(), values_seed.to_string());
+        }
         let mut t = Teacher::from_parts(fields, attention, values)?;
         t.coords = Some(coords);
         t.contacts = contacts;

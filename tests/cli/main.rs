@@ -13,3 +13,4 @@ mod score;
 mod simulate;
 mod simulate_example;
 mod snakemake;
+mod train_values;

@@ -7,6 +7,7 @@
 mod common;
 
 mod evaluate;
+mod joint;
 mod objectives;
 mod recovery;
 mod sample_complexity;

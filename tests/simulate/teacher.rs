@@ -196,3 +196,27 @@ fn simulate_query_has_no_gaps_and_samples_are_valid() {
     assert_eq!(counts, vec![26, 25, 25, 25]);
     assert!(run.chain_of.windows(2).all(|w| w[0] <= w[1]));
 }
+
+/// `values_seed`: teachers of different seeds share their values (and only
+/// them); without it the values follow the seed, as before.
+#[test]
+fn simulate_values_seed_shares_values_across_teachers() {
+    let shared = |seed, values_seed| {
+        let params = TeacherParams {
+            length: 16,
+            heads: 3,
+            values_seed,
+            ..TeacherParams::default()
+        };
+        Teacher::generate(&params, seed).unwrap()
+    };
+    let (a, b) = (shared(1, Some(9)), shared(2, Some(9)));
+    assert_eq!(a.values(), b.values());
+    assert_ne!(a.fields(), b.fields());
+    assert_ne!(a.values(), shared(1, Some(10)).values());
+    // The teacher's other draws are those of its seed alone.
+    let plain = shared(1, None);
+    assert_eq!(a.fields(), plain.fields());
+    assert_eq!(a.attention(), plain.attention());
+    assert_ne!(a.values(), plain.values());
+}
