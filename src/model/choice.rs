@@ -133,7 +133,7 @@ pub fn choose_model(
             return Ok(choice(
                 model,
                 format!(
-                    "requested with --model {} (needs about {} of {allowed} allowed)",
+                    "requested with --model {} (needs about {})",
                     model.name(),
                     human_bytes(needed)
                 ),
@@ -162,7 +162,7 @@ pub fn choose_model(
         return Ok(choice(
             ModelKind::Potts,
             format!(
-                "auto: the Potts model, the more precise, fits (needs about {} of {allowed} allowed)",
+                "auto: the Potts model, the more precise, fits in the memory allowed (needs about {})",
                 human_bytes(potts)
             ),
         ));
