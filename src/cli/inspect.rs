@@ -3,9 +3,9 @@
 //! one `--model auto` would train.
 use std::path::PathBuf;
 
-use fadca::model::choice::{ModelRequest, choose_model};
-use fadca::model::memory::{estimate_training_bytes, human_bytes};
-use fadca::model::{ModelKind, TrainConfig, uses_fused_kernels};
+use fadca::model::choice::{ModelRequest, choose_model, estimate_for};
+use fadca::model::memory::human_bytes;
+use fadca::model::{ModelKind, TrainConfig};
 use fadca::predict::{Limits, memory_limit};
 use fadca::runtime::{DeviceChoice, resolve_device};
 use fadca::weights::effective_count;
@@ -33,18 +33,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (n, l) = (aln.depth(), aln.length());
     // The estimates assume predict's defaults for this alignment, on the
     // device `--device auto` would pick (the fused kernels on the CPU).
-    let defaults = TrainConfig::defaults(ModelKind::Factored);
+    let device = resolve_device(DeviceChoice::Auto)?;
+    let defaults = TrainConfig {
+        device,
+        ..TrainConfig::defaults(ModelKind::Factored)
+    };
     let (heads, head_dim) = (defaults.heads, defaults.head_dim);
     let (_, batch) = defaults.schedule(n);
-    let device = resolve_device(DeviceChoice::Auto)?;
-    let estimate = |model| {
-        let fused = uses_fused_kernels(device, defaults.objective);
-        estimate_training_bytes(n, l, model, fused, heads, head_dim, batch)
-    };
-    let (factored, potts) = (estimate(ModelKind::Factored), estimate(ModelKind::Potts));
+    let (factored, potts) = (
+        estimate_for(&defaults, ModelKind::Factored, n, l),
+        estimate_for(&defaults, ModelKind::Potts, n, l),
+    );
     // What `fadca predict` would train by default (`--model auto`) here,
     // against the memory available now.
-    let defaults = TrainConfig { device, ..defaults };
     let limit = memory_limit(&Limits::default(), device);
     let auto = choose_model(ModelRequest::Auto, &defaults, n, l, limit.as_ref());
     let s = &aln.stats;

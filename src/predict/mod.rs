@@ -33,24 +33,26 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::alignment::{ALPHABET, Alignment, ReadOptions, read_alignment};
 use crate::contacts::{ListOptions, Prediction};
 use crate::error::input_error;
 use crate::io::sha256_file;
-use crate::model::choice::{MemoryLimit, ModelChoice, ModelRequest, choose_model};
-use crate::model::memory::available_bytes;
+use crate::model::choice::{ModelChoice, ModelRequest};
 use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train};
 use crate::runtime::interrupt;
 use crate::score::ScoreReport;
 use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
 use crate::weights::{Weighting, effective_count, sample_by_weight};
 
+mod choose;
+use choose::choose;
 mod output;
 mod owner;
 mod summary;
 
+pub use choose::memory_limit;
 pub use owner::check_folder as check_output_folder;
 
 pub use summary::{
@@ -452,64 +454,6 @@ fn weigh(
         meff,
         subsampled_from,
     })
-}
-
-impl PredictRequest {
-    /// This request with `choice`'s model in its configuration.
-    pub fn for_model(&self, choice: &ModelChoice) -> PredictRequest {
-        let mut request = self.clone();
-        request.config.model = choice.model;
-        request
-    }
-}
-
-/// The memory a run may use: `--max-memory`, else the memory available on
-/// the device (`None` when it cannot be found out).
-pub fn memory_limit(limits: &Limits, device: tch::Device) -> Option<MemoryLimit> {
-    match limits.max_memory {
-        Some(bytes) => Some(MemoryLimit {
-            bytes,
-            source: "--max-memory".into(),
-        }),
-        None => available_bytes(device).map(|bytes| MemoryLimit {
-            bytes,
-            source: "the memory available on the device; raise or lower with --max-memory".into(),
-        }),
-    }
-}
-
-/// Stage **choose the model** ([`choose_model`]): `auto` takes the Potts
-/// model where its estimated peak fits `--max-memory` (or the memory
-/// available on the device), else factored attention; a run whose model
-/// does not fit is refused before training.
-fn choose(request: &PredictRequest, limits: &Limits, weighed: &Weighed) -> Result<ModelChoice> {
-    let alignment = &weighed.alignment;
-    let limit = memory_limit(limits, request.config.device);
-    let mut choice = choose_model(
-        request.model,
-        &request.config,
-        alignment.depth(),
-        alignment.length(),
-        limit.as_ref(),
-    )
-    .with_context(|| format!("alignment {}", request.msa.display()))?;
-    if request.config.values.is_some() && request.model == ModelRequest::Auto {
-        // Shared values did not beat the Potts model at any depth measured
-        // on DEV (README, "Shared values"): auto keeps the Potts model where
-        // it fits and uses the values only for the factored model.
-        choice.reason = match choice.model {
-            ModelKind::Potts => format!(
-                "{}; --values not used: the Potts model was more precise than shared values at \
-                 every depth measured (README); --model factored uses them",
-                choice.reason
-            ),
-            ModelKind::Factored => format!(
-                "{}, started from the shared values of --values",
-                choice.reason
-            ),
-        };
-    }
-    Ok(choice)
 }
 
 /// The known contacts to score against, with the structure's mapping and
