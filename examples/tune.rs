@@ -6,13 +6,17 @@
 //! seeds (average the couplings of that many seeds) threads only=FAM,FAM
 //! objective (pll|mlm) mask_prob theta (identity threshold of the weights)
 //! lambda_j_scale=c (λ_J = c·(L−1)/M_eff per family)
+//! rule=EVERY,MIN_STEPS,KEPT,DECREASE,IN_A_ROW (the stopping rule; default the
+//! library's) or rule=never:EVERY (never stops; prints a `check` line per
+//! check with the top-L precision a stop there would have given, for
+//! scripts/stop_rule.py to replay every rule offline)
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use fadca::alignment::{ReadOptions, read_alignment};
 use fadca::contacts::Prediction;
 use fadca::contacts::SeparationClass;
-use fadca::model::{ModelKind, TrainConfig, train};
+use fadca::model::{ModelKind, StopRule, TrainConfig, train, train_until_converged};
 use fadca::score::score_against_structure;
 use fadca::structure::AtomSelection;
 use fadca::structure::NativeSource;
@@ -62,6 +66,25 @@ fn main() -> anyhow::Result<()> {
             "theta" => theta = v.parse()?,
             "lambda_j_scale" => lambda_j_scale = Some(v.parse::<f64>()?),
             "only" => only = Some(v.split(',').map(String::from).collect()),
+            "rule" => {
+                cfg.stop = match v.strip_prefix("never:") {
+                    Some(every) => StopRule::never(every.parse()?),
+                    None => {
+                        let f: Vec<&str> = v.split(',').collect();
+                        anyhow::ensure!(
+                            f.len() == 5,
+                            "rule=EVERY,MIN_STEPS,KEPT,DECREASE,IN_A_ROW"
+                        );
+                        StopRule {
+                            every: f[0].parse()?,
+                            min_steps: f[1].parse()?,
+                            kept: f[2].parse()?,
+                            decrease: f[3].parse()?,
+                            in_a_row: f[4].parse()?,
+                        }
+                    }
+                }
+            }
             _ => anyhow::bail!("unknown key {k}"),
         }
     }
@@ -91,7 +114,48 @@ fn main() -> anyhow::Result<()> {
             let (_, b) = cfg.schedule(aln.depth());
             cfg.epochs = Some(st.div_ceil(aln.depth().div_ceil(b)).max(1));
         }
-        let (model, report) = train(&aln.states, &w, &cfg, &mut |_| {})?;
+        let source = NativeSource::Structure {
+            path: root.join(f[2]),
+            chain: Some(f[3].to_string()),
+            atoms: AtomSelection::Cb,
+            cutoff: 8.0,
+        };
+        // Every check's top-L set, for the precision a stop there gives.
+        let seen = std::cell::RefCell::new(Vec::new());
+        let watch = |m: &fadca::model::Model| {
+            let pairs = Prediction::top_l_pairs(m)?;
+            seen.borrow_mut().push(pairs.clone());
+            Ok(pairs)
+        };
+        let (model, report) = train_until_converged(&aln.states, &w, &cfg, &watch, &mut |_| {})?;
+        for (check, pairs) in report.checks.iter().zip(seen.borrow().iter()) {
+            let n = pairs.len();
+            let pred = Prediction {
+                length: aln.length(),
+                pairs: pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(i, j))| fadca::contacts::ScoredPair {
+                        i,
+                        j,
+                        score: (n - k) as f64,
+                    })
+                    .collect(),
+            };
+            let rep = score_against_structure(&aln.query_sequence, &pred, &source, false)?;
+            println!(
+                "check\t{}\t{}\t{:.3}\t{}\t{:.4}\t{}\t{}",
+                f[0],
+                check.step,
+                check.seconds,
+                check.kept.map_or("-".to_string(), |k| format!("{k:.4}")),
+                rep.precision.get(SeparationClass::All, "L").unwrap_or(0.0),
+                report.max_steps,
+                check
+                    .decrease
+                    .map_or("-".to_string(), |d| format!("{d:.6}"))
+            );
+        }
         let mut jc = model.couplings();
         for k in 1..seeds {
             let c2 = fadca::model::TrainConfig {
@@ -104,17 +168,11 @@ fn main() -> anyhow::Result<()> {
         let scores = fadca::couplings::contact_scores(jc.view());
         let wall = start.elapsed().as_secs_f64();
         let pred = Prediction::from_matrix(&scores);
-        let source = NativeSource::Structure {
-            path: root.join(f[2]),
-            chain: Some(f[3].to_string()),
-            atoms: AtomSelection::Cb,
-            cutoff: 8.0,
-        };
         let rep = score_against_structure(&aln.query_sequence, &pred, &source, false)?;
         let p = rep.precision.get(SeparationClass::All, "L").unwrap_or(0.0);
         let pl = rep.precision.get(SeparationClass::Long, "L").unwrap_or(0.0);
         println!(
-            "{}\tN={}\tL={}\tweights={:.1}s\ttrain={:.1}s\twall={:.1}s\tloss={:.3}\tP@L={:.4}\tP@L_long={:.4}",
+            "{}\tN={}\tL={}\tweights={:.1}s\ttrain={:.1}s\twall={:.1}s\tloss={:.3}\tP@L={:.4}\tP@L_long={:.4}\tsteps={}/{}",
             f[0],
             aln.depth(),
             aln.length(),
@@ -123,7 +181,9 @@ fn main() -> anyhow::Result<()> {
             wall,
             report.loss_curve.last().unwrap_or(&0.0),
             p,
-            pl
+            pl,
+            report.steps,
+            report.max_steps
         );
         sum_p += p;
         count += 1;

@@ -145,6 +145,7 @@ def predict(
     heads: Optional[int] = None,
     head_dim: Optional[int] = None,
     epochs: Optional[int] = None,
+    steps: Optional[int] = None,
     batch_size: Optional[int] = None,
     learning_rate: Optional[float] = None,
     lambda_j: Optional[float] = None,

@@ -46,6 +46,8 @@ pub struct Training {
     pub head_dim: Option<usize>,
     /// `--epochs`.
     pub epochs: Option<usize>,
+    /// `--steps`.
+    pub steps: Option<usize>,
     /// `--batch-size`.
     pub batch_size: Option<usize>,
     /// `--learning-rate`.
@@ -71,6 +73,7 @@ impl Training {
             c.head_dim = v;
         }
         c.epochs = self.epochs;
+        c.steps = self.steps;
         c.batch_size = self.batch_size;
         if let Some(v) = self.learning_rate {
             c.learning_rate = v;

@@ -284,7 +284,7 @@ impl Prediction {
 /// `max_gap_fraction`, `keep_query_gaps` and `format` apply to a path only.
 /// Releases the GIL while training; Ctrl-C stops it (KeyboardInterrupt).
 #[pyfunction]
-#[pyo3(signature = (alignment, *, model = "auto", seed = 0, threads = None, device = "cpu", progress = true, name = None, heads = None, head_dim = None, epochs = None, batch_size = None, learning_rate = None, lambda_j = None, lambda_h = None, objective = None, mask_prob = None, max_memory = None, max_seqs = None, theta = 0.8, max_gap_fraction = 0.9, keep_query_gaps = false, format = None))]
+#[pyo3(signature = (alignment, *, model = "auto", seed = 0, threads = None, device = "cpu", progress = true, name = None, heads = None, head_dim = None, epochs = None, steps = None, batch_size = None, learning_rate = None, lambda_j = None, lambda_h = None, objective = None, mask_prob = None, max_memory = None, max_seqs = None, theta = 0.8, max_gap_fraction = 0.9, keep_query_gaps = false, format = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn predict(
     py: Python<'_>,
@@ -298,6 +298,7 @@ pub fn predict(
     heads: Option<usize>,
     head_dim: Option<usize>,
     epochs: Option<usize>,
+    steps: Option<usize>,
     batch_size: Option<usize>,
     learning_rate: Option<f64>,
     lambda_j: Option<f64>,
@@ -318,6 +319,7 @@ pub fn predict(
         heads,
         head_dim,
         epochs,
+        steps,
         batch_size,
         learning_rate,
         lambda_j,

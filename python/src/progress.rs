@@ -109,7 +109,7 @@ impl Bar {
         if let Shown::Off = self.shown {
             return;
         }
-        let last_step = p.end_of_epoch && p.epoch == p.epochs;
+        let last_step = p.stopped.is_some();
         if self.last.is_some_and(|t| t.elapsed() < INTERVAL) && !last_step {
             return;
         }

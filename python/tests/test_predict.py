@@ -117,3 +117,15 @@ def test_auto_is_the_default_and_says_why():
     # Too little memory for either model: refused before training.
     with pytest.raises(fadca.InputError, match="with factored attention"):
         fadca.predict(SMALL, max_memory="1M", threads=2, epochs=2, progress=False)
+
+
+def test_steps_fix_the_length_and_the_default_stops_by_the_rule():
+    fixed = fadca.predict(SMALL, model="potts", steps=20, threads=1, progress=False).summary
+    assert fixed["steps"] == fixed["max_steps"] == 20
+    assert fixed["stop_reason"] == "fixed_length" and fixed["convergence_checks"] == []
+    auto = fadca.predict(SMALL, model="potts", threads=1, progress=False).summary
+    assert auto["stop_reason"] in ("converged", "max_steps")
+    assert auto["convergence_checks"][0]["step"] == 25
+    assert auto["steps"] <= auto["max_steps"] == 400
+    with pytest.raises(fadca.InputError, match="--steps"):
+        fadca.predict(SMALL, steps=0, progress=False)

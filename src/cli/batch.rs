@@ -380,6 +380,7 @@ mod tests {
                 "--rr-author",
                 "1234-5678-9000",
             ],
+            vec!["x", "--steps", "50"],
         ] {
             let first = Wrap::parse_from(&given);
             let mut again = vec!["x".to_string()];

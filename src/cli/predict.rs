@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use fadca::alignment::family_name;
-use fadca::model::Progress;
+use fadca::model::{Progress, StopReason};
 use fadca::predict::{
     Limits, PredictRequest, default_model_path, default_output_dir, run_prediction_with,
     validate_name,
@@ -181,6 +181,17 @@ fn progress_line(p: &Progress) -> Option<String> {
         } else {
             1
         };
+        if let Some(reason) = p.stopped {
+            let why = match reason {
+                StopReason::Converged => "converged",
+                StopReason::MaxSteps => "maximum reached",
+                StopReason::FixedLength => "fixed length",
+            };
+            return Some(format!(
+                "epoch {}/{}  loss {:.3}  {:.1} s  (stopped after {} of at most {} steps: {why})",
+                p.epoch, p.epochs, p.loss, p.elapsed, p.step, p.steps
+            ));
+        }
         (p.epoch.is_multiple_of(every) || p.epoch == p.epochs).then(|| {
             format!(
                 "epoch {}/{}  loss {:.3}  {:.1} s",
@@ -280,7 +291,24 @@ mod tests {
             loss: 1.5,
             elapsed: 2.0,
             end_of_epoch,
+            stopped: None,
         }
+    }
+
+    #[test]
+    fn the_last_report_says_why_training_stopped() {
+        // The rule stopped training in epoch 120 of at most 134.
+        let last = Progress {
+            stopped: Some(StopReason::Converged),
+            ..report(120, 134, 358, 402, true)
+        };
+        assert_eq!(
+            progress_line(&last).as_deref(),
+            Some(
+                "epoch 120/134  loss 1.500  2.0 s  (stopped after 358 of at most 402 steps: converged)"
+            )
+        );
+        assert_eq!(progress_line(&report(119, 134, 357, 402, true)), None);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use ndarray::Array2;
 
-use crate::couplings::model_contact_scores;
+use crate::couplings::{check_scores, model_contact_scores};
 use crate::error::InputError;
 use crate::io::read_bytes;
 use crate::model::{Model, ModelKind};
@@ -88,6 +88,20 @@ impl Prediction {
     /// residues 1..L.
     pub fn of_model(model: &Model) -> Prediction {
         Prediction::from_matrix(&model_contact_scores(model))
+    }
+
+    /// The top-L pairs `(i, j)` (separation ≥ 6, the "all" class that
+    /// precision is reported on) of a model in training, scored by
+    /// [`check_scores`]: what the stopping rule watches
+    /// ([`crate::model::train_until_converged`]).
+    pub fn top_l_pairs(model: &Model) -> anyhow::Result<Vec<(usize, usize)>> {
+        let prediction = Prediction::from_matrix(&check_scores(&model.to_cpu()?));
+        let (min_sep, _) = SeparationClass::All.range();
+        Ok(prediction
+            .top(prediction.length, min_sep, None)
+            .into_iter()
+            .map(|p| (p.i, p.j))
+            .collect())
     }
 
     /// All pairs `i < j` (separation ≥ 1) of a square score matrix (0-based

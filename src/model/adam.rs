@@ -1,10 +1,10 @@
 //! Adam (Kingma & Ba), the trainer's optimiser, over plain tensors: a Rust
 //! loop over the memory of CPU float32 parameters, libtorch operators for
 //! the others.
-use rayon::prelude::*;
 use tch::Tensor;
 
 use super::host::{host_values, host_values_mut};
+use super::kernels::adam::{AdamStep, plain_update, symmetric_update};
 
 /// Adam (Kingma & Ba) over a list of leaf tensors; kept here rather than
 /// `tch::nn::Adam` because the models hold plain tensors, not a VarStore.
@@ -17,6 +17,10 @@ pub(super) struct Adam {
     t: i32,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
+    /// Per parameter: `Some(L)` for a symmetric `(L·q)×(L·q)` table with
+    /// zero diagonal blocks whose gradients are symmetric too (the Potts
+    /// model's on the fused path): updated above the diagonal and mirrored.
+    symmetric: Vec<Option<usize>>,
 }
 
 impl Adam {
@@ -30,7 +34,18 @@ impl Adam {
             t: 0,
             m: params.iter().map(|p| p.zeros_like()).collect(),
             v: params.iter().map(|p| p.zeros_like()).collect(),
+            symmetric: vec![None; params.len()],
         }
+    }
+
+    /// Declares parameter `index` a symmetric `(L·q)×(L·q)` table with zero
+    /// diagonal blocks, `l` = L, whose every gradient is symmetric with
+    /// zero diagonal blocks (the Potts model's, projected by the fused
+    /// kernels): Adam then updates its blocks above the diagonal and
+    /// mirrors them, the same numbers in half the moment traffic (the
+    /// moments below the diagonal stay zero, unused).
+    pub(super) fn symmetric_table(&mut self, index: usize, l: usize) {
+        self.symmetric[index] = Some(l);
     }
 
     /// Starts again at `lr` with zero moments, overwriting them in place
@@ -63,17 +78,22 @@ impl Adam {
     }
 
     /// One step with given gradients (one per parameter, undefined ones
-    /// skipped); returns false (and changes nothing) when one is not finite.
-    /// CPU float32 tensors (every parameter on the CPU) are updated in place
-    /// by a Rust loop over their memory on rayon's pool, others by libtorch
-    /// operators: the same arithmetic, without a dozen libtorch operator
-    /// calls per parameter per step (about a tenth of a small family's
-    /// training time on the fused path).
+    /// skipped); returns false when one is not finite, and then the
+    /// parameters and moments are left part-updated: the caller must go
+    /// back to a saved state (the trainer restores its checkpoint and
+    /// resets the moments; joint training stops). CPU float32 tensors
+    /// (every parameter on the CPU) are updated in place by a Rust loop
+    /// over their memory on rayon's pool, which checks the gradient in the
+    /// same pass (a separate pass over a Potts table's gradient cost a
+    /// tenth of a step); others by libtorch operators, checked first. The
+    /// same arithmetic either way, without a dozen libtorch operator calls
+    /// per parameter per step (about a tenth of a small family's training
+    /// time on the fused path).
     pub(super) fn apply(&mut self, grads: &[Tensor], params: &mut [Tensor]) -> bool {
         let finite = grads.iter().all(|g| {
             // SAFETY: read-only view of a gradient nothing writes meanwhile.
             match unsafe { host_values(g) } {
-                Some(values) => values.par_iter().all(|x| x.is_finite()),
+                Some(_) => true, // checked during the update
                 None => !g.defined() || g.isfinite().all().int64_value(&[]) != 0,
             }
         });
@@ -83,12 +103,14 @@ impl Adam {
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t);
         let bc2 = 1.0 - self.beta2.powi(self.t);
+        let mut all_finite = true;
         tch::no_grad(|| {
-            for (((p, g), m), v) in params
+            for ((((p, g), m), v), symmetric) in params
                 .iter_mut()
                 .zip(grads)
                 .zip(&mut self.m)
                 .zip(&mut self.v)
+                .zip(&self.symmetric)
             {
                 if !g.defined() {
                     continue;
@@ -110,17 +132,18 @@ impl Adam {
                         (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
                     let step = (-self.lr / bc1) as f32;
                     let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
-                    p.par_chunks_mut(ADAM_CHUNK)
-                        .zip(g.par_chunks(ADAM_CHUNK))
-                        .zip(m.par_chunks_mut(ADAM_CHUNK))
-                        .zip(v.par_chunks_mut(ADAM_CHUNK))
-                        .for_each(|(((p, g), m), v)| {
-                            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                                *m += (1.0 - beta1) * (g - *m);
-                                *v += (1.0 - beta2) * (g * g - *v);
-                                *p += *m * step / (v.sqrt() * inv_bc2_sqrt + eps);
-                            }
-                        });
+                    let update = AdamStep {
+                        beta1,
+                        beta2,
+                        eps,
+                        step,
+                        inv_bc2_sqrt,
+                    };
+                    if let Some(l) = *symmetric {
+                        all_finite &= !symmetric_update(l, p, g, m, v, &update);
+                        continue;
+                    }
+                    all_finite &= !plain_update(p, g, m, v, &update);
                     continue;
                 }
                 // m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
@@ -134,16 +157,14 @@ impl Adam {
                 let _ = p.addcdiv_(&(&*m * (-self.lr / bc1)), &denom);
             }
         });
-        true
+        all_finite
     }
 }
-
-/// Values per parallel task of Adam's update on the CPU.
-const ADAM_CHUNK: usize = 1 << 14;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Q;
     use tch::{Device, Kind};
 
     /// Adam's Rust loop (float32 CPU tensors) and its libtorch operators
@@ -187,11 +208,61 @@ mod tests {
         // The skipped parameter kept its value; the others moved.
         assert_eq!(fast[3].double_value(&[0]), 7.0);
         assert!((fast[0].double_value(&[0]) - 0.5).abs() > 0.1);
-        // A non-finite gradient changes nothing.
-        let before = fast[0].copy();
-        let mut bad = grads(9, Kind::Float);
-        bad[1] = bad[1].fill_(f64::NAN);
-        assert!(!adam_fast.apply(&bad, &mut fast));
-        assert_eq!(fast[0].double_value(&[1]), before.double_value(&[1]));
+        // A non-finite gradient, NaN or infinite, anywhere in a tensor, is
+        // reported, on either path (the caller then restores its state).
+        for (index, value) in [
+            (17, f64::NAN),
+            (39_999, f64::INFINITY),
+            (0, f64::NEG_INFINITY),
+        ] {
+            let bad = grads(9, Kind::Float);
+            let _ = bad[1].get(index).fill_(value);
+            assert!(!adam_fast.apply(&bad, &mut fast), "{index} {value}");
+            let bad = grads(9, Kind::Double);
+            let _ = bad[1].get(index).fill_(value);
+            assert!(!adam_slow.apply(&bad, &mut slow), "{index} {value}");
+        }
+        assert!(adam_fast.apply(&grads(9, Kind::Float), &mut fast));
+    }
+
+    /// A symmetric table with zero diagonal blocks and symmetric gradients:
+    /// the update above the diagonal, mirrored, gives exactly the plain
+    /// update of the whole table, and a NaN above the diagonal is reported.
+    #[test]
+    fn symmetric_tables_update_as_the_whole_table() {
+        let l = 4;
+        let n = l * Q;
+        let symmetric = |seed: u64| -> Tensor {
+            let mut x = vec![0.0f32; n * n];
+            let mut state = seed;
+            for r in 0..n {
+                for c in r + 1..n {
+                    if r / Q == c / Q {
+                        continue;
+                    }
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let value = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+                    x[r * n + c] = value;
+                    x[c * n + r] = value;
+                }
+            }
+            Tensor::from_slice(&x).reshape([n as i64, n as i64])
+        };
+        let mut whole = vec![symmetric(1)];
+        let mut halves = vec![whole[0].copy()];
+        let mut plain = Adam::new(&whole, 0.05);
+        let mut mirrored = Adam::new(&halves, 0.05);
+        mirrored.symmetric_table(0, l);
+        for step in 0..4 {
+            let g = vec![symmetric(10 + step)];
+            assert!(plain.apply(&g, &mut whole));
+            assert!(mirrored.apply(&g, &mut halves));
+            assert_eq!(whole[0], halves[0], "step {step}");
+        }
+        let bad = vec![symmetric(99)];
+        let _ = bad[0].get(1).get((n - 1) as i64).fill_(f64::NAN);
+        assert!(!mirrored.apply(&bad, &mut halves));
     }
 }

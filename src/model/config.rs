@@ -6,6 +6,7 @@ use anyhow::Result;
 use tch::Device;
 
 use super::ModelKind;
+use super::stopping::StopRule;
 use crate::runtime::device_name;
 
 /// Optimiser steps aimed at by the automatic schedule.
@@ -29,8 +30,15 @@ pub struct TrainConfig {
     pub lambda_h: f64,
     /// Adam learning rate.
     pub learning_rate: f64,
-    /// Passes over the alignment; `None` = automatic (see [`TrainConfig::schedule`]).
+    /// Passes over the alignment, a fixed length; `None` = automatic (see
+    /// [`TrainConfig::schedule`]).
     pub epochs: Option<usize>,
+    /// Optimiser steps, a fixed length (`--steps`; overrides `epochs`);
+    /// `None` = automatic: until the stopping rule says the contacts have
+    /// converged, at most the automatic schedule's steps.
+    pub steps: Option<usize>,
+    /// The stopping rule of the automatic length (issue #17).
+    pub stop: StopRule,
     /// Sequences per mini-batch; `None` = automatic (see [`TrainConfig::schedule`]).
     pub batch_size: Option<usize>,
     /// Seed of the initialisation and of the batch order.
@@ -103,6 +111,8 @@ impl TrainConfig {
             lambda_h: 1e-4,
             learning_rate: 0.05,
             epochs: None,
+            steps: None,
+            stop: StopRule::default(),
             batch_size: None,
             seed: 0,
             device: Device::Cpu,
@@ -127,6 +137,20 @@ impl TrainConfig {
             AUTO_STEPS.div_ceil(steps_per_epoch).max(2)
         });
         (epochs, batch)
+    }
+
+    /// The most optimiser steps a run on `n` sequences takes: `--steps`,
+    /// else the schedule's epochs times batches per epoch.
+    pub fn max_steps(&self, n: usize) -> usize {
+        let (epochs, batch) = self.schedule(n);
+        self.steps
+            .unwrap_or_else(|| epochs * n.div_ceil(batch).max(1))
+    }
+
+    /// Whether the length is fixed (`--steps` or `--epochs`), so that the
+    /// stopping rule does not apply.
+    pub fn fixed_length(&self) -> bool {
+        self.steps.is_some() || self.epochs.is_some()
     }
 
     /// The effective λ_J for length `l` and `meff` effective sequences. The
@@ -170,9 +194,9 @@ impl TrainConfig {
                 "--heads and --head-dim must be at least 1",
             ));
         }
-        if self.epochs == Some(0) || self.batch_size == Some(0) {
+        if self.epochs == Some(0) || self.batch_size == Some(0) || self.steps == Some(0) {
             return Err(crate::error::input_error(
-                "--epochs and --batch-size must be at least 1",
+                "--epochs, --steps and --batch-size must be at least 1",
             ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {

@@ -147,6 +147,22 @@ impl HostFactors {
         self.length
     }
 
+    /// Heads H.
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// `A^h_ik` for every head h.
+    pub fn attention(&self, i: usize, k: usize) -> &[f32] {
+        let start = (k * self.length + i) * self.heads;
+        &self.a_jih[start..start + self.heads]
+    }
+
+    /// The values `V^h(a,b)`, laid out `[h][a][b]`.
+    pub fn values(&self) -> &[f32] {
+        &self.v_hab
+    }
+
     /// `J_ik(a,b)` into `out` (q×q, `[a][b]`); zero for `i == k`.
     pub fn pair(&self, i: usize, k: usize, out: &mut [f32]) {
         let start = (k * self.length + i) * self.heads;

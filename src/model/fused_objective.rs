@@ -37,6 +37,9 @@ pub struct FusedObjective {
     /// The Potts model's `(L·q)²` buffer: the rows of its table, their
     /// gradient, then the projected gradient handed to the optimiser.
     potts_buffer: Option<Tensor>,
+    /// Whether the Potts table's gradient is lent above its diagonal
+    /// blocks only ([`FusedObjective::with_potts_gradient_above_diagonal`]).
+    potts_above_diagonal: bool,
     /// The gradients of the last [`FusedObjective::step`] or
     /// [`FusedObjective::potts_batch`], lent to its caller until the next.
     lent: Vec<Tensor>,
@@ -284,6 +287,8 @@ struct PottsRows<'a> {
     w: &'a [f32],
     lambda_j: f64,
     norm2: f64,
+    /// Whether the projected gradient is written below the diagonal too.
+    mirror: bool,
 }
 
 impl TableRows for PottsRows<'_> {
@@ -308,7 +313,8 @@ impl TableRows for PottsRows<'_> {
         present: &[u32],
         _first: usize,
     ) {
-        self.norm2 = potts_kernels::potts_gradient(pool, table, present, self.w, self.lambda_j);
+        self.norm2 =
+            potts_kernels::potts_gradient(pool, table, present, self.w, self.lambda_j, self.mirror);
     }
 
     fn finish(&mut self, _pool: &rayon::ThreadPool, _present: &[u32], _lambda_j: f64) -> f64 {
@@ -337,8 +343,19 @@ impl FusedObjective {
             block_sites: BLOCK_SITES,
             factored: FactoredBuffers::default(),
             potts_buffer: None,
+            potts_above_diagonal: false,
             lent: Vec::new(),
         })
+    }
+
+    /// The same objective, lending the Potts table's gradient only in the
+    /// blocks above the diagonal (the others hold intermediate values):
+    /// the trainer's optimiser reads no more of it (its update of the
+    /// symmetric table, `Adam::symmetric_table`), and the projection saves
+    /// a transposed pass. The factored model is not affected.
+    pub fn with_potts_gradient_above_diagonal(mut self) -> FusedObjective {
+        self.potts_above_diagonal = true;
+        self
     }
 
     /// The same objective with the factored model's table built in blocks
@@ -511,6 +528,7 @@ impl FusedObjective {
             w,
             lambda_j,
             norm2: 0.0,
+            mirror: !self.potts_above_diagonal,
         };
         let (value, d_fields) = self.rows.step(&mut potts, rows, &fields, &input);
         self.lent = vec![

@@ -25,6 +25,8 @@
 //! | initial fields and the kernels' reference sequence | `columns` ([`reference_states`]) |
 //! | the optimiser | `adam` |
 //! | the training loop, its progress and report | `train` ([`train`], [`Progress`], [`TrainReport`]) |
+//! | a step's objective and gradients: fused kernels or libtorch | `step` |
+//! | when training stops: fixed length or the top-L stopping rule | `stopping` ([`StopRule`], [`StopReason`]) |
 //! | checkpoint, restart after divergence, fault injection | `guard` ([`MAX_RESTARTS`]) |
 //! | model files (safetensors) | `file` ([`Model::save`], [`Model::load`]) |
 //! | values shared by many families: joint training, checkpoints | [`joint`] |
@@ -49,6 +51,8 @@ mod fused_objective;
 mod guard;
 mod host;
 mod objective;
+mod step;
+mod stopping;
 mod train;
 mod values_file;
 
@@ -60,7 +64,8 @@ pub use config::{
 pub use fused_objective::{BLOCK_SITES, FusedObjective};
 pub use guard::MAX_RESTARTS;
 pub use objective::{batch_loss, masked_batch_loss, neg_log_likelihood};
-pub use train::{Progress, TrainReport, train};
+pub use stopping::{Check, StopReason, StopRule, TopPairs, kept_fraction};
+pub use train::{Progress, TrainReport, train, train_until_converged};
 pub use values_file::{VALUES_KEY, load_values, save_values};
 
 use crate::Q;

@@ -1,12 +1,15 @@
 //! The one trainer shared by both models: the objective
-//! ([`super::objective`], or on the CPU [`FusedObjective`]) minimised by
-//! Adam ([`super::adam`]) on shuffled mini-batches, with a cosine decay of
-//! the learning rate and the numerical guard of [`super::guard`].
+//! ([`super::objective`], or on the CPU [`super::FusedObjective`]; the
+//! step's path is [`super::step`]) minimised by Adam ([`super::adam`]) on
+//! shuffled mini-batches, with a cosine decay of the learning rate over the
+//! maximum number of steps, the stopping rule of [`super::stopping`] and
+//! the numerical guard of [`super::guard`].
 //!
 //! [`train`] reads as its steps: `Training::new` (schedule, λ_J, seed, the
 //! code path, the model, the optimiser, the first checkpoint), then per
 //! epoch `Training::epoch` (shuffle; per mini-batch `Training::take_step`:
-//! evaluate, check, update), closed by `Training::close_epoch` (loss curve,
+//! evaluate, check, update; then `Training::stop_now`: the length reached
+//! or the rule's check), closed by `Training::close_epoch` (loss curve,
 //! checkpoint, progress) or, after a non-finite loss or gradient, by
 //! `Training::restart`; `Training::finish` hands back the model and its
 //! report.
@@ -17,13 +20,14 @@ use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::adam::Adam;
-use super::columns::{initial_fields, reference_states};
+use super::columns::initial_fields;
 use super::guard::{Checkpoint, FaultInjection, MAX_RESTARTS};
-use super::objective::objective_loss;
-use super::{FusedObjective, Model, TrainConfig, uses_fused_kernels};
+use super::step::StepPath;
+use super::stopping::{Check, StopReason, TopPairs, Watch};
+use super::{Model, TrainConfig};
 use crate::error::{Error, Restart};
 use crate::runtime::device_name;
 
@@ -38,7 +42,8 @@ pub struct Progress {
     pub epochs: usize,
     /// Optimiser steps done.
     pub step: usize,
-    /// Optimiser steps in all (`epochs` × batches per epoch).
+    /// Optimiser steps at most (`epochs` × batches per epoch, or `--steps`;
+    /// the stopping rule may end training sooner).
     pub steps: usize,
     /// Mean objective over the mini-batches of the epoch so far (the whole
     /// epoch when `end_of_epoch`).
@@ -47,6 +52,9 @@ pub struct Progress {
     pub elapsed: f64,
     /// Whether this report closes an epoch.
     pub end_of_epoch: bool,
+    /// Why training stopped, on the report that closes it (the last epoch
+    /// may be cut short: by `--steps` or the stopping rule).
+    pub stopped: Option<StopReason>,
 }
 
 /// What a finished training run reports.
@@ -56,6 +64,12 @@ pub struct TrainReport {
     pub loss_curve: Vec<f64>,
     /// Optimiser steps taken.
     pub steps: usize,
+    /// The most steps the run could take (the schedule's, or the fixed length).
+    pub max_steps: usize,
+    /// Why training stopped.
+    pub stop_reason: StopReason,
+    /// The stopping rule's checks (empty for a fixed length).
+    pub checks: Vec<Check>,
     /// Wall seconds spent training.
     pub seconds: f64,
     /// Device trained on.
@@ -64,19 +78,46 @@ pub struct TrainReport {
     pub restarts: Vec<Restart>,
 }
 
-/// Trains a model on `states` (N×L) with sequence `weights`. Calls
-/// `on_progress` after every step (see [`Progress`]). Deterministic on the
-/// CPU for a given seed and thread count.
+/// Trains a model on `states` (N×L) with sequence `weights` for the
+/// configured length: `cfg.steps`, else `cfg.epochs`, else the automatic
+/// schedule's maximum (the stopping rule needs a view of the contacts:
+/// [`train_until_converged`]). Calls `on_progress` after every step (see
+/// [`Progress`]). Deterministic on the CPU for a given seed and thread
+/// count.
 pub fn train(
     states: &Array2<u8>,
     weights: &[f64],
     cfg: &TrainConfig,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Model, TrainReport)> {
+    run(states, weights, cfg, None, on_progress)
+}
+
+/// [`train`], but with the automatic length (no `cfg.steps`, no
+/// `cfg.epochs`) stopped by `cfg.stop` once the top-L contacts that
+/// `top_pairs` reads from the model stop changing (see
+/// [`super::StopRule`]); a fixed length ignores the rule.
+pub fn train_until_converged(
+    states: &Array2<u8>,
+    weights: &[f64],
+    cfg: &TrainConfig,
+    top_pairs: &TopPairs<'_>,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport)> {
+    run(states, weights, cfg, Some(top_pairs), on_progress)
+}
+
+fn run(
+    states: &Array2<u8>,
+    weights: &[f64],
+    cfg: &TrainConfig,
+    top_pairs: Option<&TopPairs<'_>>,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport)> {
     cfg.validate()?;
     check_alignment(states, weights)?;
-    let mut training = Training::new(states, weights, cfg)?;
-    while training.epoch < training.epochs {
+    let mut training = Training::new(states, weights, cfg, top_pairs)?;
+    while training.stopped.is_none() {
         match training.epoch(on_progress)? {
             EpochEnd::Done { mean } => training.close_epoch(mean, on_progress),
             EpochEnd::Diverged { what } => training.restart(what)?,
@@ -115,8 +156,12 @@ struct Training<'a> {
     start: Instant,
     epochs: usize,
     batch_size: usize,
-    /// Optimiser steps in all.
+    /// Optimiser steps at most.
     total_steps: usize,
+    /// The stopping rule, when it applies.
+    watch: Option<Watch<'a>>,
+    /// Why training stopped, once it has.
+    stopped: Option<StopReason>,
     lambda_j: f64,
     path: StepPath<'a>,
     model: Model,
@@ -148,9 +193,15 @@ impl<'a> Training<'a> {
         states: &'a Array2<u8>,
         weights: &'a [f64],
         cfg: &'a TrainConfig,
+        top_pairs: Option<&'a TopPairs<'a>>,
     ) -> Result<Training<'a>> {
         let (n, l) = states.dim();
-        let (epochs, batch_size) = cfg.schedule(n);
+        let (_, batch_size) = cfg.schedule(n);
+        let total_steps = cfg.max_steps(n);
+        let epochs = total_steps.div_ceil(n.div_ceil(batch_size));
+        let watch = top_pairs
+            .filter(|_| !cfg.fixed_length())
+            .map(|t| Watch::new(cfg.stop, t));
         let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
         let start = Instant::now();
         tch::manual_seed(cfg.seed as i64);
@@ -173,7 +224,13 @@ impl<'a> Training<'a> {
             .into_iter()
             .map(|t| t.shallow_clone())
             .collect();
-        let optimizer = Adam::new(&params, cfg.learning_rate);
+        let mut optimizer = Adam::new(&params, cfg.learning_rate);
+        if matches!((&path, &model), (StepPath::Fused { .. }, Model::Potts(_))) {
+            // The fused kernels' Potts gradient is symmetric with zero
+            // diagonal blocks, like the table, and is lent above the
+            // diagonal only (`StepPath::new`): the update reads that half.
+            optimizer.symmetric_table(POTTS_TABLE_PARAMETER, l);
+        }
         let checkpoint = Checkpoint::save(&params, 0);
         Ok(Training {
             cfg,
@@ -181,7 +238,9 @@ impl<'a> Training<'a> {
             start,
             epochs,
             batch_size,
-            total_steps: epochs * n.div_ceil(batch_size),
+            total_steps,
+            watch,
+            stopped: None,
             lambda_j,
             path,
             model,
@@ -222,7 +281,14 @@ impl<'a> Training<'a> {
             let w: f64 = chunk.iter().map(|&k| self.weights[k as usize]).sum();
             epoch_loss += value * w;
             epoch_weight += w;
+            if let Some(watch) = self.watch.as_mut() {
+                watch.record(value, w);
+            }
             self.step += 1;
+            self.stopped = self.stop_now()?;
+            if self.stopped.is_some() {
+                break;
+            }
             if batch + 1 < batches {
                 on_progress(&self.progress(epoch_loss / epoch_weight.max(f64::MIN_POSITIVE)));
             }
@@ -231,6 +297,24 @@ impl<'a> Training<'a> {
         Ok(end.unwrap_or(EpochEnd::Done {
             mean: epoch_loss / epoch_weight.max(f64::MIN_POSITIVE),
         }))
+    }
+
+    /// Whether training stops after the step just taken, and why: the
+    /// maximum or fixed length reached, or the stopping rule's check.
+    fn stop_now(&mut self) -> Result<Option<StopReason>> {
+        if self.step >= self.total_steps {
+            return Ok(Some(if self.cfg.fixed_length() {
+                StopReason::FixedLength
+            } else {
+                StopReason::MaxSteps
+            }));
+        }
+        let seconds = self.start.elapsed().as_secs_f64();
+        let Some(watch) = self.watch.as_mut() else {
+            return Ok(None);
+        };
+        let converged = watch.due(self.step) && watch.converged(&self.model, self.step, seconds)?;
+        Ok(converged.then_some(StopReason::Converged))
     }
 
     /// One optimiser step on the sequences `chunk`: the objective and its
@@ -247,11 +331,9 @@ impl<'a> Training<'a> {
         if !value.is_finite() {
             return Err(format!("the loss became {value}"));
         }
-        // Cosine decay from the learning rate to 0 over the run: large
-        // early steps, then averaging out the mini-batch noise.
-        let progress = self.step as f64 / self.total_steps as f64;
-        self.optimizer.lr =
-            self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        // The cosine schedule over the maximum number of steps, which the
+        // stopping rule may cut.
+        self.optimizer.lr = self.learning_rate * cosine_factor(self.step, self.total_steps);
         let applied = match &self.cfg.values {
             // Fixed shared values: their gradient is left out (undefined),
             // so Adam skips them and they keep their bits.
@@ -287,6 +369,7 @@ impl<'a> Training<'a> {
             loss,
             elapsed: self.start.elapsed().as_secs_f64(),
             end_of_epoch: false,
+            stopped: None,
         }
     }
 
@@ -298,6 +381,7 @@ impl<'a> Training<'a> {
         self.epoch += 1;
         on_progress(&Progress {
             end_of_epoch: true,
+            stopped: self.stopped,
             ..self.progress(mean)
         });
     }
@@ -325,6 +409,7 @@ impl<'a> Training<'a> {
         }
         self.checkpoint.restore(&mut self.params);
         self.step = self.checkpoint.step;
+        self.stopped = None;
         self.learning_rate /= 2.0;
         self.optimizer.reset(self.learning_rate);
         self.restarts.push(Restart {
@@ -349,6 +434,9 @@ impl<'a> Training<'a> {
             optimizer,
             curve,
             step,
+            total_steps,
+            watch,
+            stopped,
             checkpoint,
             restarts,
             torch_threads,
@@ -359,6 +447,9 @@ impl<'a> Training<'a> {
         let report = TrainReport {
             loss_curve: curve,
             steps: step,
+            max_steps: total_steps,
+            stop_reason: stopped.unwrap_or(StopReason::MaxSteps),
+            checks: watch.map(|w| w.checks).unwrap_or_default(),
             seconds: start.elapsed().as_secs_f64(),
             device: device_name(cfg.device),
             restarts,
@@ -368,8 +459,19 @@ impl<'a> Training<'a> {
     }
 }
 
+/// The cosine schedule's factor of the learning rate at `step` of at most
+/// `total`: from 1 to 0 (large early steps, then averaging out the
+/// mini-batch noise).
+fn cosine_factor(step: usize, total: usize) -> f64 {
+    let progress = step as f64 / total as f64;
+    0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
 /// The position of the factored model's values in [`Model::parameters`].
 const VALUE_PARAMETER: usize = 2;
+
+/// The position of the Potts model's table in [`Model::parameters`].
+const POTTS_TABLE_PARAMETER: usize = 0;
 
 /// A factored model given shared values (`cfg.values`) starts from them
 /// instead of random values (the queries and keys are drawn as without
@@ -381,115 +483,6 @@ fn start_from_values(model: &mut Model, cfg: &TrainConfig) {
             .to_kind(m.value.kind())
             .to_device(m.value.device());
         m.value = value.set_requires_grad(true);
-    }
-}
-
-/// How a training step evaluates the objective: the fused CPU kernels on
-/// the alignment as it is, or libtorch's operators on the alignment as
-/// tensors on the training device.
-enum StepPath<'a> {
-    Fused {
-        /// Boxed: its buffers' handles make it far larger than the other variant.
-        objective: Box<FusedObjective>,
-        states: &'a Array2<u8>,
-        weights: &'a [f64],
-    },
-    Torch {
-        states: Tensor,
-        weights: Tensor,
-    },
-}
-
-/// The gradients of one step, in the order of [`Model::parameters`]: lent
-/// by the fused objective until its next step, or owned.
-enum Gradients<'a> {
-    Lent(&'a [Tensor]),
-    Owned(Vec<Tensor>),
-}
-
-impl std::ops::Deref for Gradients<'_> {
-    type Target = [Tensor];
-
-    fn deref(&self) -> &[Tensor] {
-        match self {
-            Gradients::Lent(g) => g,
-            Gradients::Owned(g) => g,
-        }
-    }
-}
-
-impl<'a> StepPath<'a> {
-    /// The fused CPU kernels for either model's pseudo-likelihood (see
-    /// [`uses_fused_kernels`]), on libtorch's threads; libtorch's operators
-    /// otherwise, which need the alignment as tensors.
-    fn new(states: &'a Array2<u8>, weights: &'a [f64], cfg: &TrainConfig) -> Result<StepPath<'a>> {
-        if uses_fused_kernels(cfg.device, cfg.objective) {
-            let threads = tch::get_num_threads().max(1);
-            let objective =
-                FusedObjective::new(threads as usize, reference_states(states, weights))?;
-            return Ok(StepPath::Fused {
-                objective: Box::new(objective),
-                states,
-                weights,
-            });
-        }
-        let (n, l) = states.dim();
-        let flat: Vec<i64> = states.iter().map(|&s| s as i64).collect();
-        Ok(StepPath::Torch {
-            states: Tensor::from_slice(&flat)
-                .reshape([n as i64, l as i64])
-                .to_device(cfg.device),
-            weights: Tensor::from_slice(weights)
-                .to_kind(Kind::Float)
-                .to_device(cfg.device),
-        })
-    }
-
-    /// The objective on the sequences `chunk` and its gradients with
-    /// respect to `params` (the model's parameters), as the optimiser
-    /// applies them ([`Model::project_gradients`]).
-    fn evaluate(
-        &mut self,
-        model: &Model,
-        params: &[Tensor],
-        chunk: &[i64],
-        cfg: &TrainConfig,
-        lambda_j: f64,
-    ) -> (f64, Gradients<'_>) {
-        match self {
-            StepPath::Fused {
-                objective,
-                states,
-                weights,
-            } => {
-                let l = states.ncols();
-                let mut rows = Vec::with_capacity(chunk.len() * l);
-                for &k in chunk {
-                    rows.extend(states.row(k as usize).iter());
-                }
-                let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                let (value, gradients) = objective.step(model, &rows, &w, lambda_j, cfg.lambda_h);
-                (value, Gradients::Lent(gradients))
-            }
-            StepPath::Torch { states, weights } => {
-                let index = Tensor::from_slice(chunk).to_device(cfg.device);
-                let batch_states = states.index_select(0, &index);
-                let batch_weights = weights.index_select(0, &index);
-                // A model that keeps its coupling penalty out of the graph
-                // (Potts) has its value added here and its gradient added
-                // by `project_gradients`.
-                let outside = model.penalty_outside_graph(lambda_j);
-                let in_graph = if outside.is_some() { 0.0 } else { lambda_j };
-                let loss = objective_loss(model, cfg, in_graph, &batch_states, &batch_weights);
-                // Gradients returned by the backward pass rather than
-                // accumulated into the parameters' zeroed `.grad`: three
-                // `(L·q)²` passes fewer per Potts step.
-                let mut grads = Tensor::run_backward(&[&loss], params, false, false);
-                model.project_gradients(&mut grads, lambda_j);
-                let value = loss.double_value(&[]) + outside.unwrap_or(0.0);
-                (value, Gradients::Owned(grads))
-            }
-        }
     }
 }
 

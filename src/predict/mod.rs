@@ -40,7 +40,7 @@ use crate::contacts::{ListOptions, Prediction};
 use crate::error::input_error;
 use crate::io::sha256_file;
 use crate::model::choice::{ModelChoice, ModelRequest};
-use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train};
+use crate::model::{Model, ModelKind, Progress, TrainConfig, TrainReport, train_until_converged};
 use crate::runtime::interrupt;
 use crate::score::ScoreReport;
 use crate::structure::{NativeContacts, NativeSource, ResidueMapping, load_native};
@@ -480,10 +480,11 @@ fn train_model(
     weighed: &Weighed,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Model, TrainReport)> {
-    train(
+    train_until_converged(
         &weighed.alignment.states,
         &weighed.weights,
         &request.config,
+        &Prediction::top_l_pairs,
         on_progress,
     )
 }
@@ -550,6 +551,10 @@ fn summarise(
         subsampled_from: weighed.subsampled_from,
         status: "ok",
         steps: report.steps,
+        max_steps: report.max_steps,
+        stop_reason: report.stop_reason,
+        stop_reason_text: report.stop_reason.describe(&config.stop),
+        convergence_checks: report.checks.clone(),
         timings,
         device: report.device.clone(),
         threads: request.threads,

@@ -11,7 +11,7 @@ use crate::contacts::{Prediction, ScoredPair};
 use crate::error::{Error, Restart};
 use crate::io::write_atomic;
 use crate::model::choice::ModelRequest;
-use crate::model::{ModelKind, TrainConfig};
+use crate::model::{Check, ModelKind, StopReason, TrainConfig};
 use crate::score::{PrecisionTable, ScoreReport};
 use crate::structure::{NativeSource, ResidueMapping};
 
@@ -140,8 +140,18 @@ pub struct PredictionSummary {
     pub subsampled_from: Option<usize>,
     /// `"ok"`; a run whose training diverged writes a different summary with `"diverged"`.
     pub status: &'static str,
-    /// Optimiser steps.
+    /// Optimiser steps taken.
     pub steps: usize,
+    /// The most steps the run could take (the schedule's, or `--steps`).
+    pub max_steps: usize,
+    /// Why training stopped: `converged` (the stopping rule), `max_steps`
+    /// or `fixed_length` (`--steps`, `--epochs`).
+    pub stop_reason: StopReason,
+    /// The same in words.
+    pub stop_reason_text: String,
+    /// The stopping rule's checks: step, seconds, fraction of the previous
+    /// check's top-L contacts kept (empty for a fixed length).
+    pub convergence_checks: Vec<Check>,
     /// Seconds per stage.
     pub timings: Timings,
     /// Device trained on.
@@ -277,16 +287,18 @@ impl PredictionSummary {
         };
         out.push_str(&format!("choice    {}\n", self.model_reason));
         out.push_str(&format!(
-            "model     {}: {}lambda_J {}, lambda_h {}, lr {}, {} epochs of batch {} ({} steps), seed {}\n",
+            "model     {}: {}lambda_J {}, lambda_h {}, lr {}, batch {}, seed {}\n",
             self.model.name(),
             shape,
             hp.lambda_j.unwrap_or_default(),
             hp.lambda_h,
             hp.learning_rate,
-            hp.epochs.unwrap_or_default(),
             hp.batch_size.unwrap_or_default(),
-            self.steps,
             hp.seed
+        ));
+        out.push_str(&format!(
+            "stopped   after {} of at most {} steps: {}\n",
+            self.steps, self.max_steps, self.stop_reason_text
         ));
         if let (Some(first), Some(last)) = (self.loss_curve.first(), self.loss_curve.last()) {
             out.push_str(&format!("loss      {first:.4} -> {last:.4}\n"));

@@ -13,4 +13,5 @@ mod score;
 mod simulate;
 mod simulate_example;
 mod snakemake;
+mod stopping;
 mod train_values;

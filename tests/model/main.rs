@@ -11,4 +11,5 @@ mod joint;
 mod objectives;
 mod recovery;
 mod sample_complexity;
+mod stopping;
 mod training;

@@ -34,7 +34,8 @@
 //! coupling penalty from the factors ([`table::coupling_penalty`]) and the
 //! back-propagation of `dA` through the softmax to Q and K
 //! ([`attention::attention_backward`]), all `O(H·L²·d + H²·L²)`; Adam's update is a
-//! Rust loop too (see `model::adam`). These used to be
+//! kernel too ([`adam`]: the plain update, and the symmetric Potts table's
+//! above its diagonal, mirrored). These used to be
 //! libtorch operators on one thread (its OpenMP workers slow the kernels'
 //! threads down): a quarter of a step's wall time with two threads, and
 //! the part that did not scale with more.
@@ -50,8 +51,9 @@
 //! The kernels are grouped by what they compute: [`attention`] (the
 //! factored model's attention, forward and backward), [`table`] (the
 //! factored table from its factors and the factors' gradients from the
-//! table's), [`pll`] (steps 2 and 3, shared by both models) and [`potts`]
-//! (the Potts model's rows and projected gradient). They are put together
+//! table's), [`pll`] (steps 2 and 3, shared by both models), [`potts`]
+//! (the Potts model's rows and projected gradient) and [`adam`] (the
+//! optimiser's update). They are put together
 //! into a training step by `model::FusedObjective`.
 use crate::Q;
 
@@ -110,6 +112,7 @@ macro_rules! dispatch {
     };
 }
 
+pub mod adam;
 pub mod attention;
 pub mod pll;
 pub mod potts;

@@ -40,12 +40,17 @@ pub fn copy_rows(pool: &rayon::ThreadPool, w: &[f32], present: &[u32], table: &m
 /// result is exactly symmetric. Returns `Σ w²`, the penalty's norm, read in
 /// the same pass. Each q×q block pair `{(j,i), (i,j)}` is read and written
 /// once, by the task of the smaller position: no second `(L·q)²` array.
+/// With `mirror` false only the blocks `(j,i)` above the diagonal are
+/// written (the blocks below keep the unprojected gradient): what an
+/// update that reads only those needs (`kernels::adam::symmetric_update`),
+/// one transposed pass fewer.
 pub fn potts_gradient(
     pool: &rayon::ThreadPool,
     d_table: &mut [f32],
     present: &[u32],
     w: &[f32],
     lambda: f64,
+    mirror: bool,
 ) -> f64 {
     let l = present.len();
     let n = l * Q;
@@ -61,7 +66,9 @@ pub fn potts_gradient(
             // and `d_table` is borrowed mutably for the whole call.
             .map_init(
                 || vec![0.0f32; Q * n],
-                |columns, j| unsafe { potts_block_pairs(j, &table, present, w, penalty, columns) },
+                |columns, j| unsafe {
+                    potts_block_pairs(j, &table, present, w, penalty, columns, mirror)
+                },
             )
             .collect()
     });
@@ -91,6 +98,7 @@ unsafe fn potts_block_pairs(
     w: &[f32],
     penalty: f32,
     columns: &mut [f32],
+    mirror: bool,
 ) -> f64 {
     let l = present.len();
     let n = l * Q;
@@ -136,9 +144,11 @@ unsafe fn potts_block_pairs(
         );
         off_diagonal += square(w_row);
     }
-    for c in first..n {
-        for (b, x) in run(c * n + j * Q, Q).iter_mut().enumerate() {
-            *x = columns[b * n + c];
+    if mirror {
+        for c in first..n {
+            for (b, x) in run(c * n + j * Q, Q).iter_mut().enumerate() {
+                *x = columns[b * n + c];
+            }
         }
     }
     // Each off-diagonal block's w counted for itself and its transpose.
@@ -152,3 +162,46 @@ dispatch!(project_run(own: &mut [f32], transposed: &mut [f32], w: &[f32], penalt
         *t = g;
     }
 });
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::pool;
+    use super::*;
+
+    /// Without the mirror, the blocks above the diagonal (and the zeroed
+    /// diagonal blocks) are those of the whole projection.
+    #[test]
+    fn the_gradient_above_the_diagonal_is_the_whole_projections() {
+        let l = 5;
+        let n = l * Q;
+        let value = |k: usize| ((k * 7919 % 1000) as f32 - 500.0) / 250.0;
+        let mut w = vec![0.0f32; n * n];
+        for r in 0..n {
+            for c in r + 1..n {
+                if r / Q != c / Q {
+                    w[r * n + c] = value(r * n + c);
+                    w[c * n + r] = w[r * n + c];
+                }
+            }
+        }
+        // Every state present at every site but one state at site 2.
+        let mut present = vec![(1u32 << Q) - 1; l];
+        present[2] &= !(1 << 4);
+        let d: Vec<f32> = (0..n * n).map(|k| value(k + 3)).collect();
+        let (mut whole, mut upper) = (d.clone(), d.clone());
+        let pool = pool();
+        let a = potts_gradient(&pool, &mut whole, &present, &w, 0.01, true);
+        let b = potts_gradient(&pool, &mut upper, &present, &w, 0.01, false);
+        assert_eq!(a, b);
+        for r in 0..n {
+            for c in 0..n {
+                if c / Q >= r / Q {
+                    assert_eq!(whole[r * n + c], upper[r * n + c], "({r}, {c})");
+                } else {
+                    assert_eq!(upper[r * n + c], d[r * n + c], "({r}, {c}) left as it was");
+                    assert_eq!(whole[r * n + c], whole[c * n + r], "({r}, {c}) symmetric");
+                }
+            }
+        }
+    }
+}
