@@ -153,7 +153,7 @@ pub struct TrainingArgs {
         conflicts_with = "epochs",
         help = "Optimiser steps, a fixed length: the stopping rule is off [default: auto: until \
 the contacts settle (checked every 25 steps from step 150: at least 95 % of the top-L pairs kept \
-and the mean objective down by less than 1 % since the last check), at most the schedule's \
+and the mean objective down by at most 1 % since the last check), at most the schedule's \
 steps (--epochs); summary.json records the steps and why training stopped]"
     )]
     pub steps: Option<usize>,

@@ -91,13 +91,21 @@ impl StopReason {
     /// The reason in words, for the one-screen summary.
     pub fn describe(self, rule: &StopRule) -> String {
         match self {
-            StopReason::Converged => format!(
-                "converged: at least {:.0} % of the top-L contacts kept and the objective down by at most {} % at {} checks {} steps apart",
-                rule.kept * 100.0,
-                rule.decrease * 100.0,
-                rule.in_a_row,
-                rule.every
-            ),
+            StopReason::Converged => {
+                let when = if rule.in_a_row == 1 {
+                    format!("since the check {} steps before", rule.every)
+                } else {
+                    format!(
+                        "at {} checks in a row, {} steps apart",
+                        rule.in_a_row, rule.every
+                    )
+                };
+                format!(
+                    "converged: at least {:.0} % of the top-L contacts kept and the objective down by at most {} % {when}",
+                    rule.kept * 100.0,
+                    rule.decrease * 100.0,
+                )
+            }
             StopReason::MaxSteps => "reached the maximum number of steps".to_string(),
             StopReason::FixedLength => "fixed length (--steps or --epochs)".to_string(),
         }
