@@ -29,10 +29,13 @@ test:
 	@$(TORCH_ENV) && cargo test --release --locked && $(PYTHON_INSTALL) && python -m pytest -q python/tests
 
 # The DEV table of the README: the default (--model auto), then each model.
+# BASELINE=path/to/an/older/fadca runs it on each family too, back to back,
+# for speed ratios measured in one run (scripts/bench.py --baseline).
+BENCH_BASELINE = $(if $(BASELINE),--baseline $(BASELINE))
 bench: build
-	scripts/bench.py --out /tmp/fadca-bench/auto
-	scripts/bench.py --out /tmp/fadca-bench/potts -- --model potts
-	scripts/bench.py --out /tmp/fadca-bench/factored -- --model factored
+	scripts/bench.py --out /tmp/fadca-bench/auto $(BENCH_BASELINE)
+	scripts/bench.py --out /tmp/fadca-bench/potts $(BENCH_BASELINE) -- --model potts
+	scripts/bench.py --out /tmp/fadca-bench/factored $(BENCH_BASELINE) -- --model factored
 
 bench-long: build
 	scripts/bench_long.py
