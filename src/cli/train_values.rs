@@ -53,6 +53,9 @@ pub struct Args {
     #[arg(long, default_value_t = 1e-4)]
     pub lambda_h: f64,
     /// How much each family's objective counts: meff = its share of the families' M_eff; equal = 1/F.
+    /// On DEV (4 folds) meff gave the more precise shared values on the full alignments and at
+    /// 100 and 300 sequences (0.458 / 0.171 / 0.310 against 0.452 / 0.163 / 0.290), equal at 30
+    /// (0.100 against 0.096): docs/VALUES.md.
     #[arg(long, value_enum, default_value_t = FamilyWeighting::Meff)]
     pub family_weighting: FamilyWeighting,
     /// Train on at most this many sequences per family, sampled by weight with the seed.
