@@ -31,8 +31,11 @@ pub struct Args {
     /// Leave these families out (comma-separated names; e.g. the family to predict).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub exclude: Vec<String>,
-    /// Heads H of the shared values.
-    #[arg(long, default_value_t = 32)]
+    /// Heads H of the shared values. 64 by the DEV benchmark (4 folds, fixed values: mean top-L
+    /// 0.476 / 0.112 / 0.175 / 0.321 on full alignments / 30 / 100 / 300 sequences against
+    /// 0.458 / 0.096 / 0.171 / 0.310 with 32 heads, each family about 1.5x slower to train;
+    /// 128 not tried): docs/VALUES.md.
+    #[arg(long, default_value_t = 64)]
     pub heads: usize,
     /// Query/key dimension d of every family.
     #[arg(long, default_value_t = 23)]
