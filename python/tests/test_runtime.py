@@ -27,7 +27,7 @@ def test_a_second_thread_runs_while_a_model_trains():
     try:
         ticks.clear()
         start = time.perf_counter()
-        fadca.predict(EXAMPLE, threads=2, epochs=10, progress=False)
+        fadca.predict(EXAMPLE, threads=2, epochs=30, progress=False)
         seconds = time.perf_counter() - start
     finally:
         done.set()
