@@ -211,24 +211,36 @@ pub fn factored_contact_scores_from_gram(factors: &HostFactors) -> Array2<f64> {
         .collect();
     let m = Array2::from_shape_fn((heads, heads), |(h, g)| (&gauged[h] * &gauged[g]).sum());
     let n = Array2::from_shape_fn((heads, heads), |(h, g)| (&gauged[h] * &gauged[g].t()).sum());
+    // αᵀMα + 2αᵀNβ + βᵀMβ = Σ_h α_h (Mα + 2Nβ)_h + Σ_h β_h (Mβ)_h, in
+    // buffers reused along a row (no allocation per pair).
     let rows: Vec<Vec<f64>> = (0..l)
         .into_par_iter()
-        .map(|i| {
-            (i + 1..l)
-                .map(|k| {
-                    let alpha = ndarray::Array1::from_iter(
-                        factors.attention(i, k).iter().map(|&x| f64::from(x)),
-                    );
-                    let beta = ndarray::Array1::from_iter(
-                        factors.attention(k, i).iter().map(|&x| f64::from(x)),
-                    );
-                    let norm2 = alpha.dot(&m.dot(&alpha))
-                        + 2.0 * alpha.dot(&n.dot(&beta))
-                        + beta.dot(&m.dot(&beta));
-                    (0.25 * norm2).max(0.0).sqrt()
-                })
-                .collect()
-        })
+        .map_init(
+            || (vec![0.0f64; heads], vec![0.0f64; heads]),
+            |(alpha, beta), i| {
+                (i + 1..l)
+                    .map(|k| {
+                        for (x, &a) in alpha.iter_mut().zip(factors.attention(i, k)) {
+                            *x = f64::from(a);
+                        }
+                        for (x, &b) in beta.iter_mut().zip(factors.attention(k, i)) {
+                            *x = f64::from(b);
+                        }
+                        let mut norm2 = 0.0;
+                        for h in 0..heads {
+                            let (mut ma, mut nb, mut mb) = (0.0, 0.0, 0.0);
+                            for g in 0..heads {
+                                ma += m[[h, g]] * alpha[g];
+                                nb += n[[h, g]] * beta[g];
+                                mb += m[[h, g]] * beta[g];
+                            }
+                            norm2 += alpha[h] * (ma + 2.0 * nb) + beta[h] * mb;
+                        }
+                        (0.25 * norm2).max(0.0).sqrt()
+                    })
+                    .collect()
+            },
+        )
         .collect();
     apc(&upper_rows_to_matrix(l, &rows))
 }
@@ -240,7 +252,7 @@ pub fn factored_contact_scores_from_gram(factors: &HostFactors) -> Array2<f64> {
 pub fn check_scores(model: &Model) -> Array2<f64> {
     match model {
         Model::Factored(m) => factored_contact_scores_from_gram(&m.host_factors()),
-        Model::Potts(_) => model.with_couplings(contact_scores),
+        Model::Potts(_) => model_contact_scores(model),
     }
 }
 

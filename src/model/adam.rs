@@ -128,22 +128,18 @@ impl Adam {
                     )
                 };
                 if let (Some(p), Some(g), Some(m), Some(v)) = host {
-                    let (beta1, beta2, eps) =
-                        (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
-                    let step = (-self.lr / bc1) as f32;
-                    let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
                     let update = AdamStep {
-                        beta1,
-                        beta2,
-                        eps,
-                        step,
-                        inv_bc2_sqrt,
+                        beta1: self.beta1 as f32,
+                        beta2: self.beta2 as f32,
+                        eps: self.eps as f32,
+                        step: (-self.lr / bc1) as f32,
+                        inv_bc2_sqrt: (1.0 / bc2.sqrt()) as f32,
                     };
-                    if let Some(l) = *symmetric {
-                        all_finite &= !symmetric_update(l, p, g, m, v, &update);
-                        continue;
-                    }
-                    all_finite &= !plain_update(p, g, m, v, &update);
+                    let bad = match *symmetric {
+                        Some(l) => symmetric_update(l, p, g, m, v, &update),
+                        None => plain_update(p, g, m, v, &update),
+                    };
+                    all_finite &= !bad;
                     continue;
                 }
                 // m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²

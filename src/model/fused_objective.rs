@@ -38,7 +38,7 @@ pub struct FusedObjective {
     /// gradient, then the projected gradient handed to the optimiser.
     potts_buffer: Option<Tensor>,
     /// Whether the Potts table's gradient is lent above its diagonal
-    /// blocks only ([`FusedObjective::with_potts_gradient_above_diagonal`]).
+    /// blocks only ([`FusedObjective::lend_potts_gradient_above_diagonal`]).
     potts_above_diagonal: bool,
     /// The gradients of the last [`FusedObjective::step`] or
     /// [`FusedObjective::potts_batch`], lent to its caller until the next.
@@ -348,14 +348,14 @@ impl FusedObjective {
         })
     }
 
-    /// The same objective, lending the Potts table's gradient only in the
-    /// blocks above the diagonal (the others hold intermediate values):
-    /// the trainer's optimiser reads no more of it (its update of the
-    /// symmetric table, `Adam::symmetric_table`), and the projection saves
-    /// a transposed pass. The factored model is not affected.
-    pub fn with_potts_gradient_above_diagonal(mut self) -> FusedObjective {
+    /// From now on, lends the Potts table's gradient only in the blocks
+    /// above the diagonal (the others hold intermediate values): for an
+    /// optimiser that reads no more of it (the trainer's update of the
+    /// symmetric table, `Adam::symmetric_table`, set together with this),
+    /// and the projection saves a transposed pass. The factored model is
+    /// not affected.
+    pub fn lend_potts_gradient_above_diagonal(&mut self) {
         self.potts_above_diagonal = true;
-        self
     }
 
     /// The same objective with the factored model's table built in blocks

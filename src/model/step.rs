@@ -54,12 +54,8 @@ impl<'a> StepPath<'a> {
     ) -> Result<StepPath<'a>> {
         if uses_fused_kernels(cfg.device, cfg.objective) {
             let threads = tch::get_num_threads().max(1);
-            // The Potts table's gradient above its diagonal only: the
-            // optimiser updates that half of the symmetric table and mirrors
-            // it (`Training::new`).
             let objective =
-                FusedObjective::new(threads as usize, reference_states(states, weights))?
-                    .with_potts_gradient_above_diagonal();
+                FusedObjective::new(threads as usize, reference_states(states, weights))?;
             return Ok(StepPath::Fused {
                 objective: Box::new(objective),
                 states,

@@ -205,7 +205,7 @@ impl<'a> Training<'a> {
         let lambda_j = cfg.lambda_j_for(l, weights.iter().sum());
         let start = Instant::now();
         tch::manual_seed(cfg.seed as i64);
-        let path = StepPath::new(states, weights, cfg)?;
+        let mut path = StepPath::new(states, weights, cfg)?;
         // On the fused path the kernels and Adam's Rust loop do all of a step;
         // libtorch only copies the factors in and out. Its OpenMP workers spin
         // after each operator and take cycles from the kernels' threads, so it
@@ -225,10 +225,11 @@ impl<'a> Training<'a> {
             .map(|t| t.shallow_clone())
             .collect();
         let mut optimizer = Adam::new(&params, cfg.learning_rate);
-        if matches!((&path, &model), (StepPath::Fused { .. }, Model::Potts(_))) {
+        if let (StepPath::Fused { objective, .. }, Model::Potts(_)) = (&mut path, &model) {
             // The fused kernels' Potts gradient is symmetric with zero
-            // diagonal blocks, like the table, and is lent above the
-            // diagonal only (`StepPath::new`): the update reads that half.
+            // diagonal blocks, like the table: the kernels write, and the
+            // update reads, the half above the diagonal only.
+            objective.lend_potts_gradient_above_diagonal();
             optimizer.symmetric_table(POTTS_TABLE_PARAMETER, l);
         }
         let checkpoint = Checkpoint::save(&params, 0);
@@ -309,11 +310,11 @@ impl<'a> Training<'a> {
                 StopReason::MaxSteps
             }));
         }
-        let seconds = self.start.elapsed().as_secs_f64();
-        let Some(watch) = self.watch.as_mut() else {
+        let Some(watch) = self.watch.as_mut().filter(|w| w.due(self.step)) else {
             return Ok(None);
         };
-        let converged = watch.due(self.step) && watch.converged(&self.model, self.step, seconds)?;
+        let seconds = self.start.elapsed().as_secs_f64();
+        let converged = watch.converged(&self.model, self.step, seconds)?;
         Ok(converged.then_some(StopReason::Converged))
     }
 

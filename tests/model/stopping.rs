@@ -42,6 +42,15 @@ fn potts() -> TrainConfig {
     }
 }
 
+/// Trains with the stopping rule watching the model's real top-L pairs.
+fn converge(
+    states: &Array2<u8>,
+    weights: &[f64],
+    cfg: &TrainConfig,
+) -> (fadca::model::Model, fadca::model::TrainReport) {
+    train_until_converged(states, weights, cfg, &Prediction::top_l_pairs, &mut |_| {}).unwrap()
+}
+
 fn top_set(model: &fadca::model::Model) -> HashSet<(usize, usize)> {
     Prediction::top_l_pairs(model)
         .unwrap()
@@ -55,14 +64,7 @@ fn a_converged_family_stops_early_with_the_full_runs_contacts() {
     tch::set_num_threads(2);
     let (states, weights) = planted_family();
     let cfg = potts();
-    let (early, report) = train_until_converged(
-        &states,
-        &weights,
-        &cfg,
-        &Prediction::top_l_pairs,
-        &mut |_| {},
-    )
-    .unwrap();
+    let (early, report) = converge(&states, &weights, &cfg);
     assert_eq!(
         report.stop_reason,
         StopReason::Converged,
@@ -128,14 +130,7 @@ fn a_slow_start_is_not_stopped_while_the_objective_falls() {
         learning_rate: 0.001,
         ..potts()
     };
-    let (_, report) = train_until_converged(
-        &states,
-        &weights,
-        &cfg,
-        &Prediction::top_l_pairs,
-        &mut |_| {},
-    )
-    .unwrap();
+    let (_, report) = converge(&states, &weights, &cfg);
     let falling = report
         .checks
         .iter()
@@ -152,14 +147,7 @@ fn a_slow_start_is_not_stopped_while_the_objective_falls() {
             "{last:?}"
         );
     }
-    let (_, fast) = train_until_converged(
-        &states,
-        &weights,
-        &potts(),
-        &Prediction::top_l_pairs,
-        &mut |_| {},
-    )
-    .unwrap();
+    let (_, fast) = converge(&states, &weights, &potts());
     assert!(
         report.steps > fast.steps,
         "slow {} fast {}",
@@ -220,14 +208,7 @@ fn the_stopping_step_is_deterministic() {
     tch::set_num_threads(2);
     let (states, weights) = planted_family();
     let run = || {
-        let (model, report) = train_until_converged(
-            &states,
-            &weights,
-            &potts(),
-            &Prediction::top_l_pairs,
-            &mut |_| {},
-        )
-        .unwrap();
+        let (model, report) = converge(&states, &weights, &potts());
         let steps: Vec<(usize, Option<f64>, f64)> = report
             .checks
             .iter()
