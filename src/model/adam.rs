@@ -4,7 +4,7 @@
 use tch::Tensor;
 
 use super::host::{host_values, host_values_mut};
-use super::kernels::adam::{AdamStep, plain_update, symmetric_update};
+use super::kernels::adam::{AdamStep, TableGradient, plain_update, symmetric_update};
 
 /// Adam (Kingma & Ba) over a list of leaf tensors; kept here rather than
 /// `tch::nn::Adam` because the models hold plain tensors, not a VarStore.
@@ -17,10 +17,22 @@ pub(super) struct Adam {
     t: i32,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
-    /// Per parameter: `Some(L)` for a symmetric `(L·q)×(L·q)` table with
-    /// zero diagonal blocks whose gradients are symmetric too (the Potts
-    /// model's on the fused path): updated above the diagonal and mirrored.
-    symmetric: Vec<Option<usize>>,
+    /// Per parameter: the symmetric tables' projection (see
+    /// [`Adam::symmetric_table`]).
+    symmetric: Vec<Option<SymmetricTable>>,
+}
+
+/// A symmetric `(L·q)×(L·q)` table with zero diagonal blocks whose update
+/// projects its raw gradient ([`Adam::symmetric_table`]).
+struct SymmetricTable {
+    /// L.
+    l: usize,
+    /// The rows of the next gradient that hold one, per site (bits).
+    rows: Vec<u32>,
+    /// `2λ_J` of the next step.
+    penalty: f32,
+    /// `Σ W²` after the last update.
+    norm2: Option<f64>,
 }
 
 impl Adam {
@@ -34,18 +46,43 @@ impl Adam {
             t: 0,
             m: params.iter().map(|p| p.zeros_like()).collect(),
             v: params.iter().map(|p| p.zeros_like()).collect(),
-            symmetric: vec![None; params.len()],
+            symmetric: params.iter().map(|_| None).collect(),
         }
     }
 
     /// Declares parameter `index` a symmetric `(L·q)×(L·q)` table with zero
-    /// diagonal blocks, `l` = L, whose every gradient is symmetric with
-    /// zero diagonal blocks (the Potts model's, projected by the fused
-    /// kernels): Adam then updates its blocks above the diagonal and
-    /// mirrors them, the same numbers in half the moment traffic (the
-    /// moments below the diagonal stay zero, unused).
+    /// diagonal blocks, `l` = L, whose gradients are the raw ones of the
+    /// table's rows (the Potts model's on the fused kernels): each update
+    /// projects them onto symmetric tables with zero diagonal blocks and
+    /// adds the coupling penalty's gradient, in its own pass, given the
+    /// rows that hold a gradient and λ_J first ([`Adam::table_rows`]); it
+    /// updates the blocks above the diagonal and mirrors them (the moments
+    /// below the diagonal stay zero, unused).
     pub(super) fn symmetric_table(&mut self, index: usize, l: usize) {
-        self.symmetric[index] = Some(l);
+        self.symmetric[index] = Some(SymmetricTable {
+            l,
+            rows: Vec::new(),
+            penalty: 0.0,
+            norm2: None,
+        });
+    }
+
+    /// For the next update of the symmetric table `index`: the rows of its
+    /// gradient that hold one (per site, bit b for the row `(j,b)`) and
+    /// the coupling penalty's λ_J.
+    pub(super) fn table_rows(&mut self, index: usize, rows: &[u32], lambda_j: f64) {
+        let table = self.symmetric[index]
+            .as_mut()
+            .expect("table_rows of a parameter not declared a symmetric table");
+        table.rows.clear();
+        table.rows.extend_from_slice(rows);
+        table.penalty = (2.0 * lambda_j) as f32;
+    }
+
+    /// `Σ W²` of the symmetric table `index` after the last update (once;
+    /// `None` before the first).
+    pub(super) fn take_table_norm2(&mut self, index: usize) -> Option<f64> {
+        self.symmetric[index].as_mut().and_then(|t| t.norm2.take())
     }
 
     /// Starts again at `lr` with zero moments, overwriting them in place
@@ -110,7 +147,7 @@ impl Adam {
                 .zip(grads)
                 .zip(&mut self.m)
                 .zip(&mut self.v)
-                .zip(&self.symmetric)
+                .zip(&mut self.symmetric)
             {
                 if !g.defined() {
                     continue;
@@ -135,8 +172,19 @@ impl Adam {
                         step: (-self.lr / bc1) as f32,
                         inv_bc2_sqrt: (1.0 / bc2.sqrt()) as f32,
                     };
-                    let bad = match *symmetric {
-                        Some(l) => symmetric_update(l, p, g, m, v, &update),
+                    let bad = match symmetric {
+                        Some(table) => {
+                            assert_eq!(table.rows.len(), table.l, "table rows not given");
+                            let gradient = TableGradient {
+                                raw: g,
+                                rows: &table.rows,
+                                penalty: table.penalty,
+                            };
+                            let (bad, norm2) =
+                                symmetric_update(table.l, p, &gradient, m, v, &update);
+                            table.norm2 = Some(norm2);
+                            bad
+                        }
                         None => plain_update(p, g, m, v, &update),
                     };
                     all_finite &= !bad;
@@ -221,44 +269,59 @@ mod tests {
         assert!(adam_fast.apply(&grads(9, Kind::Float), &mut fast));
     }
 
-    /// A symmetric table with zero diagonal blocks and symmetric gradients:
-    /// the update above the diagonal, mirrored, gives exactly the plain
-    /// update of the whole table, and a NaN above the diagonal is reported.
+    /// A symmetric table with zero diagonal blocks updated from raw
+    /// gradients (some rows marked as holding none) is updated, to the bit,
+    /// as the whole table is by the plain update with the gradient that
+    /// `potts_gradient` projects (penalty included); the norm it reports is
+    /// the table's; a NaN in a row that holds a gradient is reported.
     #[test]
-    fn symmetric_tables_update_as_the_whole_table() {
+    fn symmetric_tables_update_as_the_whole_table_with_the_projected_gradient() {
+        use crate::model::kernels::potts::potts_gradient;
         let l = 4;
         let n = l * Q;
-        let symmetric = |seed: u64| -> Tensor {
-            let mut x = vec![0.0f32; n * n];
-            let mut state = seed;
-            for r in 0..n {
-                for c in r + 1..n {
-                    if r / Q == c / Q {
-                        continue;
-                    }
-                    state = state
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    let value = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
-                    x[r * n + c] = value;
-                    x[c * n + r] = value;
+        let lambda = 0.01;
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let mut w = vec![0.0f32; n * n];
+        for r in 0..n {
+            for c in r + 1..n {
+                if r / Q != c / Q {
+                    w[r * n + c] = next();
+                    w[c * n + r] = w[r * n + c];
                 }
             }
-            Tensor::from_slice(&x).reshape([n as i64, n as i64])
-        };
-        let mut whole = vec![symmetric(1)];
-        let mut halves = vec![whole[0].copy()];
+        }
+        let table = |x: &[f32]| Tensor::from_slice(x).reshape([n as i64, n as i64]);
+        let mut whole = vec![table(&w)];
+        let mut halves = vec![table(&w)];
         let mut plain = Adam::new(&whole, 0.05);
         let mut mirrored = Adam::new(&halves, 0.05);
         mirrored.symmetric_table(0, l);
+        let mut rows = vec![(1u32 << Q) - 1; l];
+        rows[2] &= !(1 << 4);
+        rows[0] &= !((1 << 7) | (1 << 20));
+        let pool = crate::model::kernels::tests::pool();
         for step in 0..4 {
-            let g = vec![symmetric(10 + step)];
-            assert!(plain.apply(&g, &mut whole));
-            assert!(mirrored.apply(&g, &mut halves));
+            let raw: Vec<f32> = (0..n * n).map(|_| next()).collect();
+            let mut projected = raw.clone();
+            let current = Vec::<f32>::try_from(whole[0].reshape([-1])).unwrap();
+            potts_gradient(&pool, &mut projected, &rows, &current, lambda);
+            assert!(plain.apply(&[table(&projected)], &mut whole));
+            mirrored.table_rows(0, &rows, lambda);
+            assert!(mirrored.apply(&[table(&raw)], &mut halves));
             assert_eq!(whole[0], halves[0], "step {step}");
+            let norm2 = mirrored.take_table_norm2(0).unwrap();
+            let want = halves[0].square().sum(Kind::Double).double_value(&[]);
+            assert!((norm2 - want).abs() < 1e-5 * want, "{norm2} against {want}");
         }
-        let bad = vec![symmetric(99)];
-        let _ = bad[0].get(1).get((n - 1) as i64).fill_(f64::NAN);
-        assert!(!mirrored.apply(&bad, &mut halves));
+        let mut bad: Vec<f32> = (0..n * n).map(|_| next()).collect();
+        bad[Q * n + n - 1] = f32::NAN;
+        mirrored.table_rows(0, &rows, lambda);
+        assert!(!mirrored.apply(&[table(&bad)], &mut halves));
     }
 }

@@ -37,9 +37,14 @@ pub struct FusedObjective {
     /// The Potts model's `(L·q)²` buffer: the rows of its table, their
     /// gradient, then the projected gradient handed to the optimiser.
     potts_buffer: Option<Tensor>,
-    /// Whether the Potts table's gradient is lent above its diagonal
-    /// blocks only ([`FusedObjective::lend_potts_gradient_above_diagonal`]).
-    potts_above_diagonal: bool,
+    /// Whether the Potts table's gradient is lent raw, for an update that
+    /// projects it ([`FusedObjective::lend_raw_potts_gradient`]).
+    potts_raw: bool,
+    /// The rows of the raw Potts gradient last lent that hold one.
+    potts_rows: Vec<u32>,
+    /// `Σ W²` of the Potts table as the optimiser reported it after its
+    /// last update ([`FusedObjective::set_potts_norm2`]), used once.
+    potts_norm2: Option<f64>,
     /// The gradients of the last [`FusedObjective::step`] or
     /// [`FusedObjective::potts_batch`], lent to its caller until the next.
     lent: Vec<Tensor>,
@@ -282,13 +287,14 @@ impl TableRows for FactoredRows<'_> {
 
 /// The Potts model's part of a step: its (symmetric) table `w`, read in
 /// place, whole (one block of all sites); the gradient is projected in the
-/// step's own buffer.
+/// step's own buffer, or left raw.
 struct PottsRows<'a> {
     w: &'a [f32],
     lambda_j: f64,
     norm2: f64,
-    /// Whether the projected gradient is written below the diagonal too.
-    mirror: bool,
+    /// For a raw gradient: `Σ W²` if known, and where the rows that hold a
+    /// gradient go.
+    raw: Option<(Option<f64>, &'a mut Vec<u32>)>,
 }
 
 impl TableRows for PottsRows<'_> {
@@ -313,8 +319,14 @@ impl TableRows for PottsRows<'_> {
         present: &[u32],
         _first: usize,
     ) {
-        self.norm2 =
-            potts_kernels::potts_gradient(pool, table, present, self.w, self.lambda_j, self.mirror);
+        self.norm2 = match &mut self.raw {
+            Some((norm2, rows)) => {
+                rows.clear();
+                rows.extend_from_slice(present);
+                norm2.unwrap_or_else(|| potts_kernels::table_norm2(pool, self.w))
+            }
+            None => potts_kernels::potts_gradient(pool, table, present, self.w, self.lambda_j),
+        };
     }
 
     fn finish(&mut self, _pool: &rayon::ThreadPool, _present: &[u32], _lambda_j: f64) -> f64 {
@@ -343,19 +355,36 @@ impl FusedObjective {
             block_sites: BLOCK_SITES,
             factored: FactoredBuffers::default(),
             potts_buffer: None,
-            potts_above_diagonal: false,
+            potts_raw: false,
+            potts_rows: Vec::new(),
+            potts_norm2: None,
             lent: Vec::new(),
         })
     }
 
-    /// From now on, lends the Potts table's gradient only in the blocks
-    /// above the diagonal (the others hold intermediate values): for an
-    /// optimiser that reads no more of it (the trainer's update of the
-    /// symmetric table, `Adam::symmetric_table`, set together with this),
-    /// and the projection saves a transposed pass. The factored model is
-    /// not affected.
-    pub fn lend_potts_gradient_above_diagonal(&mut self) {
-        self.potts_above_diagonal = true;
+    /// From now on, lends the Potts table's gradient *raw*: the gradient of
+    /// each row `(j,b)` the batch reads as if the entries were independent,
+    /// not projected and without the penalty's, the other rows holding
+    /// anything ([`FusedObjective::potts_rows`] says which hold it). For an
+    /// optimiser that projects it in its own pass over the table (the
+    /// trainer's, `Adam::symmetric_table`, set together with this), which
+    /// saves the projection's pass: the Potts step is bound by memory
+    /// traffic. The factored model is not affected.
+    pub fn lend_raw_potts_gradient(&mut self) {
+        self.potts_raw = true;
+    }
+
+    /// The rows of the raw Potts gradient last lent that hold one (per
+    /// site, bit b for the row `(j,b)`): the rows the batch read.
+    pub fn potts_rows(&self) -> &[u32] {
+        &self.potts_rows
+    }
+
+    /// `Σ W²` of the Potts table the next step reads, as the optimiser that
+    /// wrote it computed (the penalty's value, without a pass of its own);
+    /// used by that step only. Without it a step reads the table.
+    pub fn set_potts_norm2(&mut self, norm2: f64) {
+        self.potts_norm2 = Some(norm2);
     }
 
     /// The same objective with the factored model's table built in blocks
@@ -370,7 +399,10 @@ impl FusedObjective {
 
     /// The objective and its gradients for either model (what the trainer
     /// calls): [`FusedObjective::batch`] or [`FusedObjective::potts_batch`].
-    /// The gradients are lent until the next call (see `potts_batch`).
+    /// The gradients are lent until the next call (see `potts_batch`),
+    /// with, for a raw Potts gradient
+    /// ([`FusedObjective::lend_raw_potts_gradient`]), the rows that hold
+    /// it ([`FusedObjective::potts_rows`]).
     pub fn step(
         &mut self,
         model: &Model,
@@ -378,14 +410,18 @@ impl FusedObjective {
         weights: &[f32],
         lambda_j: f64,
         lambda_h: f64,
-    ) -> (f64, &[Tensor]) {
+    ) -> (f64, &[Tensor], Option<&[u32]>) {
         match model {
             Model::Factored(m) => {
                 let (value, gradients) = self.batch(m, states, weights, lambda_j, lambda_h);
                 self.lent = gradients;
-                (value, &self.lent)
+                (value, &self.lent, None)
             }
-            Model::Potts(m) => self.potts_batch(m, states, weights, lambda_j, lambda_h),
+            Model::Potts(m) => {
+                let (value, _) = self.potts_batch(m, states, weights, lambda_j, lambda_h);
+                let rows = self.potts_raw.then_some(self.potts_rows.as_slice());
+                (value, &self.lent, rows)
+            }
         }
     }
 
@@ -528,7 +564,9 @@ impl FusedObjective {
             w,
             lambda_j,
             norm2: 0.0,
-            mirror: !self.potts_above_diagonal,
+            raw: self
+                .potts_raw
+                .then(|| (self.potts_norm2.take(), &mut self.potts_rows)),
         };
         let (value, d_fields) = self.rows.step(&mut potts, rows, &fields, &input);
         self.lent = vec![

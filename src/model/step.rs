@@ -26,10 +26,23 @@ pub(super) enum StepPath<'a> {
 }
 
 /// The gradients of one step, in the order of [`Model::parameters`]: lent
-/// by the fused objective until its next step, or owned.
+/// by the fused objective until its next step (with, for the Potts
+/// model's raw table gradient, the rows that hold it), or owned.
 pub(super) enum Gradients<'a> {
-    Lent(&'a [Tensor]),
+    Lent(&'a [Tensor], Option<&'a [u32]>),
     Owned(Vec<Tensor>),
+}
+
+impl Gradients<'_> {
+    /// The rows of a raw Potts table gradient that hold one (see
+    /// [`FusedObjective::lend_raw_potts_gradient`]); `None` for projected
+    /// gradients.
+    pub(super) fn table_rows(&self) -> Option<&[u32]> {
+        match self {
+            Gradients::Lent(_, rows) => *rows,
+            Gradients::Owned(_) => None,
+        }
+    }
 }
 
 impl std::ops::Deref for Gradients<'_> {
@@ -37,7 +50,7 @@ impl std::ops::Deref for Gradients<'_> {
 
     fn deref(&self) -> &[Tensor] {
         match self {
-            Gradients::Lent(g) => g,
+            Gradients::Lent(g, _) => g,
             Gradients::Owned(g) => g,
         }
     }
@@ -76,7 +89,8 @@ impl<'a> StepPath<'a> {
 
     /// The objective on the sequences `chunk` and its gradients with
     /// respect to `params` (the model's parameters), as the optimiser
-    /// applies them ([`Model::project_gradients`]).
+    /// applies them ([`Model::project_gradients`]; the fused path's Potts
+    /// table gradient raw, for an optimiser that projects it).
     pub(super) fn evaluate(
         &mut self,
         model: &Model,
@@ -97,8 +111,9 @@ impl<'a> StepPath<'a> {
                     rows.extend(states.row(k as usize).iter());
                 }
                 let w: Vec<f32> = chunk.iter().map(|&k| weights[k as usize] as f32).collect();
-                let (value, gradients) = objective.step(model, &rows, &w, lambda_j, cfg.lambda_h);
-                (value, Gradients::Lent(gradients))
+                let (value, gradients, table_rows) =
+                    objective.step(model, &rows, &w, lambda_j, cfg.lambda_h);
+                (value, Gradients::Lent(gradients, table_rows))
             }
             StepPath::Torch { states, weights } => {
                 let index = Tensor::from_slice(chunk).to_device(cfg.device);
@@ -118,6 +133,15 @@ impl<'a> StepPath<'a> {
                 let value = loss.double_value(&[]) + outside.unwrap_or(0.0);
                 (value, Gradients::Owned(grads))
             }
+        }
+    }
+
+    /// Hands the fused Potts objective `Σ W²` of the table its next step
+    /// reads, as the optimiser computed it (see
+    /// [`FusedObjective::set_potts_norm2`]); the other paths compute it.
+    pub(super) fn set_potts_norm2(&mut self, norm2: f64) {
+        if let StepPath::Fused { objective, .. } = self {
+            objective.set_potts_norm2(norm2);
         }
     }
 }

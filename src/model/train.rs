@@ -226,10 +226,11 @@ impl<'a> Training<'a> {
             .collect();
         let mut optimizer = Adam::new(&params, cfg.learning_rate);
         if let (StepPath::Fused { objective, .. }, Model::Potts(_)) = (&mut path, &model) {
-            // The fused kernels' Potts gradient is symmetric with zero
-            // diagonal blocks, like the table: the kernels write, and the
-            // update reads, the half above the diagonal only.
-            objective.lend_potts_gradient_above_diagonal();
+            // The fused kernels lend the Potts table's raw gradient and the
+            // update projects it onto symmetric tables with zero diagonal
+            // blocks in its own pass over the table (the step is bound by
+            // memory traffic), updating the half above the diagonal only.
+            objective.lend_raw_potts_gradient();
             optimizer.symmetric_table(POTTS_TABLE_PARAMETER, l);
         }
         let checkpoint = Checkpoint::save(&params, 0);
@@ -335,6 +336,10 @@ impl<'a> Training<'a> {
         // The cosine schedule over the maximum number of steps, which the
         // stopping rule may cut.
         self.optimizer.lr = self.learning_rate * cosine_factor(self.step, self.total_steps);
+        if let Some(rows) = gradients.table_rows() {
+            self.optimizer
+                .table_rows(POTTS_TABLE_PARAMETER, rows, self.lambda_j);
+        }
         let applied = match &self.cfg.values {
             // Fixed shared values: their gradient is left out (undefined),
             // so Adam skips them and they keep their bits.
@@ -356,6 +361,9 @@ impl<'a> Training<'a> {
         };
         if !applied {
             return Err("a gradient became non-finite".to_string());
+        }
+        if let Some(norm2) = self.optimizer.take_table_norm2(POTTS_TABLE_PARAMETER) {
+            self.path.set_potts_norm2(norm2);
         }
         Ok(value)
     }

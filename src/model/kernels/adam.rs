@@ -1,8 +1,9 @@
 //! Adam's update on float32 memory (the optimiser is `model::adam`): the
 //! whole of a parameter ([`plain_update`]) or, for a symmetric table with
 //! zero diagonal blocks (the Potts model's), the blocks above the diagonal
-//! mirrored below ([`symmetric_update`]). Each checks the gradient for
-//! infinities and NaNs in the same pass. Compiled for the CPU's best
+//! mirrored below, its gradient projected onto such tables in the same
+//! pass ([`symmetric_update`]). Each checks the gradient for infinities and
+//! NaNs in the same pass. Compiled for the CPU's best
 //! instruction set (the arithmetic is the same, without fused
 //! multiply-adds, so the results are identical on every level).
 use rayon::prelude::*;
@@ -52,55 +53,144 @@ pub fn plain_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], s: &
         .reduce(|| false, |a, b| a | b)
 }
 
+/// The gradient of a symmetric table's rows as a training step leaves it
+/// (the Potts model's on the CPU kernels, `model::kernels::pll`), which
+/// [`symmetric_update`] projects.
+pub struct TableGradient<'a> {
+    /// `dW`, n×n: the gradient with respect to each entry of the table as
+    /// if the entries were independent.
+    pub raw: &'a [f32],
+    /// Per site j, bit b set for the rows `(j,b)` that hold a gradient;
+    /// the others are read as zero (the batch holds no state b at j).
+    pub rows: &'a [u32],
+    /// `2λ`: the coupling penalty's gradient is `2λ·W`.
+    pub penalty: f32,
+}
+
 /// [`plain_update`] of a symmetric `(L·q)×(L·q)` table `p` with zero
-/// diagonal blocks and a gradient `g` of the same kind: each site j's
+/// diagonal blocks, with the gradient `G = ½(dW + dWᵀ) + 2λ·W` (0 in the
+/// diagonal blocks) computed from the raw one in the same pass, never
+/// stored: what `model::kernels::potts::potts_gradient` followed by the
+/// plain update of the whole table computes, to the bit, in about two
+/// thirds of the memory traffic (the step is bound by it). Each site j's
 /// strip of rows `(j,·)` right of its diagonal block is updated (one task
-/// per site on rayon's pool), then written transposed into the blocks
-/// `(i,j)`, i > j. The diagonal blocks and the moments below the diagonal
-/// are not touched. True when the part of `g` read holds an infinity or a
-/// NaN.
+/// per site on rayon's pool; the transposed blocks `(i,j)`, i > j, of
+/// `dW` are gathered first), then written transposed into the blocks
+/// `(i,j)`. The diagonal blocks and the moments below the diagonal are
+/// not touched. Returns whether the gradient held an infinity or a NaN,
+/// and `Σ W²` of the updated table.
 pub fn symmetric_update(
     l: usize,
     p: &mut [f32],
-    g: &[f32],
+    gradient: &TableGradient,
     m: &mut [f32],
     v: &mut [f32],
     s: &AdamStep,
-) -> bool {
+) -> (bool, f64) {
     let n = l * Q;
+    let g = gradient.raw;
     assert!(p.len() == n * n && g.len() == n * n && m.len() == n * n && v.len() == n * n);
+    assert_eq!(gradient.rows.len(), l);
     let (p, m, v) = (
         SharedFloats(p.as_mut_ptr()),
         SharedFloats(m.as_mut_ptr()),
         SharedFloats(v.as_mut_ptr()),
     );
-    (0..l)
+    let (bad, norm2) = (0..l)
         .into_par_iter()
-        .map(|j| {
-            let first = (j + 1) * Q;
-            // SAFETY: the task of site j alone touches the rows (j,b) right
-            // of column `first` and the columns (j,·) of the rows below
-            // them; every run is inside the n×n tables.
-            let run = |t: &SharedFloats, offset: usize| unsafe {
-                std::slice::from_raw_parts_mut(t.0.add(offset), n - first)
-            };
-            let mut bad = false;
-            for b in 0..Q {
-                let span = (j * Q + b) * n + first;
-                bad |= update_run(
-                    run(&p, span),
-                    &g[span..span + n - first],
-                    run(&m, span),
-                    run(&v, span),
-                    s,
-                );
-            }
-            // SAFETY: as above.
-            unsafe { mirror_strip(p.0, n, j) };
-            bad
-        })
-        .reduce(|| false, |a, b| a | b)
+        .map_init(
+            || vec![0.0f32; Q * n],
+            |columns, j| {
+                let first = (j + 1) * Q;
+                // columns[b][c] = dW[c, (j,b)] for the rows c = (i,a), i > j
+                // (0 where the row holds no gradient).
+                for c in first..n {
+                    let (i, a) = (c / Q, c % Q);
+                    let held = gradient.rows[i] & (1 << a) != 0;
+                    let row = &g[c * n + j * Q..c * n + (j + 1) * Q];
+                    for (b, &x) in row.iter().enumerate() {
+                        columns[b * n + c] = if held { x } else { 0.0 };
+                    }
+                }
+                // SAFETY: the task of site j alone touches the rows (j,b)
+                // right of column `first` and the columns (j,·) of the rows
+                // below them; every run is inside the n×n tables.
+                let run = |t: &SharedFloats, offset: usize| unsafe {
+                    std::slice::from_raw_parts_mut(t.0.add(offset), n - first)
+                };
+                let (mut bad, mut norm2) = (false, 0.0f64);
+                for b in 0..Q {
+                    let span = (j * Q + b) * n + first;
+                    let held = gradient.rows[j] & (1 << b) != 0;
+                    let (row_bad, row_norm2) = project_update_run(
+                        run(&p, span),
+                        &g[span..span + n - first],
+                        held,
+                        &columns[b * n + first..(b + 1) * n],
+                        gradient.penalty,
+                        run(&m, span),
+                        run(&v, span),
+                        s,
+                    );
+                    bad |= row_bad;
+                    norm2 += row_norm2;
+                }
+                // SAFETY: as above.
+                unsafe { mirror_strip(p.0, n, j) };
+                (bad, norm2)
+            },
+        )
+        .reduce(|| (false, 0.0), |a, b| (a.0 | b.0, a.1 + b.1));
+    // Each block above the diagonal counted for itself and its transpose.
+    (bad, 2.0 * norm2)
 }
+
+// Adam's update of one run of a symmetric table's strip with the projected
+// gradient `½(own + transposed) + penalty·p` (`own` read as 0 unless
+// `held`), the arithmetic of `potts_gradient` then `update_run`; returns
+// whether the gradient was not finite and `Σ p²` after the update (summed
+// in sixteen float32 lanes, then in float64).
+dispatch!(project_update_run(
+    p: &mut [f32],
+    own: &[f32],
+    held: bool,
+    transposed: &[f32],
+    penalty: f32,
+    m: &mut [f32],
+    v: &mut [f32],
+    s: &AdamStep
+) -> (bool, f64) {
+    #[inline(always)]
+    fn entry(p: &mut f32, d: f32, t: f32, m: &mut f32, v: &mut f32, held: bool, penalty: f32, s: &AdamStep) -> bool {
+        let d = if held { d } else { 0.0 };
+        let g = 0.5 * (d + t) + penalty * *p;
+        *m += (1.0 - s.beta1) * (g - *m);
+        *v += (1.0 - s.beta2) * (g * g - *v);
+        *p += *m * s.step / (v.sqrt() * s.inv_bc2_sqrt + s.eps);
+        g.to_bits() & EXPONENT == EXPONENT
+    }
+    let mut bad = false;
+    let mut lanes = [0.0f32; 16];
+    let (mut pc, mut dc, mut tc) = (p.chunks_exact_mut(16), own.chunks_exact(16), transposed.chunks_exact(16));
+    let (mut mc, mut vc) = (m.chunks_exact_mut(16), v.chunks_exact_mut(16));
+    for ((((p, d), t), m), v) in (&mut pc).zip(&mut dc).zip(&mut tc).zip(&mut mc).zip(&mut vc) {
+        let p: &mut [f32; 16] = p.try_into().expect("16");
+        let (d, t): (&[f32; 16], &[f32; 16]) = (d.try_into().expect("16"), t.try_into().expect("16"));
+        let m: &mut [f32; 16] = m.try_into().expect("16");
+        let v: &mut [f32; 16] = v.try_into().expect("16");
+        for k in 0..16 {
+            bad |= entry(&mut p[k], d[k], t[k], &mut m[k], &mut v[k], held, penalty, s);
+            lanes[k] += p[k] * p[k];
+        }
+    }
+    let mut norm2 = 0.0f64;
+    let rest = pc.into_remainder().iter_mut().zip(dc.remainder()).zip(tc.remainder());
+    for (((p, &d), &t), (m, v)) in rest.zip(mc.into_remainder().iter_mut().zip(vc.into_remainder().iter_mut())) {
+        bad |= entry(p, d, t, m, v, held, penalty, s);
+        norm2 += f64::from(*p) * f64::from(*p);
+    }
+    (bad, norm2 + lanes.iter().map(|&x| f64::from(x)).sum::<f64>())
+});
 
 /// Copies the strip of rows `(j,·)` right of the diagonal block into the
 /// blocks `(i,j)` below it, transposed, a q×q block at a time.

@@ -1,7 +1,9 @@
 //! The Potts model's part of a training step on the CPU: its table's rows
-//! a batch reads, copied out of the parameter ([`copy_rows`]), and the
-//! table's gradient projected onto symmetric tables with zero diagonal
-//! blocks plus the penalty's gradient, in place ([`potts_gradient`]).
+//! a batch reads, copied out of the parameter ([`copy_rows`]), the table's
+//! gradient projected onto symmetric tables with zero diagonal blocks plus
+//! the penalty's gradient, in place ([`potts_gradient`]; the trainer's
+//! update does the same in its own pass, `kernels::adam::symmetric_update`),
+//! and the penalty's `Σ W²` ([`table_norm2`]).
 use rayon::prelude::*;
 
 use super::states_of;
@@ -40,17 +42,12 @@ pub fn copy_rows(pool: &rayon::ThreadPool, w: &[f32], present: &[u32], table: &m
 /// result is exactly symmetric. Returns `Σ w²`, the penalty's norm, read in
 /// the same pass. Each q×q block pair `{(j,i), (i,j)}` is read and written
 /// once, by the task of the smaller position: no second `(L·q)²` array.
-/// With `mirror` false only the blocks `(j,i)` above the diagonal are
-/// written (the blocks below keep the unprojected gradient): what an
-/// update that reads only those needs (`kernels::adam::symmetric_update`),
-/// one transposed pass fewer.
 pub fn potts_gradient(
     pool: &rayon::ThreadPool,
     d_table: &mut [f32],
     present: &[u32],
     w: &[f32],
     lambda: f64,
-    mirror: bool,
 ) -> f64 {
     let l = present.len();
     let n = l * Q;
@@ -66,14 +63,32 @@ pub fn potts_gradient(
             // and `d_table` is borrowed mutably for the whole call.
             .map_init(
                 || vec![0.0f32; Q * n],
-                |columns, j| unsafe {
-                    potts_block_pairs(j, &table, present, w, penalty, columns, mirror)
-                },
+                |columns, j| unsafe { potts_block_pairs(j, &table, present, w, penalty, columns) },
             )
             .collect()
     });
     norms.iter().sum()
 }
+
+/// `Σ w²` of a table (rows in parallel, each summed in sixteen float32
+/// lanes, then in float64): the coupling penalty's value when the
+/// optimiser has not reported it.
+pub fn table_norm2(pool: &rayon::ThreadPool, w: &[f32]) -> f64 {
+    let rows: Vec<f64> = pool.install(|| w.par_chunks(1 << 14).map(sum_of_squares).collect());
+    rows.iter().sum()
+}
+
+dispatch!(sum_of_squares(x: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for k in 0..16 {
+            lanes[k] += c[k] * c[k];
+        }
+    }
+    let rest: f64 = chunks.remainder().iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    rest + lanes.iter().map(|&v| f64::from(v)).sum::<f64>()
+});
 
 /// The table's start, shared by the tasks of [`potts_gradient`], which
 /// touch disjoint blocks of it.
@@ -98,7 +113,6 @@ unsafe fn potts_block_pairs(
     w: &[f32],
     penalty: f32,
     columns: &mut [f32],
-    mirror: bool,
 ) -> f64 {
     let l = present.len();
     let n = l * Q;
@@ -144,11 +158,9 @@ unsafe fn potts_block_pairs(
         );
         off_diagonal += square(w_row);
     }
-    if mirror {
-        for c in first..n {
-            for (b, x) in run(c * n + j * Q, Q).iter_mut().enumerate() {
-                *x = columns[b * n + c];
-            }
+    for c in first..n {
+        for (b, x) in run(c * n + j * Q, Q).iter_mut().enumerate() {
+            *x = columns[b * n + c];
         }
     }
     // Each off-diagonal block's w counted for itself and its transpose.
@@ -168,40 +180,13 @@ mod tests {
     use super::super::tests::pool;
     use super::*;
 
-    /// Without the mirror, the blocks above the diagonal (and the zeroed
-    /// diagonal blocks) are those of the whole projection.
     #[test]
-    fn the_gradient_above_the_diagonal_is_the_whole_projections() {
-        let l = 5;
-        let n = l * Q;
-        let value = |k: usize| ((k * 7919 % 1000) as f32 - 500.0) / 250.0;
-        let mut w = vec![0.0f32; n * n];
-        for r in 0..n {
-            for c in r + 1..n {
-                if r / Q != c / Q {
-                    w[r * n + c] = value(r * n + c);
-                    w[c * n + r] = w[r * n + c];
-                }
-            }
-        }
-        // Every state present at every site but one state at site 2.
-        let mut present = vec![(1u32 << Q) - 1; l];
-        present[2] &= !(1 << 4);
-        let d: Vec<f32> = (0..n * n).map(|k| value(k + 3)).collect();
-        let (mut whole, mut upper) = (d.clone(), d.clone());
-        let pool = pool();
-        let a = potts_gradient(&pool, &mut whole, &present, &w, 0.01, true);
-        let b = potts_gradient(&pool, &mut upper, &present, &w, 0.01, false);
-        assert_eq!(a, b);
-        for r in 0..n {
-            for c in 0..n {
-                if c / Q >= r / Q {
-                    assert_eq!(whole[r * n + c], upper[r * n + c], "({r}, {c})");
-                } else {
-                    assert_eq!(upper[r * n + c], d[r * n + c], "({r}, {c}) left as it was");
-                    assert_eq!(whole[r * n + c], whole[c * n + r], "({r}, {c}) symmetric");
-                }
-            }
-        }
+    fn table_norm_is_the_sum_of_squares() {
+        let w: Vec<f32> = (0..40_000)
+            .map(|k| ((k * 7919 % 1000) as f32 - 500.0) / 250.0)
+            .collect();
+        let want: f64 = w.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        let got = table_norm2(&pool(), &w);
+        assert!((got - want).abs() < 1e-6 * want, "{got} against {want}");
     }
 }
