@@ -125,9 +125,11 @@ pub fn symmetric_update(
                     let (row_bad, row_norm2) = project_update_run(
                         run(&p, span),
                         &g[span..span + n - first],
-                        held,
                         &columns[b * n + first..(b + 1) * n],
-                        gradient.penalty,
+                        RowProjection {
+                            held,
+                            penalty: gradient.penalty,
+                        },
                         run(&m, span),
                         run(&v, span),
                         s,
@@ -145,25 +147,32 @@ pub fn symmetric_update(
     (bad, 2.0 * norm2)
 }
 
+/// How [`project_update_run`] reads a row's gradient: `held` false for a
+/// row without one (read as 0), and `2λ`.
+#[derive(Clone, Copy)]
+struct RowProjection {
+    held: bool,
+    penalty: f32,
+}
+
 // Adam's update of one run of a symmetric table's strip with the projected
 // gradient `½(own + transposed) + penalty·p` (`own` read as 0 unless
-// `held`), the arithmetic of `potts_gradient` then `update_run`; returns
+// `projection.held`), the arithmetic of `potts_gradient` then `update_run`; returns
 // whether the gradient was not finite and `Σ p²` after the update (summed
 // in sixteen float32 lanes, then in float64).
 dispatch!(project_update_run(
     p: &mut [f32],
     own: &[f32],
-    held: bool,
     transposed: &[f32],
-    penalty: f32,
+    projection: RowProjection,
     m: &mut [f32],
     v: &mut [f32],
     s: &AdamStep
 ) -> (bool, f64) {
     #[inline(always)]
-    fn entry(p: &mut f32, d: f32, t: f32, m: &mut f32, v: &mut f32, held: bool, penalty: f32, s: &AdamStep) -> bool {
-        let d = if held { d } else { 0.0 };
-        let g = 0.5 * (d + t) + penalty * *p;
+    fn entry(p: &mut f32, (d, t): (f32, f32), m: &mut f32, v: &mut f32, projection: RowProjection, s: &AdamStep) -> bool {
+        let d = if projection.held { d } else { 0.0 };
+        let g = 0.5 * (d + t) + projection.penalty * *p;
         *m += (1.0 - s.beta1) * (g - *m);
         *v += (1.0 - s.beta2) * (g * g - *v);
         *p += *m * s.step / (v.sqrt() * s.inv_bc2_sqrt + s.eps);
@@ -179,14 +188,14 @@ dispatch!(project_update_run(
         let m: &mut [f32; 16] = m.try_into().expect("16");
         let v: &mut [f32; 16] = v.try_into().expect("16");
         for k in 0..16 {
-            bad |= entry(&mut p[k], d[k], t[k], &mut m[k], &mut v[k], held, penalty, s);
+            bad |= entry(&mut p[k], (d[k], t[k]), &mut m[k], &mut v[k], projection, s);
             lanes[k] += p[k] * p[k];
         }
     }
     let mut norm2 = 0.0f64;
     let rest = pc.into_remainder().iter_mut().zip(dc.remainder()).zip(tc.remainder());
     for (((p, &d), &t), (m, v)) in rest.zip(mc.into_remainder().iter_mut().zip(vc.into_remainder().iter_mut())) {
-        bad |= entry(p, d, t, m, v, held, penalty, s);
+        bad |= entry(p, (d, t), m, v, projection, s);
         norm2 += f64::from(*p) * f64::from(*p);
     }
     (bad, norm2 + lanes.iter().map(|&x| f64::from(x)).sum::<f64>())
