@@ -87,11 +87,13 @@ trait TableRows {
 
     /// Writes the rows `(j,b)` marked in `present` (bit b of `present[j]`)
     /// of the coupling table's block of columns of the sites
-    /// `first..first + w/q` into `table` (n×w, n = L·q).
+    /// `first..first + w/q` into `table` (n×w, n = L·q), relative to the
+    /// rows of the `reference` states as [`pll::pll_rows`] reads them.
     fn write_rows(
         &mut self,
         pool: &rayon::ThreadPool,
         present: &[u32],
+        reference: &[u8],
         first: usize,
         table: &mut [f32],
     );
@@ -146,7 +148,7 @@ impl RowKernels {
         for first in (0..l).step_by(sites) {
             let columns = first * Q..(first + sites).min(l) * Q;
             let block = &mut table[..n * columns.len()];
-            model.write_rows(&self.pool, &present, first, block);
+            model.write_rows(&self.pool, &present, &self.reference, first, block);
             let (block_data, block_fields) = pll::data_term_and_table_gradient(
                 &self.pool,
                 block,
@@ -218,6 +220,7 @@ impl TableRows for FactoredRows<'_> {
         &mut self,
         pool: &rayon::ThreadPool,
         present: &[u32],
+        reference: &[u8],
         first: usize,
         rows: &mut [f32],
     ) {
@@ -230,6 +233,7 @@ impl TableRows for FactoredRows<'_> {
             first,
             rows,
         );
+        pll::relative_rows(pool, rows, reference, present);
     }
 
     fn block_gradient(
@@ -306,10 +310,11 @@ impl TableRows for PottsRows<'_> {
         &mut self,
         pool: &rayon::ThreadPool,
         present: &[u32],
+        reference: &[u8],
         _first: usize,
         table: &mut [f32],
     ) {
-        potts_kernels::copy_rows(pool, self.w, present, table);
+        potts_kernels::copy_rows(pool, self.w, present, reference, table);
     }
 
     fn block_gradient(

@@ -44,15 +44,16 @@ pub struct Batch<'a> {
 /// The data term of the objective on a batch and its gradient with respect
 /// to the logits, for the sites `first..first + w/q` of a block of columns
 /// `table` (n×w, see the module documentation; `fields` are the block's,
-/// w). Only the table rows marked in `batch.present` are read; the others
-/// may hold anything and are left as they are. The table is turned into
-/// differences from the reference rows in place. Writes
+/// w), whose rows `(j,b)`, b ≠ r_j, hold differences from the reference
+/// rows, `W[(j,b)] − W[(j,r_j)]` (see [`relative_rows`]). Only the table
+/// rows marked in `batch.present` are read; the others may hold anything.
+/// Writes
 /// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×w) and
 /// returns `(−(1/Σw) Σ_n w_n Σ_{i in block} log P(x_ni | x_n\i), Σ_n grad[n])`,
 /// the second being the gradient with respect to the block's fields.
 pub fn pll_rows(
     pool: &rayon::ThreadPool,
-    table: &mut [f32],
+    table: &[f32],
     fields: &[f32],
     batch: &Batch,
     first: usize,
@@ -74,19 +75,12 @@ pub fn pll_rows(
     assert_eq!(states.len(), b * l);
     assert_eq!(grad.len(), b * w);
     assert_eq!(present.len(), l);
-    // Differences from the reference rows, and the reference sequence's sum.
-    pool.install(|| {
-        table
-            .par_chunks_mut(Q * w)
-            .zip(reference.par_iter().zip(present.par_iter()))
-            .for_each(|(rows, (&r, &mask))| subtract_reference(rows, r as usize, mask))
-    });
+    // The reference sequence's sum.
     let mut base = fields.to_vec();
     for (j, &r) in reference.iter().enumerate() {
         let row = (j * Q + r as usize) * w;
         add(&mut base, &table[row..row + w]);
     }
-    let table = &*table;
     let total: f64 = weights.iter().map(|&w| w as f64).sum();
     let inv_total = if total > 0.0 { 1.0 / total } else { 0.0 };
     let coefs: Vec<f32> = weights
@@ -132,8 +126,26 @@ pub fn pll_rows(
 }
 
 /// The states of `mask` other than `r`.
-fn others_of(mask: u32, r: usize) -> impl Iterator<Item = usize> {
+pub(super) fn others_of(mask: u32, r: usize) -> impl Iterator<Item = usize> {
     (0..Q).filter(move |&b| b != r && mask & (1 << b) != 0)
+}
+
+/// Turns the rows `(j,b)` marked in `present` of a block of columns
+/// `table` (n×w) into differences from the reference rows, `W[(j,b)] −
+/// W[(j,r_j)]` for b ≠ r_j, in place: what [`pll_rows`] reads.
+pub fn relative_rows(
+    pool: &rayon::ThreadPool,
+    table: &mut [f32],
+    reference: &[u8],
+    present: &[u32],
+) {
+    let w = table.len() / (reference.len() * Q);
+    pool.install(|| {
+        table
+            .par_chunks_mut(Q * w)
+            .zip(reference.par_iter().zip(present.par_iter()))
+            .for_each(|(rows, (&r, &mask))| subtract_reference(rows, r as usize, mask))
+    });
 }
 
 dispatch!(subtract_reference(rows: &mut [f32], r: usize, mask: u32) -> () {
@@ -315,7 +327,8 @@ mod tests {
             states: &states,
             weights: &weights,
         };
-        let (loss, d_fields) = pll_rows(&pool, &mut table, &fields, &batch, 0, &mut grad);
+        relative_rows(&pool, &mut table, &reference, &all);
+        let (loss, d_fields) = pll_rows(&pool, &table, &fields, &batch, 0, &mut grad);
         let z0 = 20.0 + 2.0f64.exp();
         let nll = (z0.ln() - 2.0) + (21.0f64).ln();
         assert!((loss - nll).abs() < 1e-5, "loss {loss} want {nll}");

@@ -6,30 +6,52 @@
 //! and the penalty's `Σ W²` ([`table_norm2`]).
 use rayon::prelude::*;
 
-use super::states_of;
+use super::pll::others_of;
 use crate::Q;
 
 /// The rows `(j,b)` of the Potts model's table `w` (n×n, n = L·q) marked
-/// in `present` (see [`super::pll::pll_rows`]) copied into `table`, which
-/// [`super::pll::pll_rows`] then turns into differences in place: the Potts model's
-/// table is its parameter, which the step must leave as it is. Other rows
-/// of `table` are left as they were.
-pub fn copy_rows(pool: &rayon::ThreadPool, w: &[f32], present: &[u32], table: &mut [f32]) {
+/// in `present` (see [`super::pll::pll_rows`]) copied into `table` as
+/// [`super::pll::pll_rows`] reads them: the reference rows `(j, r_j)` as
+/// they are, the others as differences from them, `W[(j,b)] − W[(j,r_j)]`
+/// (what [`super::pll::relative_rows`] makes of a copy, in the same pass).
+/// The Potts model's table is its parameter, which the step must leave as
+/// it is. Other rows of `table` are left as they were.
+pub fn copy_rows(
+    pool: &rayon::ThreadPool,
+    w: &[f32],
+    present: &[u32],
+    reference: &[u8],
+    table: &mut [f32],
+) {
     let n = present.len() * Q;
     assert_eq!(w.len(), n * n);
     assert_eq!(table.len(), n * n);
+    assert_eq!(reference.len(), present.len());
     pool.install(|| {
         table
             .par_chunks_mut(Q * n)
             .zip(w.par_chunks(Q * n))
-            .zip(present.par_iter())
-            .for_each(|((rows, source), &mask)| {
-                for b in states_of(mask) {
-                    rows[b * n..(b + 1) * n].copy_from_slice(&source[b * n..(b + 1) * n]);
+            .zip(present.par_iter().zip(reference.par_iter()))
+            .for_each(|((rows, source), (&mask, &r))| {
+                let r = r as usize;
+                let own = &source[r * n..(r + 1) * n];
+                rows[r * n..(r + 1) * n].copy_from_slice(own);
+                for b in others_of(mask, r) {
+                    difference(
+                        &mut rows[b * n..(b + 1) * n],
+                        &source[b * n..(b + 1) * n],
+                        own,
+                    );
                 }
             })
     });
 }
+
+dispatch!(difference(out: &mut [f32], x: &[f32], y: &[f32]) -> () {
+    for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
+        *o = x - y;
+    }
+});
 
 /// The Potts model's gradient, in place of the table's gradient `d_table`
 /// (n×n, of which only the rows marked in `present` are read: the others
