@@ -102,16 +102,7 @@ pub fn symmetric_update(
             || vec![0.0f32; Q * n],
             |columns, j| {
                 let first = (j + 1) * Q;
-                // columns[b][c] = dW[c, (j,b)] for the rows c = (i,a), i > j
-                // (0 where the row holds no gradient).
-                for c in first..n {
-                    let (i, a) = (c / Q, c % Q);
-                    let held = gradient.rows[i] & (1 << a) != 0;
-                    let row = &g[c * n + j * Q..c * n + (j + 1) * Q];
-                    for (b, &x) in row.iter().enumerate() {
-                        columns[b * n + c] = if held { x } else { 0.0 };
-                    }
-                }
+                gather_transposed(g, gradient.rows, j, columns);
                 // SAFETY: the task of site j alone touches the rows (j,b)
                 // right of column `first` and the columns (j,·) of the rows
                 // below them; every run is inside the n×n tables.
@@ -170,60 +161,102 @@ dispatch!(project_update_run(
     s: &AdamStep
 ) -> (bool, f64) {
     #[inline(always)]
-    fn entry(p: &mut f32, (d, t): (f32, f32), m: &mut f32, v: &mut f32, projection: RowProjection, s: &AdamStep) -> bool {
-        let d = if projection.held { d } else { 0.0 };
-        let g = 0.5 * (d + t) + projection.penalty * *p;
+    fn entry(p: &mut f32, (d, t): (f32, f32), m: &mut f32, v: &mut f32, penalty: f32, s: &AdamStep) -> bool {
+        let g = 0.5 * (d + t) + penalty * *p;
         *m += (1.0 - s.beta1) * (g - *m);
         *v += (1.0 - s.beta2) * (g * g - *v);
         *p += *m * s.step / (v.sqrt() * s.inv_bc2_sqrt + s.eps);
         g.to_bits() & EXPONENT == EXPONENT
     }
+    let len = p.len();
+    let (own, transposed, m, v) = (&own[..len], &transposed[..len], &mut m[..len], &mut v[..len]);
+    let penalty = projection.penalty;
     let mut bad = false;
     let mut lanes = [0.0f32; 16];
-    let (mut pc, mut dc, mut tc) = (p.chunks_exact_mut(16), own.chunks_exact(16), transposed.chunks_exact(16));
-    let (mut mc, mut vc) = (m.chunks_exact_mut(16), v.chunks_exact_mut(16));
-    for ((((p, d), t), m), v) in (&mut pc).zip(&mut dc).zip(&mut tc).zip(&mut mc).zip(&mut vc) {
-        let p: &mut [f32; 16] = p.try_into().expect("16");
-        let (d, t): (&[f32; 16], &[f32; 16]) = (d.try_into().expect("16"), t.try_into().expect("16"));
-        let m: &mut [f32; 16] = m.try_into().expect("16");
-        let v: &mut [f32; 16] = v.try_into().expect("16");
-        for k in 0..16 {
-            bad |= entry(&mut p[k], (d[k], t[k]), &mut m[k], &mut v[k], projection, s);
-            lanes[k] += p[k] * p[k];
+    let full = len / 16 * 16;
+    // A row without a gradient is not read: its own part is 0.
+    for c in (0..full).step_by(16) {
+        let p: &mut [f32; 16] = (&mut p[c..c + 16]).try_into().expect("16");
+        let t: &[f32; 16] = transposed[c..c + 16].try_into().expect("16");
+        let m: &mut [f32; 16] = (&mut m[c..c + 16]).try_into().expect("16");
+        let v: &mut [f32; 16] = (&mut v[c..c + 16]).try_into().expect("16");
+        if projection.held {
+            let d: &[f32; 16] = own[c..c + 16].try_into().expect("16");
+            for k in 0..16 {
+                bad |= entry(&mut p[k], (d[k], t[k]), &mut m[k], &mut v[k], penalty, s);
+                lanes[k] += p[k] * p[k];
+            }
+        } else {
+            for k in 0..16 {
+                bad |= entry(&mut p[k], (0.0, t[k]), &mut m[k], &mut v[k], penalty, s);
+                lanes[k] += p[k] * p[k];
+            }
         }
     }
     let mut norm2 = 0.0f64;
-    let rest = pc.into_remainder().iter_mut().zip(dc.remainder()).zip(tc.remainder());
-    for (((p, &d), &t), (m, v)) in rest.zip(mc.into_remainder().iter_mut().zip(vc.into_remainder().iter_mut())) {
-        bad |= entry(p, (d, t), m, v, projection, s);
-        norm2 += f64::from(*p) * f64::from(*p);
+    for k in full..len {
+        let d = if projection.held { own[k] } else { 0.0 };
+        bad |= entry(&mut p[k], (d, transposed[k]), &mut m[k], &mut v[k], penalty, s);
+        norm2 += f64::from(p[k]) * f64::from(p[k]);
     }
     (bad, norm2 + lanes.iter().map(|&x| f64::from(x)).sum::<f64>())
 });
 
+// columns[b][c] = dW[c, (j,b)] for the rows c = (i,a), i > j, of the n×n
+// gradient `g` (0 where the row holds no gradient, which is not read), a
+// q×q block at a time through a tile, so that both the reads and the
+// writes are runs of q floats.
+dispatch!(gather_transposed(g: &[f32], rows: &[u32], j: usize, columns: &mut [f32]) -> () {
+    let l = rows.len();
+    let n = l * Q;
+    let mut tile = [[0.0f32; Q]; Q];
+    for (i, &mask) in rows.iter().enumerate().skip(j + 1) {
+        for (a, t) in tile.iter_mut().enumerate() {
+            if mask & (1 << a) != 0 {
+                let c = i * Q + a;
+                t.copy_from_slice(&g[c * n + j * Q..c * n + (j + 1) * Q]);
+            } else {
+                *t = [0.0; Q];
+            }
+        }
+        for b in 0..Q {
+            let out: &mut [f32; Q] = (&mut columns[b * n + i * Q..b * n + (i + 1) * Q]).try_into().expect("q");
+            for (a, o) in out.iter_mut().enumerate() {
+                *o = tile[a][b];
+            }
+        }
+    }
+});
+
 /// Copies the strip of rows `(j,·)` right of the diagonal block into the
-/// blocks `(i,j)` below it, transposed, a q×q block at a time.
+/// blocks `(i,j)` below it, transposed, a q×q block at a time (compiled
+/// for the CPU's best instruction set).
 ///
 /// # Safety
 /// `p` must point at an n×n table (n a multiple of q, j < n/q) whose strip
 /// and blocks nothing else touches meanwhile.
 unsafe fn mirror_strip(p: *mut f32, n: usize, j: usize) {
-    let mut block = [0.0f32; Q * Q];
+    mirror_kernel(SharedFloats(p), n, j);
+}
+
+dispatch!(mirror_kernel(p: SharedFloats, n: usize, j: usize) -> () {
+    let mut tile = [[0.0f32; Q]; Q];
     for i in j + 1..n / Q {
-        for b in 0..Q {
-            // SAFETY: row (j,b), columns (i,·): inside the table.
-            let row = unsafe { std::slice::from_raw_parts(p.add((j * Q + b) * n + i * Q), Q) };
-            block[b * Q..(b + 1) * Q].copy_from_slice(row);
+        for (b, t) in tile.iter_mut().enumerate() {
+            // SAFETY: row (j,b), columns (i,·): inside the table (the
+            // caller's contract, `mirror_strip`).
+            let row = unsafe { std::slice::from_raw_parts(p.0.add((j * Q + b) * n + i * Q), Q) };
+            t.copy_from_slice(row);
         }
         for a in 0..Q {
-            // SAFETY: row (i,a), columns (j,·): inside the table.
-            let row = unsafe { std::slice::from_raw_parts_mut(p.add((i * Q + a) * n + j * Q), Q) };
+            // SAFETY: row (i,a), columns (j,·): as above.
+            let row = unsafe { std::slice::from_raw_parts_mut(p.0.add((i * Q + a) * n + j * Q), Q) };
             for (b, x) in row.iter_mut().enumerate() {
-                *x = block[b * Q + a];
+                *x = tile[b][a];
             }
         }
     }
-}
+});
 
 /// A table's start, shared by the tasks of [`symmetric_update`], which
 /// touch disjoint parts of it.
