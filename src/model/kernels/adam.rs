@@ -248,6 +248,7 @@ dispatch!(mirror_kernel(p: SharedFloats, n: usize, j: usize) -> () {
             let row = unsafe { std::slice::from_raw_parts(p.0.add((j * Q + b) * n + i * Q), Q) };
             t.copy_from_slice(row);
         }
+        #[allow(clippy::needless_range_loop)] // a indexes the tile's columns
         for a in 0..Q {
             // SAFETY: row (i,a), columns (j,·): as above.
             let row = unsafe { std::slice::from_raw_parts_mut(p.0.add((i * Q + a) * n + j * Q), Q) };
