@@ -56,8 +56,9 @@ impl Adam {
     /// projects them onto symmetric tables with zero diagonal blocks and
     /// adds the coupling penalty's gradient, in its own pass, given the
     /// rows that hold a gradient and λ_J first ([`Adam::table_rows`]); it
-    /// updates the blocks above the diagonal and mirrors them (the moments
-    /// below the diagonal stay zero, unused).
+    /// updates the blocks above the diagonal only: those below are stale
+    /// until `kernels::potts::mirror_upper` (the moments below the
+    /// diagonal stay zero, unused).
     pub(super) fn symmetric_table(&mut self, index: usize, l: usize) {
         self.symmetric[index] = Some(SymmetricTable {
             l,
@@ -77,6 +78,12 @@ impl Adam {
         table.rows.clear();
         table.rows.extend_from_slice(rows);
         table.penalty = (2.0 * lambda_j) as f32;
+    }
+
+    /// L, when parameter `index` is a symmetric table
+    /// ([`Adam::symmetric_table`]).
+    pub(super) fn symmetric_length(&self, index: usize) -> Option<usize> {
+        self.symmetric.get(index)?.as_ref().map(|t| t.l)
     }
 
     /// `Σ W²` of the symmetric table `index` after the last update (once;
@@ -276,7 +283,7 @@ mod tests {
     /// the table's; a NaN in a row that holds a gradient is reported.
     #[test]
     fn symmetric_tables_update_as_the_whole_table_with_the_projected_gradient() {
-        use crate::model::kernels::potts::potts_gradient;
+        use crate::model::kernels::potts::{mirror_upper, potts_gradient};
         let l = 4;
         let n = l * Q;
         let lambda = 0.01;
@@ -314,9 +321,12 @@ mod tests {
             assert!(plain.apply(&[table(&projected)], &mut whole));
             mirrored.table_rows(0, &rows, lambda);
             assert!(mirrored.apply(&[table(&raw)], &mut halves));
-            assert_eq!(whole[0], halves[0], "step {step}");
+            let mut mirror = halves[0].copy();
+            // SAFETY: the test's own tensor.
+            mirror_upper(unsafe { host_values_mut(&mut mirror) }.unwrap(), l);
+            assert_eq!(whole[0], mirror, "step {step}");
             let norm2 = mirrored.take_table_norm2(0).unwrap();
-            let want = halves[0].square().sum(Kind::Double).double_value(&[]);
+            let want = whole[0].square().sum(Kind::Double).double_value(&[]);
             assert!((norm2 - want).abs() < 1e-5 * want, "{norm2} against {want}");
         }
         let mut bad: Vec<f32> = (0..n * n).map(|_| next()).collect();

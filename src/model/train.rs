@@ -25,6 +25,8 @@ use tch::Tensor;
 use super::adam::Adam;
 use super::columns::initial_fields;
 use super::guard::{Checkpoint, FaultInjection, MAX_RESTARTS};
+use super::host::host_values_mut;
+use super::kernels::potts::mirror_upper;
 use super::step::StepPath;
 use super::stopping::{Check, StopReason, TopPairs, Watch};
 use super::{Model, TrainConfig};
@@ -311,10 +313,13 @@ impl<'a> Training<'a> {
                 StopReason::MaxSteps
             }));
         }
-        let Some(watch) = self.watch.as_mut().filter(|w| w.due(self.step)) else {
+        if !self.watch.as_ref().is_some_and(|w| w.due(self.step)) {
             return Ok(None);
-        };
+        }
         let seconds = self.start.elapsed().as_secs_f64();
+        // The check reads the whole table.
+        whole_table(&mut self.params, &self.optimizer);
+        let watch = self.watch.as_mut().expect("a check is due");
         let converged = watch.converged(&self.model, self.step, seconds)?;
         Ok(converged.then_some(StopReason::Converged))
     }
@@ -451,6 +456,8 @@ impl<'a> Training<'a> {
             torch_threads,
             ..
         } = self;
+        let mut params = params;
+        whole_table(&mut params, &optimizer);
         drop((path, params, optimizer, checkpoint));
         crate::runtime::release_freed_memory();
         let report = TrainReport {
@@ -465,6 +472,18 @@ impl<'a> Training<'a> {
         };
         drop(torch_threads);
         (model, report)
+    }
+}
+
+/// Makes a symmetric table that the optimiser updates above its diagonal
+/// only (the Potts model's on the fused path) whole again, before anything
+/// reads it whole: a convergence check, the end of training.
+fn whole_table(params: &mut [Tensor], optimizer: &Adam) {
+    if let Some(l) = optimizer.symmetric_length(POTTS_TABLE_PARAMETER) {
+        // SAFETY: the parameter's own storage; nothing else reads or
+        // writes it meanwhile (the step is over).
+        let table = unsafe { host_values_mut(&mut params[POTTS_TABLE_PARAMETER]) };
+        mirror_upper(table.expect("float32 CPU table"), l);
     }
 }
 

@@ -1,8 +1,9 @@
 //! Adam's update on float32 memory (the optimiser is `model::adam`): the
 //! whole of a parameter ([`plain_update`]) or, for a symmetric table with
 //! zero diagonal blocks (the Potts model's), the blocks above the diagonal
-//! mirrored below, its gradient projected onto such tables in the same
-//! pass ([`symmetric_update`]). Each checks the gradient for infinities and
+//! (those below are left stale until `kernels::potts::mirror_upper`), its
+//! gradient projected onto such tables in the same pass
+//! ([`symmetric_update`]). Each checks the gradient for infinities and
 //! NaNs in the same pass. Compiled for the CPU's best
 //! instruction set (the arithmetic is the same, without fused
 //! multiply-adds, so the results are identical on every level).
@@ -71,14 +72,16 @@ pub struct TableGradient<'a> {
 /// diagonal blocks, with the gradient `G = ½(dW + dWᵀ) + 2λ·W` (0 in the
 /// diagonal blocks) computed from the raw one in the same pass, never
 /// stored: what `model::kernels::potts::potts_gradient` followed by the
-/// plain update of the whole table computes, to the bit, in about two
-/// thirds of the memory traffic (the step is bound by it). Each site j's
-/// strip of rows `(j,·)` right of its diagonal block is updated (one task
-/// per site on rayon's pool; the transposed blocks `(i,j)`, i > j, of
-/// `dW` are gathered first), then written transposed into the blocks
-/// `(i,j)`. The diagonal blocks and the moments below the diagonal are
-/// not touched. Returns whether the gradient held an infinity or a NaN,
-/// and `Σ W²` of the updated table.
+/// plain update of the whole table computes above the diagonal, to the
+/// bit, in about half the memory traffic (the step is bound by it). Each
+/// site j's strip of rows `(j,·)` right of its diagonal block is updated
+/// (one task per site on rayon's pool; the transposed blocks `(i,j)`,
+/// i > j, of `dW` are gathered first). The diagonal blocks and everything
+/// below the diagonal are not touched: `p`'s blocks there are stale until
+/// `kernels::potts::mirror_upper` copies the upper ones over (the step's
+/// copy of the rows reads the upper ones only). Returns whether the
+/// gradient held an infinity or a NaN, and `Σ W²` of the updated
+/// (symmetric) table.
 pub fn symmetric_update(
     l: usize,
     p: &mut [f32],
@@ -128,8 +131,6 @@ pub fn symmetric_update(
                     bad |= row_bad;
                     norm2 += row_norm2;
                 }
-                // SAFETY: as above.
-                unsafe { mirror_strip(p.0, n, j) };
                 (bad, norm2)
             },
         )
@@ -223,37 +224,6 @@ dispatch!(gather_transposed(g: &[f32], rows: &[u32], j: usize, columns: &mut [f3
             let out: &mut [f32; Q] = (&mut columns[b * n + i * Q..b * n + (i + 1) * Q]).try_into().expect("q");
             for (a, o) in out.iter_mut().enumerate() {
                 *o = tile[a][b];
-            }
-        }
-    }
-});
-
-/// Copies the strip of rows `(j,·)` right of the diagonal block into the
-/// blocks `(i,j)` below it, transposed, a q×q block at a time (compiled
-/// for the CPU's best instruction set).
-///
-/// # Safety
-/// `p` must point at an n×n table (n a multiple of q, j < n/q) whose strip
-/// and blocks nothing else touches meanwhile.
-unsafe fn mirror_strip(p: *mut f32, n: usize, j: usize) {
-    mirror_kernel(SharedFloats(p), n, j);
-}
-
-dispatch!(mirror_kernel(p: SharedFloats, n: usize, j: usize) -> () {
-    let mut tile = [[0.0f32; Q]; Q];
-    for i in j + 1..n / Q {
-        for (b, t) in tile.iter_mut().enumerate() {
-            // SAFETY: row (j,b), columns (i,·): inside the table (the
-            // caller's contract, `mirror_strip`).
-            let row = unsafe { std::slice::from_raw_parts(p.0.add((j * Q + b) * n + i * Q), Q) };
-            t.copy_from_slice(row);
-        }
-        #[allow(clippy::needless_range_loop)] // a indexes the tile's columns
-        for a in 0..Q {
-            // SAFETY: row (i,a), columns (j,·): as above.
-            let row = unsafe { std::slice::from_raw_parts_mut(p.0.add((i * Q + a) * n + j * Q), Q) };
-            for (b, x) in row.iter_mut().enumerate() {
-                *x = tile[b][a];
             }
         }
     }

@@ -14,8 +14,12 @@ use crate::Q;
 /// [`super::pll::pll_rows`] reads them: the reference rows `(j, r_j)` as
 /// they are, the others as differences from them, `W[(j,b)] − W[(j,r_j)]`
 /// (what [`super::pll::relative_rows`] makes of a copy, in the same pass).
-/// The Potts model's table is its parameter, which the step must leave as
-/// it is. Other rows of `table` are left as they were.
+/// Only the blocks of `w` above the diagonal are read (those below are
+/// their transposes, which the trainer leaves stale until training ends:
+/// [`mirror_upper`]): the blocks `(j,i)`, i < j, of a row are read
+/// transposed from the blocks `(i,j)`, a q×q tile at a time. The diagonal
+/// blocks are 0. The Potts model's table is its parameter, which the step
+/// must leave as it is. Other rows of `table` are left as they were.
 pub fn copy_rows(
     pool: &rayon::ThreadPool,
     w: &[f32],
@@ -30,26 +34,86 @@ pub fn copy_rows(
     pool.install(|| {
         table
             .par_chunks_mut(Q * n)
-            .zip(w.par_chunks(Q * n))
-            .zip(present.par_iter().zip(reference.par_iter()))
-            .for_each(|((rows, source), (&mask, &r))| {
-                let r = r as usize;
-                let own = &source[r * n..(r + 1) * n];
-                rows[r * n..(r + 1) * n].copy_from_slice(own);
-                for b in others_of(mask, r) {
-                    difference(
-                        &mut rows[b * n..(b + 1) * n],
-                        &source[b * n..(b + 1) * n],
-                        own,
-                    );
-                }
-            })
+            .enumerate()
+            .for_each(|(j, rows)| copy_site_rows(w, present[j], reference[j] as usize, j, rows))
     });
 }
 
-dispatch!(difference(out: &mut [f32], x: &[f32], y: &[f32]) -> () {
-    for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-        *o = x - y;
+// The rows `(j,·)` of `copy_rows` (`rows`: q×n) from the blocks of `w` at
+// and above the diagonal.
+dispatch!(copy_site_rows(w: &[f32], mask: u32, r: usize, j: usize, rows: &mut [f32]) -> () {
+    let n = rows.len() / Q;
+    let first = j * Q;
+    // At and right of the diagonal block: the rows of `w` themselves.
+    let own = &w[(first + r) * n + first..(first + r + 1) * n];
+    rows[r * n + first..(r + 1) * n].copy_from_slice(own);
+    for b in others_of(mask, r) {
+        let source = &w[(first + b) * n + first..(first + b + 1) * n];
+        for ((o, &x), &y) in rows[b * n + first..(b + 1) * n].iter_mut().zip(source).zip(own) {
+            *o = x - y;
+        }
+    }
+    // Left of it: block (j,i) = block (i,j)ᵀ, i < j.
+    let mut tile = [[0.0f32; Q]; Q];
+    for i in 0..j {
+        // tile[a][b] = W[(i,a),(j,b)]
+        for (a, t) in tile.iter_mut().enumerate() {
+            let row = (i * Q + a) * n + first;
+            t.copy_from_slice(&w[row..row + Q]);
+        }
+        for b in 0..Q {
+            if mask & (1 << b) == 0 {
+                continue;
+            }
+            let out: &mut [f32; Q] = (&mut rows[b * n + i * Q..b * n + (i + 1) * Q]).try_into().expect("q");
+            if b == r {
+                for (a, o) in out.iter_mut().enumerate() {
+                    *o = tile[a][r];
+                }
+            } else {
+                for (a, o) in out.iter_mut().enumerate() {
+                    *o = tile[a][b] - tile[a][r];
+                }
+            }
+        }
+    }
+});
+
+/// Copies the blocks above the diagonal of a table `w` (n×n, n = L·q)
+/// into those below, transposed: what the trainer's update
+/// (`kernels::adam::symmetric_update`) leaves stale, done once before the
+/// table is read whole (a convergence check, the end of training). One
+/// task per site on rayon's pool.
+pub fn mirror_upper(w: &mut [f32], l: usize) {
+    let n = l * Q;
+    assert_eq!(w.len(), n * n);
+    let table = SharedTable(w.as_mut_ptr());
+    let table = &table;
+    (0..l)
+        .into_par_iter()
+        .for_each(|j| mirror_kernel(table, n, j));
+}
+
+// Copies the strip of rows `(j,·)` right of the diagonal block into the
+// blocks `(i,j)` below it, transposed, a q×q tile at a time. The task of
+// site j alone touches that strip (read) and those blocks (written).
+dispatch!(mirror_kernel(table: &SharedTable, n: usize, j: usize) -> () {
+    let mut tile = [[0.0f32; Q]; Q];
+    for i in j + 1..n / Q {
+        for (b, t) in tile.iter_mut().enumerate() {
+            // SAFETY: row (j,b), columns (i,·): inside the n×n table, in
+            // the strip of this task (see `mirror_upper`).
+            let row = unsafe { std::slice::from_raw_parts(table.0.add((j * Q + b) * n + i * Q), Q) };
+            t.copy_from_slice(row);
+        }
+        #[allow(clippy::needless_range_loop)] // a indexes the tile's columns
+        for a in 0..Q {
+            // SAFETY: row (i,a), columns (j,·): as above.
+            let row = unsafe { std::slice::from_raw_parts_mut(table.0.add((i * Q + a) * n + j * Q), Q) };
+            for (b, x) in row.iter_mut().enumerate() {
+                *x = tile[b][a];
+            }
+        }
     }
 });
 
