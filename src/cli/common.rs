@@ -159,7 +159,7 @@ steps (--epochs); summary.json records the steps and why training stopped]"
     pub steps: Option<usize>,
     /// Passes over the alignment.
     #[arg(long, value_name = "E", help_heading = "Training",
-          help = default_of("Passes over the alignment, a fixed length (the stopping rule is off)", |c| auto(c.epochs, "enough passes for at most about 400 optimiser steps, at least 2; the stopping rule may end training sooner")))]
+          help = default_of("Passes over the alignment, a fixed length (the stopping rule is off)", |c| auto(c.epochs, "enough passes for at most about 350 optimiser steps (Potts) or 400 (factored), at least 2; the stopping rule may end training sooner")))]
     pub epochs: Option<usize>,
     /// Sequences per mini-batch.
     #[arg(long, value_name = "B", help_heading = "Training",

@@ -9,8 +9,19 @@ use super::ModelKind;
 use super::stopping::StopRule;
 use crate::runtime::device_name;
 
-/// Optimiser steps aimed at by the automatic schedule.
+/// Optimiser steps aimed at by the automatic schedule of factored
+/// attention (the most it trains; the stopping rule may end it sooner).
 pub const AUTO_STEPS: usize = 400;
+
+/// Optimiser steps aimed at by the automatic schedule of the Potts model:
+/// its learning rate decays over 350 steps instead of 400, so that the
+/// stopping rule fires sooner; on DEV with the rule: 350 0.5399 mean top-L
+/// (worst family −0.019 against 400's), 375 0.5402 (−0.022), 300 0.5379
+/// (−0.034), 400 0.5394, at 0.79, 0.84, 0.73 and 0.90 of the time of
+/// 400 steps without the rule (BENCHMARKS.md, "Potts step bound by memory
+/// traffic"). Factored attention needs its 400 (350: 0.4411 against
+/// 0.4492).
+pub const AUTO_STEPS_POTTS: usize = 350;
 
 /// Largest mini-batch of the automatic schedule.
 pub const AUTO_BATCH: usize = 256;
@@ -128,15 +139,25 @@ impl TrainConfig {
     /// sequences gave the precision of 400 steps of 512 (0.4465 against
     /// 0.4478; 128 sequences: 0.4395) in three quarters of the time. So the
     /// automatic schedule takes batches of min(N, 256) sequences and enough
-    /// passes for about 400 steps (at least 2 passes). README shows the
-    /// benchmark.
+    /// passes for about [`TrainConfig::auto_steps`] steps (at least 2
+    /// passes). README shows the benchmark.
     pub fn schedule(&self, n: usize) -> (usize, usize) {
         let batch = self.batch_size.unwrap_or_else(|| n.clamp(1, AUTO_BATCH));
         let epochs = self.epochs.unwrap_or_else(|| {
             let steps_per_epoch = n.div_ceil(batch).max(1);
-            AUTO_STEPS.div_ceil(steps_per_epoch).max(2)
+            self.auto_steps().div_ceil(steps_per_epoch).max(2)
         });
         (epochs, batch)
+    }
+
+    /// The steps the automatic schedule aims at for this model:
+    /// [`AUTO_STEPS_POTTS`] for the Potts model, [`AUTO_STEPS`] for
+    /// factored attention.
+    pub fn auto_steps(&self) -> usize {
+        match self.model {
+            ModelKind::Potts => AUTO_STEPS_POTTS,
+            ModelKind::Factored => AUTO_STEPS,
+        }
     }
 
     /// The most optimiser steps a run on `n` sequences takes: `--steps`,
@@ -222,4 +243,26 @@ impl TrainConfig {
 /// in memory ([`super::memory`]).
 pub fn uses_fused_kernels(device: Device, objective: Objective) -> bool {
     device == Device::Cpu && objective == Objective::Pll
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The automatic schedule's maximum is the model's: 350 steps for the
+    /// Potts model, 400 for factored attention, in passes of min(N, 256)
+    /// sequences (at least 2).
+    #[test]
+    fn the_automatic_maximum_is_the_models() {
+        let potts = TrainConfig::defaults(ModelKind::Potts);
+        let factored = TrainConfig::defaults(ModelKind::Factored);
+        assert_eq!(potts.max_steps(200), 350);
+        assert_eq!(factored.max_steps(200), 400);
+        // 1000 sequences: 4 batches a pass, 88 and 100 passes.
+        assert_eq!(potts.schedule(1000), (88, 256));
+        assert_eq!(potts.max_steps(1000), 352);
+        assert_eq!(factored.max_steps(1000), 400);
+        // Many sequences: at least 2 passes.
+        assert_eq!(potts.max_steps(256 * 300), 600);
+    }
 }

@@ -41,8 +41,9 @@ fn the_default_stops_by_the_rule_and_says_so() {
         s["steps"].as_u64().unwrap(),
         s["max_steps"].as_u64().unwrap(),
     );
-    // 200 sequences: one batch per pass, 400 passes at most.
-    assert_eq!(max, 400);
+    // 200 sequences: one batch per pass, 350 passes at most (the Potts
+    // model's schedule).
+    assert_eq!(max, 350);
     let reason = s["stop_reason"].as_str().unwrap();
     let checks = s["convergence_checks"].as_array().unwrap();
     assert_eq!(checks.len() as u64, steps.min(max - 1) / 25);
