@@ -249,11 +249,42 @@ pub fn factored_contact_scores_from_gram(factors: &HostFactors) -> Array2<f64> {
 /// ([`crate::model::train_until_converged`]): [`model_contact_scores`]
 /// for the Potts model, [`factored_contact_scores_from_gram`] (the same
 /// up to rounding, several times faster) for factored attention.
+///
+/// The Potts model's table is read above its diagonal only: during
+/// training the blocks below are stale (the optimiser updates the upper
+/// ones, `model::kernels::adam::symmetric_update`). For a symmetric table
+/// the scores are [`contact_scores`]'s to the bit (`½(x + x) = x`).
 pub fn check_scores(model: &Model) -> Array2<f64> {
     match model {
         Model::Factored(m) => factored_contact_scores_from_gram(&m.host_factors()),
-        Model::Potts(_) => model_contact_scores(model),
+        Model::Potts(_) => model.with_couplings(upper_contact_scores),
     }
+}
+
+/// [`contact_scores`] of a symmetric coupling array read from the blocks
+/// `J_ki`, k > i, only (the Potts table's blocks above its diagonal).
+fn upper_contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
+    let (l, _, q, _) = j.dim();
+    let rows: Vec<Vec<f64>> = (0..l)
+        .into_par_iter()
+        .map_init(
+            || Array2::<f64>::zeros((q, q)),
+            |block, i| {
+                (i + 1..l)
+                    .map(|k| {
+                        for a in 0..q {
+                            for b in 0..q {
+                                block[[a, b]] = j[[k, i, b, a]] as f64;
+                            }
+                        }
+                        gauge_block(block.view_mut());
+                        frobenius_block(block.view())
+                    })
+                    .collect()
+            },
+        )
+        .collect();
+    apc(&upper_rows_to_matrix(l, &rows))
 }
 
 /// Contact scores of a trained model: [`factored_contact_scores`] for
@@ -430,6 +461,33 @@ mod tests {
 
     /// The Gram route gives the pair-by-pair scores of a factored model
     /// (made-up queries, keys and signed values) up to rounding.
+    /// On a symmetric array the scores read from the upper blocks are the
+    /// whole array's, to the bit; the lower blocks are not read.
+    #[test]
+    fn upper_scores_of_a_symmetric_array_are_the_scores() {
+        let (l, q) = (5, Q);
+        let mut j = ndarray::Array4::<f32>::zeros((l, l, q, q));
+        for i in 0..l {
+            for k in i + 1..l {
+                for a in 0..q {
+                    for b in 0..q {
+                        let x = ((i * 31 + k * 17 + a * 7 + b * 3) % 23) as f32 * 0.1 - 1.1;
+                        j[[i, k, a, b]] = x;
+                        j[[k, i, b, a]] = x;
+                    }
+                }
+            }
+        }
+        let want = contact_scores(j.view());
+        let mut stale = j.clone();
+        for i in 0..l {
+            for k in i + 1..l {
+                stale[[i, k, 0, 0]] = 99.0;
+            }
+        }
+        assert_eq!(upper_contact_scores(stale.view()), want);
+    }
+
     #[test]
     fn gram_scores_equal_the_pair_by_pair_scores() {
         let (l, h, d) = (9usize, 3usize, 4usize);

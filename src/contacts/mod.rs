@@ -95,7 +95,20 @@ impl Prediction {
     /// [`check_scores`]: what the stopping rule watches
     /// ([`crate::model::train_until_converged`]).
     pub fn top_l_pairs(model: &Model) -> anyhow::Result<Vec<(usize, usize)>> {
-        let prediction = Prediction::from_matrix(&check_scores(&model.to_cpu()?));
+        // Read in place on the CPU: a copy would also make a Potts table
+        // symmetric, whose blocks below the diagonal are stale in training.
+        let on_cpu = model
+            .parameters()
+            .iter()
+            .all(|t| t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float);
+        let copy;
+        let model = if on_cpu {
+            model
+        } else {
+            copy = model.to_cpu()?;
+            &copy
+        };
+        let prediction = Prediction::from_matrix(&check_scores(model));
         let (min_sep, _) = SeparationClass::All.range();
         Ok(prediction
             .top(prediction.length, min_sep, None)

@@ -313,13 +313,11 @@ impl<'a> Training<'a> {
                 StopReason::MaxSteps
             }));
         }
-        if !self.watch.as_ref().is_some_and(|w| w.due(self.step)) {
+        let Some(watch) = self.watch.as_mut().filter(|w| w.due(self.step)) else {
             return Ok(None);
-        }
+        };
         let seconds = self.start.elapsed().as_secs_f64();
-        // The check reads the whole table.
-        whole_table(&mut self.params, &self.optimizer);
-        let watch = self.watch.as_mut().expect("a check is due");
+        // The check reads a Potts table above its diagonal only.
         let converged = watch.converged(&self.model, self.step, seconds)?;
         Ok(converged.then_some(StopReason::Converged))
     }
@@ -476,8 +474,9 @@ impl<'a> Training<'a> {
 }
 
 /// Makes a symmetric table that the optimiser updates above its diagonal
-/// only (the Potts model's on the fused path) whole again, before anything
-/// reads it whole: a convergence check, the end of training.
+/// only (the Potts model's on the fused path) whole again at the end of
+/// training (the convergence checks read the upper blocks only:
+/// [`crate::couplings::check_scores`]).
 fn whole_table(params: &mut [Tensor], optimizer: &Adam) {
     if let Some(l) = optimizer.symmetric_length(POTTS_TABLE_PARAMETER) {
         // SAFETY: the parameter's own storage; nothing else reads or
