@@ -2,7 +2,10 @@
 //! training goes back to a checkpoint of the last good epoch and restarts
 //! with half the learning rate, at most [`MAX_RESTARTS`] times; a test hook
 //! injects such failures.
+use rayon::prelude::*;
 use tch::Tensor;
+
+use super::host::{host_values, host_values_mut};
 
 /// How many times training restarts after a non-finite loss or gradient
 /// before it gives up.
@@ -26,22 +29,35 @@ impl Checkpoint {
     /// Overwrites the saved copy with `params` in place (no second copy of
     /// the parameters, even for a moment: the Potts model's is `(L·q)²`).
     pub(super) fn update(&mut self, params: &[Tensor], step: usize) {
-        tch::no_grad(|| {
-            for (saved, p) in self.params.iter_mut().zip(params) {
-                saved.copy_(p);
-            }
-        });
+        for (saved, p) in self.params.iter_mut().zip(params) {
+            copy_into(saved, p);
+        }
         self.step = step;
     }
 
     /// Writes the saved copy back into `params`, in place.
     pub(super) fn restore(&self, params: &mut [Tensor]) {
-        tch::no_grad(|| {
-            for (p, saved) in params.iter_mut().zip(&self.params) {
-                p.copy_(saved);
-            }
-        });
+        for (p, saved) in params.iter_mut().zip(&self.params) {
+            copy_into(p, saved);
+        }
     }
+}
+
+/// `dst ← src` in place: CPU float32 tensors by rayon's threads (during
+/// fused training libtorch runs on one, and a Potts table is copied every
+/// epoch, every few steps for a small family), others by libtorch.
+fn copy_into(dst: &mut Tensor, src: &Tensor) {
+    // SAFETY: two distinct tensors (a parameter and its checkpoint), each
+    // with a storage of its own; nothing else touches them meanwhile.
+    if let (Some(d), Some(s)) = unsafe { (host_values_mut(dst), host_values(src)) }
+        && d.len() == s.len()
+    {
+        d.par_chunks_mut(1 << 16)
+            .zip(s.par_chunks(1 << 16))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+        return;
+    }
+    tch::no_grad(|| dst.copy_(src));
 }
 
 /// Test hook: `FADCA_FAULT_NAN_AT_STEPS=3,7` makes the loss NaN once at each
