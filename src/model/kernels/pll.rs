@@ -26,6 +26,10 @@ const SEQ_CHUNK: usize = 32;
 /// Columns per block of [`pll_rows`] (a multiple of 16 floats).
 const COLUMN_BLOCK: usize = 256;
 
+/// Columns summed in registers at a time by [`pll_rows`] (four 16-float
+/// vectors).
+const LANES: usize = 64;
+
 /// A mini-batch as the row kernels see it.
 #[derive(Clone, Copy)]
 pub struct Batch<'a> {
@@ -164,17 +168,42 @@ dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], co
     let w = base.len();
     // Logits: the reference sequence's (`base`) plus the difference rows of
     // the positions where the sequence differs from it, a block of columns
-    // at a time.
+    // at a time (the block's rows stay in cache across the sequences), in
+    // runs of `LANES` columns summed in registers over the rows (each
+    // column's sum in the order of the positions, as one at a time).
+    let offsets: Vec<Vec<usize>> = x
+        .chunks_exact(l)
+        .map(|seq| {
+            seq.iter()
+                .zip(reference)
+                .enumerate()
+                .filter(|(_, (state, r))| state != r)
+                .map(|(j, (&state, _))| (j * Q + state as usize) * w)
+                .collect()
+        })
+        .collect();
     let mut c0 = 0;
     while c0 < w {
         let c1 = (c0 + COLUMN_BLOCK).min(w);
-        for (s, seq) in x.chunks_exact(l).enumerate() {
-            let acc = &mut rows[s * w + c0..s * w + c1];
-            acc.copy_from_slice(&base[c0..c1]);
-            for (j, (&state, &r)) in seq.iter().zip(reference).enumerate() {
-                if state != r {
-                    let row = (j * Q + state as usize) * w;
-                    add(acc, &table[row + c0..row + c1]);
+        for (s, rows_of) in offsets.iter().enumerate() {
+            let out = &mut rows[s * w..(s + 1) * w];
+            let mut c = c0;
+            while c + LANES <= c1 {
+                let mut acc: [f32; LANES] = base[c..c + LANES].try_into().expect("lanes");
+                for &row in rows_of {
+                    let x: &[f32; LANES] = table[row + c..row + c + LANES].try_into().expect("lanes");
+                    for (a, &x) in acc.iter_mut().zip(x) {
+                        *a += x;
+                    }
+                }
+                out[c..c + LANES].copy_from_slice(&acc);
+                c += LANES;
+            }
+            if c < c1 {
+                let acc = &mut out[c..c1];
+                acc.copy_from_slice(&base[c..c1]);
+                for &row in rows_of {
+                    add(acc, &table[row + c..row + c1]);
                 }
             }
         }
@@ -186,11 +215,13 @@ dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], co
         let coef = coefs[s];
         for (i, logits) in rows[s * w..(s + 1) * w].chunks_exact_mut(Q).enumerate() {
             let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0.0f32;
+            // The exponentials in one vectorised loop, then their sum in
+            // order (a running sum in the same loop kept it scalar).
+            let logits: &mut [f32; Q] = logits.try_into().expect("q logits");
             for v in logits.iter_mut() {
                 *v = exp_nonpositive(*v - max);
-                sum += *v;
             }
+            let sum = logits.iter().fold(0.0f32, |s, &v| s + v);
             let target = seq[first + i] as usize;
             // −log P(target) = log Σ e^{v−max} − (v_target − max)
             nll[s] += (sum as f64).ln() - (logits[target] as f64).ln();
