@@ -370,19 +370,13 @@ impl FusedObjective {
     /// From now on, lends the Potts table's gradient *raw*: the gradient of
     /// each row `(j,b)` the batch reads as if the entries were independent,
     /// not projected and without the penalty's, the other rows holding
-    /// anything ([`FusedObjective::potts_rows`] says which hold it). For an
+    /// anything ([`FusedObjective::step`] says which hold it). For an
     /// optimiser that projects it in its own pass over the table (the
     /// trainer's, `Adam::symmetric_table`, set together with this), which
     /// saves the projection's pass: the Potts step is bound by memory
     /// traffic. The factored model is not affected.
     pub fn lend_raw_potts_gradient(&mut self) {
         self.potts_raw = true;
-    }
-
-    /// The rows of the raw Potts gradient last lent that hold one (per
-    /// site, bit b for the row `(j,b)`): the rows the batch read.
-    pub fn potts_rows(&self) -> &[u32] {
-        &self.potts_rows
     }
 
     /// `Σ W²` of the Potts table the next step reads, as the optimiser that
@@ -407,7 +401,7 @@ impl FusedObjective {
     /// The gradients are lent until the next call (see `potts_batch`),
     /// with, for a raw Potts gradient
     /// ([`FusedObjective::lend_raw_potts_gradient`]), the rows that hold
-    /// it ([`FusedObjective::potts_rows`]).
+    /// it (per site, bit b for the row `(j,b)`).
     pub fn step(
         &mut self,
         model: &Model,
@@ -505,16 +499,15 @@ impl FusedObjective {
     }
 
     /// The objective of [`super::batch_loss`] for a Potts model on the CPU
-    /// (its table float32), with the gradients the trainer applies: the
-    /// table's projected onto symmetric tables with zero diagonal blocks
+    /// (its table float32, read above its diagonal only), with the table's
+    /// gradient projected onto symmetric tables with zero diagonal blocks
     /// plus the penalty's `2λ_J·W` (what [`Model::project_gradients`] makes
-    /// of libtorch's), and the fields'. The table is the model's parameter:
-    /// its rows the batch reads are copied into the objective's `(L·q)²`
-    /// buffer, a tensor kept from step to step
-    /// ([`potts_kernels::copy_rows`]); the same row kernels as the factored
-    /// model's turn them into the table's gradient, and one pass projects
-    /// it in place ([`potts_kernels::potts_gradient`]). Against the libtorch
-    /// operators: less than half the `(L·q)²` arrays and passes.
+    /// of libtorch's; raw after [`FusedObjective::lend_raw_potts_gradient`])
+    /// and the fields'. The rows the batch reads are copied into the
+    /// objective's `(L·q)²` buffer, kept from step to step
+    /// ([`potts_kernels::copy_rows`]); the row kernels turn them into the
+    /// table's gradient, projected in place
+    /// ([`potts_kernels::potts_gradient`]).
     ///
     /// The gradients are *lent*: the table's is the buffer itself (a new
     /// tensor every step would cost a table of memory, the allocator not

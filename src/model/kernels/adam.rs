@@ -107,8 +107,8 @@ pub fn symmetric_update(
                 let first = (j + 1) * Q;
                 gather_transposed(g, gradient.rows, j, columns);
                 // SAFETY: the task of site j alone touches the rows (j,b)
-                // right of column `first` and the columns (j,·) of the rows
-                // below them; every run is inside the n×n tables.
+                // right of column `first`; every run is inside the n×n
+                // tables.
                 let run = |t: &SharedFloats, offset: usize| unsafe {
                     std::slice::from_raw_parts_mut(t.0.add(offset), n - first)
                 };
@@ -149,9 +149,9 @@ struct RowProjection {
 
 // Adam's update of one run of a symmetric table's strip with the projected
 // gradient `½(own + transposed) + penalty·p` (`own` read as 0 unless
-// `projection.held`), the arithmetic of `potts_gradient` then `update_run`; returns
-// whether the gradient was not finite and `Σ p²` after the update (summed
-// in sixteen float32 lanes, then in float64).
+// `projection.held`), the arithmetic of `potts_gradient` then `update_run`;
+// returns whether the gradient was not finite and `Σ p²` after the update
+// (summed in sixteen float32 lanes, then in float64).
 dispatch!(project_update_run(
     p: &mut [f32],
     own: &[f32],
