@@ -218,3 +218,55 @@ fn the_stopping_step_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+/// During Potts training the table is current above its diagonal only (the
+/// update leaves the blocks below stale until training ends): each check's
+/// scores are those of the table made whole from its current half, and the
+/// trained table is whole.
+#[test]
+fn potts_checks_read_the_current_half_of_the_table() {
+    let _torch = common::torch_globals();
+    let (states, weights) = planted_family();
+    let checks = Cell::new(0);
+    let stale_seen = Cell::new(false);
+    let watched = |model: &fadca::model::Model| -> anyhow::Result<Vec<(usize, usize)>> {
+        // J[i][k] for i > k is current (the table's block above its diagonal).
+        let j = model.couplings();
+        let l = j.dim().0;
+        let mut whole = j.clone();
+        for i in 0..l {
+            for k in 0..i {
+                for a in 0..fadca::Q {
+                    for b in 0..fadca::Q {
+                        whole[[k, i, b, a]] = j[[i, k, a, b]];
+                    }
+                }
+            }
+        }
+        stale_seen.set(stale_seen.get() || whole != j);
+        assert_eq!(
+            fadca::couplings::check_scores(model),
+            fadca::couplings::contact_scores(whole.view())
+        );
+        checks.set(checks.get() + 1);
+        Prediction::top_l_pairs(model)
+    };
+    let (model, report) =
+        train_until_converged(&states, &weights, &potts(), &watched, &mut |_| {}).unwrap();
+    assert!(checks.get() >= 2, "{} checks", checks.get());
+    assert!(
+        stale_seen.get(),
+        "the lower half was never stale: the test saw nothing"
+    );
+    let j = model.couplings();
+    for i in 0..j.dim().0 {
+        for k in 0..i {
+            for a in 0..fadca::Q {
+                for b in 0..fadca::Q {
+                    assert_eq!(j[[k, i, b, a]], j[[i, k, a, b]]);
+                }
+            }
+        }
+    }
+    assert!(report.steps >= 150);
+}
