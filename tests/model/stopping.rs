@@ -2,7 +2,8 @@
 //! planted family once its contacts have settled, with the contacts of the
 //! full-length run; it does not end a run whose contacts still change or
 //! whose objective still falls (a slow start); a fixed length (`steps`,
-//! `epochs`) overrides it; the stopping step is deterministic.
+//! `epochs`) overrides it; the stopping step is deterministic; a Potts
+//! check reads the half of the table that training keeps current.
 use std::cell::Cell;
 use std::collections::HashSet;
 
