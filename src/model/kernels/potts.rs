@@ -266,6 +266,64 @@ mod tests {
     use super::super::tests::pool;
     use super::*;
 
+    /// The copied rows are the table's rows relative to the reference
+    /// rows, read from the blocks above the diagonal only: a table whose
+    /// blocks below hold anything gives the same rows.
+    #[test]
+    fn rows_are_copied_relative_to_the_reference_from_the_upper_half() {
+        let l = 4;
+        let n = l * Q;
+        let mut w = vec![0.0f32; n * n];
+        for r in 0..n {
+            for c in r + 1..n {
+                if r / Q != c / Q {
+                    w[r * n + c] = ((r * 31 + c * 7) % 19) as f32 * 0.25 - 2.0;
+                    w[c * n + r] = w[r * n + c];
+                }
+            }
+        }
+        let mut stale = w.clone();
+        for r in 0..n {
+            for c in 0..(r / Q) * Q {
+                stale[r * n + c] = 1e6;
+            }
+        }
+        let reference = [3u8, 0, 20, 7];
+        let mut present: Vec<u32> = reference.iter().map(|&r| 1 << r).collect();
+        present[0] |= (1 << 5) | (1 << 9);
+        present[2] |= 1 << 1;
+        present[3] |= (1 << 0) | (1 << 20);
+        let pool = pool();
+        let (mut from_whole, mut from_upper) = (vec![f32::NAN; n * n], vec![f32::NAN; n * n]);
+        copy_rows(&pool, &w, &present, &reference, &mut from_whole);
+        copy_rows(&pool, &stale, &present, &reference, &mut from_upper);
+        for (j, &mask) in present.iter().enumerate() {
+            let r = reference[j] as usize;
+            for b in (0..Q).filter(|&b| mask & (1 << b) != 0) {
+                for c in 0..n {
+                    let own = w[(j * Q + b) * n + c];
+                    let want = if b == r {
+                        own
+                    } else {
+                        own - w[(j * Q + r) * n + c]
+                    };
+                    assert_eq!(
+                        from_upper[(j * Q + b) * n + c],
+                        want,
+                        "({j},{b}) column {c}"
+                    );
+                    assert_eq!(from_whole[(j * Q + b) * n + c], want);
+                }
+            }
+            for b in (0..Q).filter(|&b| mask & (1 << b) == 0) {
+                assert!(
+                    from_upper[(j * Q + b) * n].is_nan(),
+                    "row ({j},{b}) left as it was"
+                );
+            }
+        }
+    }
+
     #[test]
     fn table_norm_is_the_sum_of_squares() {
         let w: Vec<f32> = (0..40_000)
