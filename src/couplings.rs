@@ -106,26 +106,34 @@ pub fn apc(f: &Array2<f64>) -> Array2<f64> {
 /// the couplings and set the peak memory of a run.
 pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
     let (l, _, q, _) = j.dim();
-    // Rows in parallel on rayon's pool, each pair's arithmetic as before.
+    apc_of_pair_scores(
+        l,
+        || Array2::<f64>::zeros((q, q)),
+        |block, i, k| {
+            for a in 0..q {
+                for b in 0..q {
+                    block[[a, b]] = 0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
+                }
+            }
+            gauge_block(block.view_mut());
+            frobenius_block(block.view())
+        },
+    )
+}
+
+/// APC of the symmetric L×L matrix of `score(buffer, i, k)` for the pairs
+/// i < k: rows in parallel on rayon's pool, each task with a `buffer` of
+/// its own made by `init` (the pair-by-pair scores of every model share it).
+fn apc_of_pair_scores<S>(
+    l: usize,
+    init: impl Fn() -> S + Sync + Send,
+    score: impl Fn(&mut S, usize, usize) -> f64 + Sync + Send,
+) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = (0..l)
         .into_par_iter()
-        .map_init(
-            || Array2::<f64>::zeros((q, q)),
-            |block, i| {
-                (i + 1..l)
-                    .map(|k| {
-                        for a in 0..q {
-                            for b in 0..q {
-                                block[[a, b]] =
-                                    0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
-                            }
-                        }
-                        gauge_block(block.view_mut());
-                        frobenius_block(block.view())
-                    })
-                    .collect()
-            },
-        )
+        .map_init(&init, |buffer, i| {
+            (i + 1..l).map(|k| score(buffer, i, k)).collect()
+        })
         .collect();
     apc(&upper_rows_to_matrix(l, &rows))
 }
@@ -161,30 +169,22 @@ fn symmetric_block(j_ik: &[f32], j_ki: &[f32], block: &mut Array2<f64>) {
 /// rayon's pool: the same numbers as [`contact_scores`] of the whole
 /// array ([`Model::couplings`]) without making it.
 pub fn factored_contact_scores(factors: &HostFactors) -> Array2<f64> {
-    let l = factors.length();
-    let rows: Vec<Vec<f64>> = (0..l)
-        .into_par_iter()
-        .map_init(
-            || {
-                (
-                    vec![0.0f32; Q * Q],
-                    vec![0.0f32; Q * Q],
-                    Array2::zeros((Q, Q)),
-                )
-            },
-            |(j_ik, j_ki, block), i| {
-                (i + 1..l)
-                    .map(|k| {
-                        factors.pair(i, k, j_ik);
-                        factors.pair(k, i, j_ki);
-                        symmetric_block(j_ik, j_ki, block);
-                        frobenius_block(block.view())
-                    })
-                    .collect()
-            },
-        )
-        .collect();
-    apc(&upper_rows_to_matrix(l, &rows))
+    apc_of_pair_scores(
+        factors.length(),
+        || {
+            (
+                vec![0.0f32; Q * Q],
+                vec![0.0f32; Q * Q],
+                Array2::zeros((Q, Q)),
+            )
+        },
+        |(j_ik, j_ki, block), i, k| {
+            factors.pair(i, k, j_ik);
+            factors.pair(k, i, j_ki);
+            symmetric_block(j_ik, j_ki, block);
+            frobenius_block(block.view())
+        },
+    )
 }
 
 /// The contact scores of [`factored_contact_scores`] up to rounding, from
@@ -213,36 +213,29 @@ pub fn factored_contact_scores_from_gram(factors: &HostFactors) -> Array2<f64> {
     let n = Array2::from_shape_fn((heads, heads), |(h, g)| (&gauged[h] * &gauged[g].t()).sum());
     // αᵀMα + 2αᵀNβ + βᵀMβ = Σ_h α_h (Mα + 2Nβ)_h + Σ_h β_h (Mβ)_h, in
     // buffers reused along a row (no allocation per pair).
-    let rows: Vec<Vec<f64>> = (0..l)
-        .into_par_iter()
-        .map_init(
-            || (vec![0.0f64; heads], vec![0.0f64; heads]),
-            |(alpha, beta), i| {
-                (i + 1..l)
-                    .map(|k| {
-                        for (x, &a) in alpha.iter_mut().zip(factors.attention(i, k)) {
-                            *x = f64::from(a);
-                        }
-                        for (x, &b) in beta.iter_mut().zip(factors.attention(k, i)) {
-                            *x = f64::from(b);
-                        }
-                        let mut norm2 = 0.0;
-                        for h in 0..heads {
-                            let (mut ma, mut nb, mut mb) = (0.0, 0.0, 0.0);
-                            for g in 0..heads {
-                                ma += m[[h, g]] * alpha[g];
-                                nb += n[[h, g]] * beta[g];
-                                mb += m[[h, g]] * beta[g];
-                            }
-                            norm2 += alpha[h] * (ma + 2.0 * nb) + beta[h] * mb;
-                        }
-                        (0.25 * norm2).max(0.0).sqrt()
-                    })
-                    .collect()
-            },
-        )
-        .collect();
-    apc(&upper_rows_to_matrix(l, &rows))
+    apc_of_pair_scores(
+        l,
+        || (vec![0.0f64; heads], vec![0.0f64; heads]),
+        |(alpha, beta), i, k| {
+            for (x, &a) in alpha.iter_mut().zip(factors.attention(i, k)) {
+                *x = f64::from(a);
+            }
+            for (x, &b) in beta.iter_mut().zip(factors.attention(k, i)) {
+                *x = f64::from(b);
+            }
+            let mut norm2 = 0.0;
+            for h in 0..heads {
+                let (mut ma, mut nb, mut mb) = (0.0, 0.0, 0.0);
+                for g in 0..heads {
+                    ma += m[[h, g]] * alpha[g];
+                    nb += n[[h, g]] * beta[g];
+                    mb += m[[h, g]] * beta[g];
+                }
+                norm2 += alpha[h] * (ma + 2.0 * nb) + beta[h] * mb;
+            }
+            (0.25 * norm2).max(0.0).sqrt()
+        },
+    )
 }
 
 /// The contact scores the stopping rule reads at each check
@@ -265,26 +258,19 @@ pub fn check_scores(model: &Model) -> Array2<f64> {
 /// `J_ki`, k > i, only (the Potts table's blocks above its diagonal).
 fn upper_contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
     let (l, _, q, _) = j.dim();
-    let rows: Vec<Vec<f64>> = (0..l)
-        .into_par_iter()
-        .map_init(
-            || Array2::<f64>::zeros((q, q)),
-            |block, i| {
-                (i + 1..l)
-                    .map(|k| {
-                        for a in 0..q {
-                            for b in 0..q {
-                                block[[a, b]] = j[[k, i, b, a]] as f64;
-                            }
-                        }
-                        gauge_block(block.view_mut());
-                        frobenius_block(block.view())
-                    })
-                    .collect()
-            },
-        )
-        .collect();
-    apc(&upper_rows_to_matrix(l, &rows))
+    apc_of_pair_scores(
+        l,
+        || Array2::<f64>::zeros((q, q)),
+        |block, i, k| {
+            for a in 0..q {
+                for b in 0..q {
+                    block[[a, b]] = j[[k, i, b, a]] as f64;
+                }
+            }
+            gauge_block(block.view_mut());
+            frobenius_block(block.view())
+        },
+    )
 }
 
 /// Contact scores of a trained model: [`factored_contact_scores`] for
