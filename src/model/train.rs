@@ -442,7 +442,7 @@ impl<'a> Training<'a> {
             start,
             path,
             model,
-            params,
+            mut params,
             optimizer,
             curve,
             step,
@@ -454,7 +454,6 @@ impl<'a> Training<'a> {
             torch_threads,
             ..
         } = self;
-        let mut params = params;
         whole_table(&mut params, &optimizer);
         drop((path, params, optimizer, checkpoint));
         crate::runtime::release_freed_memory();

@@ -9,6 +9,7 @@
 //! multiply-adds, so the results are identical on every level).
 use rayon::prelude::*;
 
+use super::SharedFloats;
 use crate::Q;
 
 /// The constants of one Adam step.
@@ -228,10 +229,3 @@ dispatch!(gather_transposed(g: &[f32], rows: &[u32], j: usize, columns: &mut [f3
         }
     }
 });
-
-/// A table's start, shared by the tasks of [`symmetric_update`], which
-/// touch disjoint parts of it.
-struct SharedFloats(*mut f32);
-
-// SAFETY: see `symmetric_update`: the tasks touch disjoint parts.
-unsafe impl Sync for SharedFloats {}

@@ -122,6 +122,15 @@ pub mod pll;
 pub mod potts;
 pub mod table;
 
+/// The start of a float table shared by parallel tasks that touch
+/// disjoint parts of it (each user says which parts, and why they are
+/// disjoint, where it reads or writes through it).
+struct SharedFloats(*mut f32);
+
+// SAFETY: the tasks that share it touch disjoint parts of the table (each
+// user's safety comment says which).
+unsafe impl Sync for SharedFloats {}
+
 /// `y += x`.
 #[inline(always)]
 fn add(y: &mut [f32], x: &[f32]) {

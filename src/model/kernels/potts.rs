@@ -6,6 +6,7 @@
 //! and the penalty's `Σ W²` ([`table_norm2`]).
 use rayon::prelude::*;
 
+use super::SharedFloats;
 use super::pll::others_of;
 use crate::Q;
 
@@ -87,7 +88,7 @@ dispatch!(copy_site_rows(w: &[f32], mask: u32, r: usize, j: usize, rows: &mut [f
 pub fn mirror_upper(w: &mut [f32], l: usize) {
     let n = l * Q;
     assert_eq!(w.len(), n * n);
-    let table = SharedTable(w.as_mut_ptr());
+    let table = SharedFloats(w.as_mut_ptr());
     let table = &table;
     (0..l)
         .into_par_iter()
@@ -97,7 +98,7 @@ pub fn mirror_upper(w: &mut [f32], l: usize) {
 // Copies the strip of rows `(j,·)` right of the diagonal block into the
 // blocks `(i,j)` below it, transposed, a q×q tile at a time. The task of
 // site j alone touches that strip (read) and those blocks (written).
-dispatch!(mirror_kernel(table: &SharedTable, n: usize, j: usize) -> () {
+dispatch!(mirror_kernel(table: &SharedFloats, n: usize, j: usize) -> () {
     let mut tile = [[0.0f32; Q]; Q];
     for i in j + 1..n / Q {
         for (b, t) in tile.iter_mut().enumerate() {
@@ -140,7 +141,7 @@ pub fn potts_gradient(
     assert_eq!(d_table.len(), n * n);
     assert_eq!(w.len(), n * n);
     let penalty = (2.0 * lambda) as f32;
-    let table = SharedTable(d_table.as_mut_ptr());
+    let table = SharedFloats(d_table.as_mut_ptr());
     let norms: Vec<f64> = pool.install(|| {
         (0..l)
             .into_par_iter()
@@ -176,13 +177,6 @@ dispatch!(sum_of_squares(x: &[f32]) -> f64 {
     rest + lanes.iter().map(|&v| f64::from(v)).sum::<f64>()
 });
 
-/// The table's start, shared by the tasks of [`potts_gradient`], which
-/// touch disjoint blocks of it.
-struct SharedTable(*mut f32);
-
-// SAFETY: see `potts_gradient`: the tasks write disjoint blocks.
-unsafe impl Sync for SharedTable {}
-
 /// Block pairs `{(j,i), (i,j)}`, i > j, and the block `(j,j)` of
 /// [`potts_gradient`]; returns their share of `Σ w²`. The blocks `(i,j)`
 /// are gathered transposed into `columns` (q rows of n), each row of the
@@ -194,7 +188,7 @@ unsafe impl Sync for SharedTable {}
 /// whose blocks in row and column j, from j on, nothing else touches.
 unsafe fn potts_block_pairs(
     j: usize,
-    table: &SharedTable,
+    table: &SharedFloats,
     present: &[u32],
     w: &[f32],
     penalty: f32,
