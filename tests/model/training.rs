@@ -368,7 +368,7 @@ fn small_config(kind: ModelKind, seed: u64) -> TrainConfig {
 
 /// Every entry of J symmetric (`J_ij(a,b) = J_ji(b,a)`, exactly) with
 /// `J_ii = 0`; returns how many entries are not zero.
-fn assert_symmetric_without_self_couplings(j: &ndarray::Array4<f32>) -> usize {
+pub(crate) fn assert_symmetric_without_self_couplings(j: &ndarray::Array4<f32>) -> usize {
     let l = j.dim().0;
     let mut nonzero = 0;
     for ((i, k, a, b), &v) in j.indexed_iter() {
