@@ -229,11 +229,11 @@ impl TableRows for FactoredRows<'_> {
             self.a_jih,
             &self.v_hba,
             present,
+            reference,
             self.heads,
             first,
             rows,
         );
-        pll::relative_rows(pool, rows, reference, present);
     }
 
     fn block_gradient(

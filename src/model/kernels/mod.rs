@@ -14,6 +14,11 @@
 //! 3. the table's gradient `dW[(j,b),·] = Σ_{n: x_nj = b} G[n,·]` — [`pll::scatter_rows`];
 //! 4. `dA^h_ij = ⟨dW_ij, V^h⟩` and `dV^h = Σ_ij A^h_ij dW_ij` — [`table::table_grads`].
 //!
+//! Steps 1 and 4 are products H deep, computed in register tiles on the
+//! table's rows where they lie ([`tiles`], over the explicit vectors of
+//! `vector`): as general matrix products on gathered blocks, packing
+//! their operands took as long as the arithmetic.
+//!
 //! The Potts model's table is its parameter: its rows are copied
 //! ([`potts::copy_rows`]) instead of built, steps 2 and 3 are the same, and
 //! step 4 is the projection of `dW` onto symmetric tables with zero
@@ -28,13 +33,15 @@
 //! by memory traffic. Both work relative to a reference sequence r (the
 //! column-wise most frequent states): the logits are those of r plus the
 //! rows `W[(j,x_j)] − W[(j,r_j)]` of the positions where the sequence
-//! differs from r (step 1 writes the rows as these differences:
-//! [`pll::relative_rows`], or in the Potts model's copy), and the gradient row of `(j, r_j)` is the batch's total
+//! differs from r (step 1 writes the rows as these differences: the
+//! factored model builds them from differences of the values, the Potts
+//! model's copy subtracts), and the gradient row of `(j, r_j)` is the batch's total
 //! minus the position's other rows; in a protein family about half of the
 //! positions agree with r, so half the rows are touched.
 //!
 //! Around them, the attention itself ([`attention::attention_forward`], one small
-//! matrix product per head and block of rows, then a softmax per row), the
+//! matrix product per head, then a softmax over j in the layout `[j][i][h]`
+//! the table's kernels read), the
 //! coupling penalty from the factors ([`table::coupling_penalty`]) and the
 //! back-propagation of `dA` through the softmax to Q and K
 //! ([`attention::attention_backward`]), all `O(H·L²·d + H²·L²)`; Adam's update is a
@@ -55,7 +62,8 @@
 //! The kernels are grouped by what they compute: [`attention`] (the
 //! factored model's attention, forward and backward), [`table`] (the
 //! factored table from its factors and the factors' gradients from the
-//! table's), [`pll`] (steps 2 and 3, shared by both models), [`potts`]
+//! table's, in the tiles of [`tiles`]), [`pll`] (steps 2 and 3, shared by
+//! both models), [`potts`]
 //! (the Potts model's rows and projected gradient) and [`adam`] (the
 //! optimiser's update). They are put together
 //! into a training step by `model::FusedObjective`.
@@ -116,11 +124,14 @@ macro_rules! dispatch {
     };
 }
 
+#[macro_use]
+mod vector;
 pub mod adam;
 pub mod attention;
 pub mod pll;
 pub mod potts;
 pub mod table;
+pub mod tiles;
 
 /// The start of a float table shared by parallel tasks that touch
 /// disjoint parts of it (each user says which parts, and why they are

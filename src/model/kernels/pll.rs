@@ -49,7 +49,8 @@ pub struct Batch<'a> {
 /// to the logits, for the sites `first..first + w/q` of a block of columns
 /// `table` (n×w, see the module documentation; `fields` are the block's,
 /// w), whose rows `(j,b)`, b ≠ r_j, hold differences from the reference
-/// rows, `W[(j,b)] − W[(j,r_j)]` (see [`relative_rows`]). Only the table
+/// rows, `W[(j,b)] − W[(j,r_j)]`, the rows `(j, r_j)` as they are (the
+/// factored model builds them so, the Potts model copies them so). Only the table
 /// rows marked in `batch.present` are read; the others may hold anything.
 /// Writes
 /// `grad[n,(i,a)] = (w_n/Σw)(P(x_i = a | x_\i) − [a = x_ni])` (B×w) and
@@ -133,34 +134,6 @@ pub fn pll_rows(
 pub(super) fn others_of(mask: u32, r: usize) -> impl Iterator<Item = usize> {
     (0..Q).filter(move |&b| b != r && mask & (1 << b) != 0)
 }
-
-/// Turns the rows `(j,b)` marked in `present` of a block of columns
-/// `table` (n×w) into differences from the reference rows, `W[(j,b)] −
-/// W[(j,r_j)]` for b ≠ r_j, in place: what [`pll_rows`] reads.
-pub fn relative_rows(
-    pool: &rayon::ThreadPool,
-    table: &mut [f32],
-    reference: &[u8],
-    present: &[u32],
-) {
-    let w = table.len() / (reference.len() * Q);
-    pool.install(|| {
-        table
-            .par_chunks_mut(Q * w)
-            .zip(reference.par_iter().zip(present.par_iter()))
-            .for_each(|(rows, (&r, &mask))| subtract_reference(rows, r as usize, mask))
-    });
-}
-
-dispatch!(subtract_reference(rows: &mut [f32], r: usize, mask: u32) -> () {
-    let w = rows.len() / Q;
-    let reference = rows[r * w..(r + 1) * w].to_vec();
-    for b in others_of(mask, r) {
-        for (x, y) in rows[b * w..(b + 1) * w].iter_mut().zip(&reference) {
-            *x -= *y;
-        }
-    }
-});
 
 dispatch!(chunk_rows(table: &[f32], base: &[f32], reference: &[u8], x: &[u8], coefs: &[f32], first: usize, rows: &mut [f32]) -> Vec<f64> {
     let count = coefs.len();
@@ -337,6 +310,20 @@ mod tests {
     use super::*;
     use crate::model::kernels::tests::pool;
 
+    /// The rows `(j,b)`, b ≠ r_j, of `table` (n×w) made differences from
+    /// the reference rows, in place: what [`pll_rows`] reads.
+    fn relative_rows(table: &mut [f32], reference: &[u8]) {
+        let w = table.len() / (reference.len() * Q);
+        for (rows, &r) in table.chunks_exact_mut(Q * w).zip(reference) {
+            let own = rows[r as usize * w..(r as usize + 1) * w].to_vec();
+            for b in (0..Q).filter(|&b| b != r as usize) {
+                for (x, y) in rows[b * w..(b + 1) * w].iter_mut().zip(&own) {
+                    *x -= *y;
+                }
+            }
+        }
+    }
+
     #[test]
     fn pll_of_a_hand_example_and_its_scatter() {
         // L = 2, zero table except W[(1,x1),(0,·)] = e_a · 2 for a = 4: sequence (4, 7)
@@ -358,7 +345,7 @@ mod tests {
             states: &states,
             weights: &weights,
         };
-        relative_rows(&pool, &mut table, &reference, &all);
+        relative_rows(&mut table, &reference);
         let (loss, d_fields) = pll_rows(&pool, &table, &fields, &batch, 0, &mut grad);
         let z0 = 20.0 + 2.0f64.exp();
         let nll = (z0.ln() - 2.0) + (21.0f64).ln();

@@ -14,7 +14,7 @@ use crate::Q;
 /// in `present` (see [`super::pll::pll_rows`]) copied into `table` as
 /// [`super::pll::pll_rows`] reads them: the reference rows `(j, r_j)` as
 /// they are, the others as differences from them, `W[(j,b)] − W[(j,r_j)]`
-/// (what [`super::pll::relative_rows`] makes of a copy, in the same pass).
+/// (in the same pass as the copy).
 /// Only the blocks of `w` above the diagonal are read (those below are
 /// their transposes, which the trainer leaves stale until training ends:
 /// [`mirror_upper`]): the blocks `(j,i)`, i < j, of a row are read

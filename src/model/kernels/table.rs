@@ -7,40 +7,31 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::attention::ATTENTION_ROWS;
-use super::{QQ, add, states_of};
+use super::tiles::{self, STATE_LANES, pad_heads, padded_heads};
+use super::{QQ, states_of};
 use crate::Q;
 
-/// `V` restricted to the states `states` as second index: `[h][(k,a)]`
-/// for `b = states[k]` (H × |states|·q).
-fn values_of(v_hba: &[f32], heads: usize, states: &[usize]) -> Array2<f32> {
-    let width = states.len() * Q;
-    let mut out = Array2::<f32>::zeros((heads, width));
-    for h in 0..heads {
-        let row = out.row_mut(h).into_slice().expect("contiguous");
-        for (k, &b) in states.iter().enumerate() {
-            row[k * Q..(k + 1) * Q].copy_from_slice(&v_hba[h * QQ + b * Q..h * QQ + (b + 1) * Q]);
-        }
-    }
-    out
-}
-
 /// A block of columns of the factored coupling table
-/// `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)`: the columns of the sites
+/// `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)`, relative to the reference
+/// states as [`super::pll::pll_rows`] reads it: the columns of the sites
 /// `i ∈ [first, first + w/q)` into `table` (n×w, n = L·q rows, w columns;
-/// see [`super::pll`]), for the rows `(j,b)` with bit b of `present[j]`
-/// set (the states the batch holds at j, and the reference state): no other
-/// row is read by [`super::pll::pll_rows`], and in a batch of a family's
-/// sequences only part of the 21 states occur at a position. Other rows
-/// are left as they were. `a_jih` is the attention laid out `[j][i][h]`
-/// (L·L·H), `v_hba` the values laid out `[h][b][a]` (H·q·q). Per position
-/// j one matrix product `(sites×H)·(H×|S_j|q)` gives the blocks
-/// `[i][(b,a)]`, copied into the rows; the masked diagonal (`A^h_jj = 0`)
-/// gives zero blocks.
+/// see [`super::pll`]), the row `(j, r_j)` of the reference state as it is
+/// and the rows `(j,b)` of the other states b marked in `present[j]` (the
+/// states the batch holds at j) as `W[(j,b)] − W[(j,r_j)]`, computed as
+/// `Σ_h A^h_ij (V^h(a,b) − V^h(a,r_j))`: no other row is read by
+/// [`super::pll::pll_rows`], and in a batch of a family's sequences only
+/// part of the 21 states occur at a position. Other rows are left as they
+/// were. `a_jih` is the attention laid out `[j][i][h]` (L·L·H), `v_hba`
+/// the values laid out `[h][b][a]` (H·q·q). Per position the rows are
+/// written tile by tile ([`tiles::position_rows`]); the masked diagonal
+/// (`A^h_jj = 0`) gives zero blocks.
+#[allow(clippy::too_many_arguments)]
 pub fn build_table(
     pool: &rayon::ThreadPool,
     a_jih: &[f32],
     v_hba: &[f32],
     present: &[u32],
+    reference: &[u8],
     heads: usize,
     first: usize,
     table: &mut [f32],
@@ -53,49 +44,50 @@ pub fn build_table(
     assert!(first + sites <= l, "block of sites past the end");
     assert_eq!(a_jih.len(), l * l * heads);
     assert_eq!(v_hba.len(), heads * QQ);
+    assert_eq!(reference.len(), l);
+    // The values laid out [b][h][a], the states padded: per position only
+    // differences of whole rows of it.
+    let mut v_bha = vec![0.0f32; Q * heads * STATE_LANES];
+    for b in 0..Q {
+        for h in 0..heads {
+            v_bha[(b * heads + h) * STATE_LANES..][..Q]
+                .copy_from_slice(&v_hba[h * QQ + b * Q..h * QQ + (b + 1) * Q]);
+        }
+    }
     pool.install(|| {
-        table.par_chunks_mut(Q * w).enumerate().for_each_init(
-            || vec![0.0f32; sites * QQ],
-            |buffer, (j, rows)| {
-                let states = states_of(present[j]);
-                let width = states.len() * Q;
-                let v = values_of(v_hba, heads, &states);
-                let a = block_attention(a_jih, j, l, heads, first, sites);
-                let mut block =
-                    ArrayViewMut2::from_shape((sites, width), &mut buffer[..sites * width])
-                        .expect("sites×|S|q block");
-                // β = 0: the product overwrites the reused buffer.
-                general_mat_mul(1.0, &a, &v, 0.0, &mut block);
-                let block = block.into_slice().expect("contiguous");
-                for i in 0..sites {
-                    for (k, &b) in states.iter().enumerate() {
-                        let r = b * w + i * Q;
-                        rows[r..r + Q]
-                            .copy_from_slice(&block[i * width + k * Q..i * width + (k + 1) * Q]);
-                    }
-                }
-            },
-        )
+        table
+            .par_chunks_mut(Q * w)
+            .enumerate()
+            .for_each_init(Vec::new, |values, (j, rows)| {
+                let states = states_of(present[j] | 1 << reference[j]);
+                relative_values(&v_bha, heads, &states, usize::from(reference[j]), values);
+                let start = (j * l + first) * heads;
+                let a_ih = &a_jih[start..start + sites * heads];
+                tiles::position_rows(a_ih, values, &states, heads, rows);
+            })
     });
 }
 
-/// `A^h_ij` for one position j and the block's sites i, `[i][h]`
-/// (sites×H), read from the attention laid out `[j][i][h]`.
-fn block_attention(
-    a_jih: &[f32],
-    j: usize,
-    l: usize,
-    heads: usize,
-    first: usize,
-    sites: usize,
-) -> ArrayView2<'_, f32> {
-    let start = (j * l + first) * heads;
-    ArrayView2::from_shape((sites, heads), &a_jih[start..start + sites * heads])
-        .expect("sites×H attention")
-}
-
-/// Positions per parallel task of [`table_grads`].
-const GRAD_POSITIONS: usize = 4;
+// The values of `states` laid out `[k][h][a]` with the states padded to
+// `STATE_LANES` lanes, relative to the reference state r: `V^h(·,r)` for r
+// itself, `V^h(·,b) − V^h(·,r)` for the others (into `out`, resized), from
+// all the states' values in that layout (`v_bha`).
+dispatch!(relative_values(v_bha: &[f32], heads: usize, states: &[usize], r: usize, out: &mut Vec<f32>) -> () {
+    let per_state = heads * STATE_LANES;
+    out.clear();
+    out.resize(states.len() * per_state, 0.0);
+    let own = &v_bha[r * per_state..(r + 1) * per_state];
+    for (dst, &b) in out.chunks_exact_mut(per_state).zip(states) {
+        if b == r {
+            dst.copy_from_slice(own);
+        } else {
+            let other = &v_bha[b * per_state..(b + 1) * per_state];
+            for ((d, &x), &y) in dst.iter_mut().zip(other).zip(own) {
+                *d = x - y;
+            }
+        }
+    }
+});
 
 /// Gradients of the factored table's factors from the table's gradient in
 /// a block of columns (the sites `first..first + w/q`, `d_table` n×w, as
@@ -105,9 +97,10 @@ const GRAD_POSITIONS: usize = 4;
 /// `dV[h][b][a] = Σ_{i,j} A^h_ij dW[(j,b),(i,a)]`, in the layouts of
 /// [`build_table`]. Only the rows `(j,b)` with bit b of `present[j]` set are
 /// read (the others have no gradient from the batch and hold whatever
-/// [`super::pll::scatter_rows`] left there). Per position j those rows are
-/// gathered into a block `B_j[i][(b,a)]` (sites×|S_j|q), then
-/// `dA_j = B_j·V_jᵀ` and `dV += A_jᵀ·B_j`.
+/// [`super::pll::scatter_rows`] left there). `dA` position by position
+/// ([`tiles::position_attention_gradient`]), `dV` state by state
+/// ([`tiles::state_value_gradient`]), both read from the rows where they
+/// lie.
 #[allow(clippy::too_many_arguments)]
 pub fn table_grads(
     pool: &rayon::ThreadPool,
@@ -126,62 +119,60 @@ pub fn table_grads(
     assert_eq!(d_table.len(), n * sites * Q);
     assert!(first + sites <= l, "block of sites past the end");
     assert_eq!(d_a.len(), l * l * heads);
-    let partials: Vec<Vec<f32>> = pool.install(|| {
-        d_a.par_chunks_mut(GRAD_POSITIONS * l * heads)
+    let hp = padded_heads(heads);
+    // V laid out [b][a][h], the heads padded.
+    let mut v_bah = vec![0.0f32; QQ * hp];
+    for h in 0..heads {
+        for (ba, &x) in v_hba[h * QQ..(h + 1) * QQ].iter().enumerate() {
+            v_bah[ba * hp + h] = x;
+        }
+    }
+    // The attention with the heads padded, for whole vectors of heads.
+    let padded;
+    let attention = if hp == heads {
+        a_jih
+    } else {
+        padded = pad_heads(a_jih, heads, hp);
+        &padded
+    };
+    pool.install(|| {
+        d_a.par_chunks_mut(l * heads)
             .enumerate()
-            .map_init(
-                || vec![0.0f32; sites * QQ],
-                |buffer, (c, d_a_chunk)| {
-                    let mut d_v = vec![0.0f32; heads * QQ];
-                    for (p, d_a_ih) in d_a_chunk.chunks_exact_mut(l * heads).enumerate() {
-                        let j = c * GRAD_POSITIONS + p;
-                        let states = states_of(present[j]);
-                        let width = states.len() * Q;
-                        let rows = &d_table[j * Q * w..(j + 1) * Q * w];
-                        for i in 0..sites {
-                            let k0 = i * width;
-                            if first + i == j {
-                                // The diagonal block is not a parameter (A^h_jj = 0).
-                                buffer[k0..k0 + width].fill(0.0);
-                                continue;
-                            }
-                            for (k, &b) in states.iter().enumerate() {
-                                buffer[k0 + k * Q..k0 + (k + 1) * Q]
-                                    .copy_from_slice(&rows[b * w + i * Q..b * w + i * Q + Q]);
-                            }
-                        }
-                        let block =
-                            ArrayView2::from_shape((sites, width), &buffer[..sites * width])
-                                .expect("sites×|S|q block");
-                        let v = values_of(v_hba, heads, &states);
-                        let a = block_attention(a_jih, j, l, heads, first, sites);
-                        let mut d_a_j = ArrayViewMut2::from_shape(
-                            (sites, heads),
-                            &mut d_a_ih[first * heads..(first + sites) * heads],
-                        )
-                        .expect("sites×H");
-                        general_mat_mul(1.0, &block, &v.t(), 0.0, &mut d_a_j);
-                        let mut d_v_j = Array2::<f32>::zeros((heads, width));
-                        general_mat_mul(1.0, &a.t(), &block, 0.0, &mut d_v_j);
-                        for h in 0..heads {
-                            let src = d_v_j.row(h);
-                            let src = src.as_slice().expect("contiguous");
-                            for (k, &b) in states.iter().enumerate() {
-                                add(
-                                    &mut d_v[h * QQ + b * Q..h * QQ + (b + 1) * Q],
-                                    &src[k * Q..(k + 1) * Q],
-                                );
-                            }
-                        }
-                    }
-                    d_v
-                },
-            )
+            .for_each(|(j, d_a_ih)| {
+                let out = &mut d_a_ih[first * heads..(first + sites) * heads];
+                let rows = &d_table[j * Q * w..(j + 1) * Q * w];
+                let states = states_of(present[j]);
+                tiles::position_attention_gradient(rows, &v_bah, &states, heads, out);
+                if (first..first + sites).contains(&j) {
+                    // The diagonal is not a parameter (A^h_jj = 0).
+                    out[(j - first) * heads..(j - first + 1) * heads].fill(0.0);
+                }
+            })
+    });
+    let input = tiles::ValueGradientInput {
+        table: d_table,
+        attention,
+        hp,
+        present,
+        first,
+    };
+    let per_state: Vec<Vec<f32>> = pool.install(|| {
+        (0..Q)
+            .into_par_iter()
+            .map(|b| {
+                let mut out = vec![0.0f32; Q * hp];
+                tiles::state_value_gradient(&input, b, &mut out);
+                out
+            })
             .collect()
     });
     let mut d_v = vec![0.0f32; heads * QQ];
-    for part in partials {
-        add(&mut d_v, &part);
+    for (b, out) in per_state.iter().enumerate() {
+        for a in 0..Q {
+            for h in 0..heads {
+                d_v[h * QQ + b * Q + a] = out[a * hp + h];
+            }
+        }
     }
     d_v
 }
@@ -263,7 +254,24 @@ dispatch!(pair_couplings_kernel(a_h: &[f32], v_hab: &[f32], out: &mut [f32]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernels::add;
     use crate::model::kernels::tests::pool;
+
+    /// The rows of `table` (n×w) marked in `present` made absolute again:
+    /// `W[(j,b)] = rel[(j,b)] + W[(j,r_j)]` for b ≠ r_j.
+    fn absolute(table: &[f32], reference: &[u8], present: &[u32]) -> Vec<f32> {
+        let w = table.len() / (reference.len() * Q);
+        let mut out = table.to_vec();
+        for (j, (&r, &mask)) in reference.iter().zip(present).enumerate() {
+            let r = usize::from(r);
+            for b in (0..Q).filter(|&b| b != r && mask & (1 << b) != 0) {
+                for c in 0..w {
+                    out[(j * Q + b) * w + c] += table[(j * Q + r) * w + c];
+                }
+            }
+        }
+        out
+    }
 
     #[test]
     fn table_and_its_gradients_match_the_definitions() {
@@ -297,7 +305,12 @@ mod tests {
         let pool = pool();
         let mut table = vec![0.0; n * n];
         let all = vec![(1u32 << Q) - 1; l];
-        build_table(&pool, &a_jih, &v_hba, &all, heads, 0, &mut table);
+        // The reference states of the rows written relative to them.
+        let reference = [7u8, 3, 5];
+        build_table(
+            &pool, &a_jih, &v_hba, &all, &reference, heads, 0, &mut table,
+        );
+        let absolute_table = absolute(&table, &reference, &all);
         let d_w = |r: usize, c: usize| ((r * 7 + c * 3) % 11) as f32 * 0.01;
         let d_table: Vec<f32> = (0..n * n).map(|k| d_w(k / n, k % n)).collect();
         let grads = |d_table: &[f32], present: &[u32]| {
@@ -306,14 +319,24 @@ mod tests {
             (d_a, d_v)
         };
         let (d_a, d_v) = grads(&d_table, &all);
-        // With some states absent, their rows are neither written nor read.
+        // With some states absent, their rows are neither written nor read
+        // (the reference states are among the present ones).
         let some = vec![
             (1 << 0) | (1 << 7) | (1 << 20),
             1 << 3,
             (1 << 20) | (1 << 5),
         ];
         let mut partial = vec![7.0f32; n * n];
-        build_table(&pool, &a_jih, &v_hba, &some, heads, 0, &mut partial);
+        build_table(
+            &pool,
+            &a_jih,
+            &v_hba,
+            &some,
+            &reference,
+            heads,
+            0,
+            &mut partial,
+        );
         let mut zeroed = d_table.clone();
         for (j, &mask) in some.iter().enumerate() {
             for bb in 0..Q {
@@ -339,7 +362,7 @@ mod tests {
             for i in 0..l {
                 for (aa, bb) in [(0, 0), (3, 20), (20, 7)] {
                     let want: f32 = (0..heads).map(|h| a(h, i, j) * v(h, aa, bb)).sum();
-                    let got = table[(j * Q + bb) * n + i * Q + aa];
+                    let got = absolute_table[(j * Q + bb) * n + i * Q + aa];
                     assert!(
                         (got - want).abs() < 1e-5,
                         "W[{j},{bb},{i},{aa}] = {got}, want {want}"
@@ -393,9 +416,12 @@ mod tests {
             .map(|k| ((k * 7 % 31) as f32 - 15.0) * 0.05)
             .collect();
         let present: Vec<u32> = (0..l).map(|j| 0x1F_FFFF >> (j * 3)).collect();
+        let reference: Vec<u8> = (0..l).map(|j| (j % 2) as u8).collect();
         let pool = pool();
         let mut whole = vec![0.0f32; n * n];
-        build_table(&pool, &a_jih, &v_hba, &present, heads, 0, &mut whole);
+        build_table(
+            &pool, &a_jih, &v_hba, &present, &reference, heads, 0, &mut whole,
+        );
         let d_whole: Vec<f32> = (0..n * n)
             .map(|k| ((k * 11 % 37) as f32 - 18.0) * 0.01)
             .collect();
@@ -416,7 +442,9 @@ mod tests {
             let sites = 2.min(l - first);
             let w = sites * Q;
             let mut block = vec![0.0f32; n * w];
-            build_table(&pool, &a_jih, &v_hba, &present, heads, first, &mut block);
+            build_table(
+                &pool, &a_jih, &v_hba, &present, &reference, heads, first, &mut block,
+            );
             let mut d_block = vec![0.0f32; n * w];
             for r in 0..n {
                 let (j, b) = (r / Q, r % Q);
