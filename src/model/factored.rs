@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::host::to_vec;
-use super::kernels::attention::{attention_forward, transpose};
+use super::kernels::attention::attention_forward;
 use super::kernels::table::pair_couplings;
 use crate::Q;
 
@@ -94,11 +94,9 @@ impl FactoredAttention {
             .num_threads(rayon::current_num_threads())
             .build()
             .expect("a thread pool");
-        let mut a_ihj = vec![0.0f32; l * heads * l];
-        attention_forward(&pool, &query, &key, heads, &mut a_ihj);
-        // [i][h][j] -> [j][i][h]: A^h_ik at (k·L + i)·H + h.
-        let mut a_jih = vec![0.0f32; a_ihj.len()];
-        transpose(&pool, &a_ihj, l * heads, l, &mut a_jih);
+        // A^h_ik at (k·L + i)·H + h.
+        let mut a_jih = vec![0.0f32; l * l * heads];
+        attention_forward(&pool, &query, &key, heads, &mut a_jih);
         HostFactors {
             length: l,
             heads,

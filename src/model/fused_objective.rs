@@ -58,16 +58,14 @@ struct RowKernels {
     grad: Vec<f32>,
 }
 
-/// The factored model's buffers: the table's rows (then their gradient)
-/// and the attention in both layouts, then the gradient with respect to it.
+/// The factored model's buffers: the table's rows (then their gradient),
+/// the attention and the gradient with respect to it (both `[j][i][h]`).
 #[derive(Default)]
 struct FactoredBuffers {
     /// One block of columns of the table (n × sites·q).
     table: Vec<f32>,
-    a_ihj: Vec<f32>,
     a_jih: Vec<f32>,
     d_a: Vec<f32>,
-    d_ihj: Vec<f32>,
 }
 
 /// One mini-batch and the penalties: `states` B×L row-major, `weights` B,
@@ -199,12 +197,10 @@ struct FactoredRows<'a> {
     v_hba: Vec<f32>,
     heads: usize,
     block_sites: usize,
-    a_ihj: &'a [f32],
     a_jih: &'a [f32],
-    /// The attention's gradient laid out `[j][i][h]`, filled block by block.
+    /// The attention's gradient laid out `[j][i][h]`, filled block by
+    /// block, then overwritten with the logits'.
     d_a: &'a mut [f32],
-    /// Written with the attention's gradient, then the logits'.
-    d_ihj: &'a mut [f32],
     d_query: Vec<f32>,
     d_key: Vec<f32>,
     /// The values' gradient laid out `[h][b][a]`, summed block by block.
@@ -262,8 +258,7 @@ impl TableRows for FactoredRows<'_> {
         }
     }
 
-    fn finish(&mut self, pool: &rayon::ThreadPool, present: &[u32], lambda_j: f64) -> f64 {
-        let l = present.len();
+    fn finish(&mut self, pool: &rayon::ThreadPool, _present: &[u32], lambda_j: f64) -> f64 {
         let heads = self.heads;
         // The coupling penalty from the factors (the table is never whole).
         let norm2 = table::coupling_penalty(
@@ -275,11 +270,10 @@ impl TableRows for FactoredRows<'_> {
             self.d_a,
             &mut self.d_v_hba,
         );
-        attention::transpose(pool, self.d_a, l, l * heads, self.d_ihj);
         let (d_q, d_k) = attention::attention_backward(
             pool,
-            self.a_ihj,
-            self.d_ihj,
+            self.a_jih,
+            self.d_a,
             &self.query,
             &self.key,
             heads,
@@ -450,12 +444,7 @@ impl FusedObjective {
         let block_sites = self.block_sites.min(l);
         let buffers = &mut self.factored;
         buffers.table.resize(n * block_sites * Q, 0.0);
-        for buffer in [
-            &mut buffers.a_ihj,
-            &mut buffers.a_jih,
-            &mut buffers.d_a,
-            &mut buffers.d_ihj,
-        ] {
+        for buffer in [&mut buffers.a_jih, &mut buffers.d_a] {
             buffer.resize(l * l * heads, 0.0);
         }
         let query = to_vec(&model.query);
@@ -463,19 +452,15 @@ impl FusedObjective {
         let fields = to_vec(&model.fields);
         let v_hba = swap_state_axes(&to_vec(&model.value));
         let pool = &self.rows.pool;
-        attention::attention_forward(pool, &query, &key, heads, &mut buffers.a_ihj);
-        // [i][h][j] → [j][i][h] for the table's kernels, and back for dA.
-        attention::transpose(pool, &buffers.a_ihj, l * heads, l, &mut buffers.a_jih);
+        attention::attention_forward(pool, &query, &key, heads, &mut buffers.a_jih);
         let mut factors = FactoredRows {
             query,
             key,
             v_hba,
             heads,
             block_sites,
-            a_ihj: &buffers.a_ihj,
             a_jih: &buffers.a_jih,
             d_a: &mut buffers.d_a,
-            d_ihj: &mut buffers.d_ihj,
             d_query: Vec::new(),
             d_key: Vec::new(),
             d_v_hba: Vec::new(),

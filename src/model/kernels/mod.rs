@@ -150,6 +150,39 @@ fn add(y: &mut [f32], x: &[f32]) {
     }
 }
 
+/// `Σ_k x_k` summed in sixteen lanes (then the lanes in order, then the
+/// remainder): a sum in one float would wait on each addition's latency;
+/// this one vectorises. The same order on every machine.
+#[inline(always)]
+fn lane_sum(x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for k in 0..16 {
+            lanes[k] += c[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// `max_k x_k` (−∞ for none) in sixteen lanes.
+#[inline(always)]
+fn lane_max(x: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let chunks = x.chunks_exact(16);
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for k in 0..16 {
+            lanes[k] = lanes[k].max(c[k]);
+        }
+    }
+    lanes.iter().fold(rest, |m, &v| m.max(v))
+}
+
 /// `e^x` for x ≤ 0 to about 2 ulp, branch-free so that loops over it
 /// vectorise (Cody–Waite range reduction and a degree-6 polynomial);
 /// arguments below −87 give ≈ 0.
