@@ -53,7 +53,7 @@ pub struct FusedObjective {
 /// The part of a step both models share: threads, the reference sequence
 /// and the logits' gradient (B×L·q).
 struct RowKernels {
-    pool: rayon::ThreadPool,
+    pool: std::sync::Arc<rayon::ThreadPool>,
     reference: Vec<u8>,
     grad: Vec<f32>,
 }
@@ -66,6 +66,22 @@ struct FactoredBuffers {
     table: Vec<f32>,
     a_jih: Vec<f32>,
     d_a: Vec<f32>,
+}
+
+/// The model, read by the pool's threads while the thread that owns it
+/// waits for them in `install`.
+struct OnPool<'a>(&'a Model);
+
+// SAFETY: the owner is blocked in `ThreadPool::install` while the pool's
+// threads read the model (libtorch's tensors may be read from any thread;
+// `Tensor` is `Send`, not `Sync`, only because it may be written).
+unsafe impl Send for OnPool<'_> {}
+unsafe impl Sync for OnPool<'_> {}
+
+impl<'a> OnPool<'a> {
+    fn get(&self) -> &'a Model {
+        self.0
+    }
 }
 
 /// One mini-batch and the penalties: `states` B×L row-major, `weights` B,
@@ -347,7 +363,7 @@ impl FusedObjective {
             .build()?;
         Ok(FusedObjective {
             rows: RowKernels {
-                pool,
+                pool: std::sync::Arc::new(pool),
                 reference,
                 grad: Vec::new(),
             },
@@ -404,18 +420,23 @@ impl FusedObjective {
         lambda_j: f64,
         lambda_h: f64,
     ) -> (f64, &[Tensor], Option<&[u32]>) {
-        match model {
+        // The whole step on the pool's threads: its parallel loops then
+        // start from a worker instead of handing each over from this thread.
+        let pool = std::sync::Arc::clone(&self.rows.pool);
+        let shared = OnPool(model);
+        let value = pool.install(|| match shared.get() {
             Model::Factored(m) => {
                 let (value, gradients) = self.batch(m, states, weights, lambda_j, lambda_h);
                 self.lent = gradients;
-                (value, &self.lent, None)
+                value
             }
-            Model::Potts(m) => {
-                let (value, _) = self.potts_batch(m, states, weights, lambda_j, lambda_h);
-                let rows = self.potts_raw.then_some(self.potts_rows.as_slice());
-                (value, &self.lent, rows)
-            }
-        }
+            Model::Potts(m) => self.potts_batch(m, states, weights, lambda_j, lambda_h).0,
+        });
+        let rows = match model {
+            Model::Potts(_) => self.potts_raw.then_some(self.potts_rows.as_slice()),
+            Model::Factored(_) => None,
+        };
+        (value, &self.lent, rows)
     }
 
     /// The objective of [`super::batch_loss`] on a batch (`states` B×L
