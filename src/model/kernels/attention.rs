@@ -242,8 +242,15 @@ mod tests {
 
     #[test]
     fn attention_and_its_backward_match_their_definitions() {
-        // L = 20, H = 3, d = 4: 60 columns (i,h), less than a block.
-        let (l, heads, d) = (20, 3, 4);
+        // L = 20, H = 3, d = 4: 60 columns (i,h), less than a block; H = 13,
+        // d = 2: 260 columns, two blocks, the second starting inside the
+        // diagonal of i = 19.
+        for (heads, d) in [(3, 4), (13, 2)] {
+            check_attention(20, heads, d);
+        }
+    }
+
+    fn check_attention(l: usize, heads: usize, d: usize) {
         let query: Vec<f32> = (0..heads * l * d)
             .map(|k| ((k * 37 % 23) as f32 - 11.0) * 0.1)
             .collect();
