@@ -54,6 +54,14 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _default_sigint():
+    # A job started in the background by a shell without job control
+    # (`cmd &`) inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: the child gets the default disposition, as
+    # in a terminal, so that the test checks fadca and not how it was run.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_training(tmp_path):
     child = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(EXAMPLE), str(SMALL)],
@@ -61,6 +69,7 @@ def test_ctrl_c_stops_training(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        preexec_fn=_default_sigint,
     )
     try:
         assert child.stdout.readline().strip() == "training"
