@@ -106,15 +106,27 @@ pub fn apc(f: &Array2<f64>) -> Array2<f64> {
 /// the couplings and set the peak memory of a run.
 pub fn contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
     let (l, _, q, _) = j.dim();
+    gauged_block_scores(l, q, |block, i, k| {
+        for a in 0..q {
+            for b in 0..q {
+                block[[a, b]] = 0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
+            }
+        }
+    })
+}
+
+/// APC of the Frobenius norms (20 states) of the zero-sum-gauged q×q
+/// blocks that `fill(block, i, k)` writes for the pairs i < k.
+fn gauged_block_scores(
+    l: usize,
+    q: usize,
+    fill: impl Fn(&mut Array2<f64>, usize, usize) + Sync + Send,
+) -> Array2<f64> {
     apc_of_pair_scores(
         l,
         || Array2::<f64>::zeros((q, q)),
         |block, i, k| {
-            for a in 0..q {
-                for b in 0..q {
-                    block[[a, b]] = 0.5 * (j[[i, k, a, b]] as f64 + j[[k, i, b, a]] as f64);
-                }
-            }
+            fill(block, i, k);
             gauge_block(block.view_mut());
             frobenius_block(block.view())
         },
@@ -258,19 +270,13 @@ pub fn check_scores(model: &Model) -> Array2<f64> {
 /// `J_ki`, k > i, only (the Potts table's blocks above its diagonal).
 fn upper_contact_scores(j: ArrayView4<f32>) -> Array2<f64> {
     let (l, _, q, _) = j.dim();
-    apc_of_pair_scores(
-        l,
-        || Array2::<f64>::zeros((q, q)),
-        |block, i, k| {
-            for a in 0..q {
-                for b in 0..q {
-                    block[[a, b]] = j[[k, i, b, a]] as f64;
-                }
+    gauged_block_scores(l, q, |block, i, k| {
+        for a in 0..q {
+            for b in 0..q {
+                block[[a, b]] = j[[k, i, b, a]] as f64;
             }
-            gauge_block(block.view_mut());
-            frobenius_block(block.view())
-        },
-    )
+        }
+    })
 }
 
 /// Contact scores of a trained model: [`factored_contact_scores`] for
