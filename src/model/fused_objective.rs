@@ -126,7 +126,7 @@ trait TableRows {
     /// After the last block: the gradients of the model's coupling
     /// parameters with the coupling penalty's (`λ_J` = `lambda_j`)
     /// included; returns `Σ_{i≠j} ‖J_ij‖²`.
-    fn finish(&mut self, pool: &rayon::ThreadPool, present: &[u32], lambda_j: f64) -> f64;
+    fn finish(&mut self, pool: &rayon::ThreadPool, lambda_j: f64) -> f64;
 }
 
 impl RowKernels {
@@ -175,7 +175,7 @@ impl RowKernels {
             d_fields[columns].copy_from_slice(&block_fields);
             model.block_gradient(&self.pool, block, &present, first);
         }
-        let norm2 = model.finish(&self.pool, &present, input.lambda_j);
+        let norm2 = model.finish(&self.pool, input.lambda_j);
         let fields_norm2 = add_field_penalty(&mut d_fields, fields, input.lambda_h);
         let value = data + input.lambda_j * norm2 + input.lambda_h * fields_norm2;
         (value, d_fields)
@@ -209,11 +209,9 @@ pub const BLOCK_SITES: usize = 64;
 struct FactoredRows<'a> {
     query: Vec<f32>,
     key: Vec<f32>,
-    /// The values laid out `[h][b][a]`.
-    v_hba: Vec<f32>,
-    heads: usize,
+    /// The attention and the values in the table kernels' layouts.
+    factors: table::TableFactors<'a>,
     block_sites: usize,
-    a_jih: &'a [f32],
     /// The attention's gradient laid out `[j][i][h]`, filled block by
     /// block, then overwritten with the logits'.
     d_a: &'a mut [f32],
@@ -236,16 +234,7 @@ impl TableRows for FactoredRows<'_> {
         first: usize,
         rows: &mut [f32],
     ) {
-        table::build_table(
-            pool,
-            self.a_jih,
-            &self.v_hba,
-            present,
-            reference,
-            self.heads,
-            first,
-            rows,
-        );
+        table::build_table(pool, &self.factors, present, reference, first, rows);
     }
 
     fn block_gradient(
@@ -255,16 +244,7 @@ impl TableRows for FactoredRows<'_> {
         present: &[u32],
         first: usize,
     ) {
-        let d_v = table::table_grads(
-            pool,
-            rows,
-            self.a_jih,
-            &self.v_hba,
-            present,
-            self.heads,
-            first,
-            self.d_a,
-        );
+        let d_v = table::table_grads(pool, rows, &self.factors, present, first, self.d_a);
         if self.d_v_hba.is_empty() {
             self.d_v_hba = d_v;
         } else {
@@ -274,26 +254,20 @@ impl TableRows for FactoredRows<'_> {
         }
     }
 
-    fn finish(&mut self, pool: &rayon::ThreadPool, _present: &[u32], lambda_j: f64) -> f64 {
-        let heads = self.heads;
+    fn finish(&mut self, pool: &rayon::ThreadPool, lambda_j: f64) -> f64 {
+        let (a_jih, heads) = (self.factors.a_jih, self.factors.heads);
         // The coupling penalty from the factors (the table is never whole).
         let norm2 = table::coupling_penalty(
             pool,
-            self.a_jih,
-            &self.v_hba,
+            a_jih,
+            &self.factors.v_hba,
             heads,
             lambda_j,
             self.d_a,
             &mut self.d_v_hba,
         );
-        let (d_q, d_k) = attention::attention_backward(
-            pool,
-            self.a_jih,
-            self.d_a,
-            &self.query,
-            &self.key,
-            heads,
-        );
+        let (d_q, d_k) =
+            attention::attention_backward(pool, a_jih, self.d_a, &self.query, &self.key, heads);
         (self.d_query, self.d_key) = (d_q, d_k);
         norm2
     }
@@ -344,7 +318,7 @@ impl TableRows for PottsRows<'_> {
         };
     }
 
-    fn finish(&mut self, _pool: &rayon::ThreadPool, _present: &[u32], _lambda_j: f64) -> f64 {
+    fn finish(&mut self, _pool: &rayon::ThreadPool, _lambda_j: f64) -> f64 {
         self.norm2
     }
 }
@@ -477,10 +451,8 @@ impl FusedObjective {
         let mut factors = FactoredRows {
             query,
             key,
-            v_hba,
-            heads,
+            factors: table::TableFactors::new(&buffers.a_jih, v_hba, heads),
             block_sites,
-            a_jih: &buffers.a_jih,
             d_a: &mut buffers.d_a,
             d_query: Vec::new(),
             d_key: Vec::new(),

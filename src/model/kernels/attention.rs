@@ -11,9 +11,6 @@ use rayon::prelude::*;
 
 use super::{SharedFloats, exp_nonpositive};
 
-/// Attention rows per parallel task of [`super::table::coupling_penalty`].
-pub(super) const ATTENTION_ROWS: usize = 16;
-
 /// Columns `(i,h)` per parallel task of the softmax and its backward pass
 /// (each task walks its columns down the L rows j: L·1 KiB).
 const SOFTMAX_COLUMNS: usize = 256;

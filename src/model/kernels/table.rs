@@ -2,14 +2,73 @@
 //! a batch reads ([`build_table`]), the factors' gradients from the table's
 //! ([`table_grads`]) and the coupling penalty computed from the factors
 //! without the table ([`coupling_penalty`]).
+use std::borrow::Cow;
+
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::attention::ATTENTION_ROWS;
 use super::tiles::{self, STATE_LANES, pad_heads, padded_heads};
 use super::{QQ, states_of};
 use crate::Q;
+
+/// The factored table's factors in the layouts its kernels read, made
+/// once per step and shared by every block of columns: the attention
+/// `a_jih` (`[j][i][h]`, L·L·H) and the values `v_hba` (`[h][b][a]`,
+/// H·q·q) as given, the values as [`build_table`] reads them (`[b][h][a]`,
+/// the states padded to [`STATE_LANES`]) and as [`table_grads`] reads
+/// them (`[b][a][h]`), and the attention with the heads padded to a
+/// multiple of [`tiles::HEAD_LANES`] (borrowed when H is one).
+pub struct TableFactors<'a> {
+    /// The attention, `[j][i][h]`.
+    pub a_jih: &'a [f32],
+    /// The values, `[h][b][a]`.
+    pub v_hba: Vec<f32>,
+    /// The number of heads H.
+    pub heads: usize,
+    /// The heads padded: H rounded up to a multiple of 32.
+    hp: usize,
+    /// The attention with hp heads.
+    a_lanes: Cow<'a, [f32]>,
+    /// The values `[b][h][a]`, the states padded.
+    v_bha: Vec<f32>,
+    /// The values `[b][a][h]`, hp heads.
+    v_bah: Vec<f32>,
+}
+
+impl<'a> TableFactors<'a> {
+    /// The layouts of the attention `a_jih` (`[j][i][h]`) and the values
+    /// `v_hba` (`[h][b][a]`) of `heads` heads.
+    pub fn new(a_jih: &'a [f32], v_hba: Vec<f32>, heads: usize) -> TableFactors<'a> {
+        assert_eq!(v_hba.len(), heads * QQ);
+        let hp = padded_heads(heads);
+        let a_lanes = if hp == heads {
+            Cow::Borrowed(a_jih)
+        } else {
+            Cow::Owned(pad_heads(a_jih, heads, hp))
+        };
+        let mut v_bha = vec![0.0f32; Q * heads * STATE_LANES];
+        let mut v_bah = vec![0.0f32; QQ * hp];
+        for h in 0..heads {
+            for b in 0..Q {
+                let row = &v_hba[h * QQ + b * Q..h * QQ + (b + 1) * Q];
+                v_bha[(b * heads + h) * STATE_LANES..][..Q].copy_from_slice(row);
+                for (a, &x) in row.iter().enumerate() {
+                    v_bah[(b * Q + a) * hp + h] = x;
+                }
+            }
+        }
+        TableFactors {
+            a_jih,
+            v_hba,
+            heads,
+            hp,
+            a_lanes,
+            v_bha,
+            v_bah,
+        }
+    }
+}
 
 /// A block of columns of the factored coupling table
 /// `W[(j,b),(i,a)] = Σ_h A^h_ij V^h(a,b)`, relative to the reference
@@ -21,18 +80,14 @@ use crate::Q;
 /// `Σ_h A^h_ij (V^h(a,b) − V^h(a,r_j))`: no other row is read by
 /// [`super::pll::pll_rows`], and in a batch of a family's sequences only
 /// part of the 21 states occur at a position. Other rows are left as they
-/// were. `a_jih` is the attention laid out `[j][i][h]` (L·L·H), `v_hba`
-/// the values laid out `[h][b][a]` (H·q·q). Per position the rows are
-/// written tile by tile ([`tiles::position_rows`]); the masked diagonal
-/// (`A^h_jj = 0`) gives zero blocks.
-#[allow(clippy::too_many_arguments)]
+/// were. Per position the rows are written tile by tile
+/// ([`tiles::position_rows`]); the masked diagonal (`A^h_jj = 0`) gives
+/// zero blocks.
 pub fn build_table(
     pool: &rayon::ThreadPool,
-    a_jih: &[f32],
-    v_hba: &[f32],
+    factors: &TableFactors,
     present: &[u32],
     reference: &[u8],
-    heads: usize,
     first: usize,
     table: &mut [f32],
 ) {
@@ -40,29 +95,21 @@ pub fn build_table(
     let n = l * Q;
     let w = table.len() / n;
     let sites = w / Q;
+    let heads = factors.heads;
     assert_eq!(table.len(), n * sites * Q);
     assert!(first + sites <= l, "block of sites past the end");
-    assert_eq!(a_jih.len(), l * l * heads);
-    assert_eq!(v_hba.len(), heads * QQ);
+    assert_eq!(factors.a_jih.len(), l * l * heads);
     assert_eq!(reference.len(), l);
-    // The values laid out [b][h][a], the states padded: per position only
-    // differences of whole rows of it.
-    let mut v_bha = vec![0.0f32; Q * heads * STATE_LANES];
-    for b in 0..Q {
-        for h in 0..heads {
-            v_bha[(b * heads + h) * STATE_LANES..][..Q]
-                .copy_from_slice(&v_hba[h * QQ + b * Q..h * QQ + (b + 1) * Q]);
-        }
-    }
     pool.install(|| {
         table
             .par_chunks_mut(Q * w)
             .enumerate()
             .for_each_init(Vec::new, |values, (j, rows)| {
                 let states = states_of(present[j] | 1 << reference[j]);
-                relative_values(&v_bha, heads, &states, usize::from(reference[j]), values);
+                let r = usize::from(reference[j]);
+                relative_values(&factors.v_bha, heads, &states, r, values);
                 let start = (j * l + first) * heads;
-                let a_ih = &a_jih[start..start + sites * heads];
+                let a_ih = &factors.a_jih[start..start + sites * heads];
                 tiles::position_rows(a_ih, values, &states, heads, rows);
             })
     });
@@ -101,14 +148,11 @@ dispatch!(relative_values(v_bha: &[f32], heads: usize, states: &[usize], r: usiz
 /// ([`tiles::position_attention_gradient`]), `dV` state by state
 /// ([`tiles::state_value_gradient`]), both read from the rows where they
 /// lie.
-#[allow(clippy::too_many_arguments)]
 pub fn table_grads(
     pool: &rayon::ThreadPool,
     d_table: &[f32],
-    a_jih: &[f32],
-    v_hba: &[f32],
+    factors: &TableFactors,
     present: &[u32],
-    heads: usize,
     first: usize,
     d_a: &mut [f32],
 ) -> Vec<f32> {
@@ -116,25 +160,11 @@ pub fn table_grads(
     let n = l * Q;
     let w = d_table.len() / n;
     let sites = w / Q;
+    let (heads, hp) = (factors.heads, factors.hp);
     assert_eq!(d_table.len(), n * sites * Q);
     assert!(first + sites <= l, "block of sites past the end");
     assert_eq!(d_a.len(), l * l * heads);
-    let hp = padded_heads(heads);
-    // V laid out [b][a][h], the heads padded.
-    let mut v_bah = vec![0.0f32; QQ * hp];
-    for h in 0..heads {
-        for (ba, &x) in v_hba[h * QQ..(h + 1) * QQ].iter().enumerate() {
-            v_bah[ba * hp + h] = x;
-        }
-    }
-    // The attention with the heads padded, for whole vectors of heads.
-    let padded;
-    let attention = if hp == heads {
-        a_jih
-    } else {
-        padded = pad_heads(a_jih, heads, hp);
-        &padded
-    };
+    let v_bah = &factors.v_bah;
     pool.install(|| {
         d_a.par_chunks_mut(l * heads)
             .enumerate()
@@ -142,7 +172,7 @@ pub fn table_grads(
                 let out = &mut d_a_ih[first * heads..(first + sites) * heads];
                 let rows = &d_table[j * Q * w..(j + 1) * Q * w];
                 let states = states_of(present[j]);
-                tiles::position_attention_gradient(rows, &v_bah, &states, heads, out);
+                tiles::position_attention_gradient(rows, v_bah, &states, heads, out);
                 if (first..first + sites).contains(&j) {
                     // The diagonal is not a parameter (A^h_jj = 0).
                     out[(j - first) * heads..(j - first + 1) * heads].fill(0.0);
@@ -151,7 +181,7 @@ pub fn table_grads(
     });
     let input = tiles::ValueGradientInput {
         table: d_table,
-        attention,
+        attention: &factors.a_lanes,
         hp,
         present,
         first,
@@ -177,6 +207,9 @@ pub fn table_grads(
     d_v
 }
 
+/// Attention rows `(j,i)` per parallel task of [`coupling_penalty`], times L.
+const PENALTY_ROWS: usize = 16;
+
 /// The coupling penalty's part of a step: returns `Σ_{i≠j} ‖J_ij‖² =
 /// Σ_{h,g} ⟨V^h, V^g⟩ M_hg` with `M_hg = Σ_ij A^h_ij A^g_ij`, and adds
 /// `λ` times its gradients to `d_a` (`[j][i][h]`, like `a_jih`) and `d_v`
@@ -200,7 +233,7 @@ pub fn coupling_penalty(
     general_mat_mul(1.0, &v, &v.t(), 0.0, &mut gram_v);
     // Scaled for the attention's gradient: 2λ⟨V^h, V^g⟩.
     let coupling = gram_v.mapv(|x| (2.0 * lambda) as f32 * x);
-    let block = ATTENTION_ROWS * rows.isqrt().max(1);
+    let block = PENALTY_ROWS * rows.isqrt().max(1);
     let partials: Vec<Array2<f32>> = pool.install(|| {
         d_a.par_chunks_mut(block * heads)
             .zip(a_jih.par_chunks(block * heads))
@@ -307,15 +340,14 @@ mod tests {
         let all = vec![(1u32 << Q) - 1; l];
         // The reference states of the rows written relative to them.
         let reference = [7u8, 3, 5];
-        build_table(
-            &pool, &a_jih, &v_hba, &all, &reference, heads, 0, &mut table,
-        );
+        let factors = TableFactors::new(&a_jih, v_hba.clone(), heads);
+        build_table(&pool, &factors, &all, &reference, 0, &mut table);
         let absolute_table = absolute(&table, &reference, &all);
         let d_w = |r: usize, c: usize| ((r * 7 + c * 3) % 11) as f32 * 0.01;
         let d_table: Vec<f32> = (0..n * n).map(|k| d_w(k / n, k % n)).collect();
         let grads = |d_table: &[f32], present: &[u32]| {
             let mut d_a = vec![f32::NAN; l * l * heads];
-            let d_v = table_grads(&pool, d_table, &a_jih, &v_hba, present, heads, 0, &mut d_a);
+            let d_v = table_grads(&pool, d_table, &factors, present, 0, &mut d_a);
             (d_a, d_v)
         };
         let (d_a, d_v) = grads(&d_table, &all);
@@ -327,16 +359,7 @@ mod tests {
             (1 << 20) | (1 << 5),
         ];
         let mut partial = vec![7.0f32; n * n];
-        build_table(
-            &pool,
-            &a_jih,
-            &v_hba,
-            &some,
-            &reference,
-            heads,
-            0,
-            &mut partial,
-        );
+        build_table(&pool, &factors, &some, &reference, 0, &mut partial);
         let mut zeroed = d_table.clone();
         for (j, &mask) in some.iter().enumerate() {
             for bb in 0..Q {
@@ -419,32 +442,20 @@ mod tests {
         let reference: Vec<u8> = (0..l).map(|j| (j % 2) as u8).collect();
         let pool = pool();
         let mut whole = vec![0.0f32; n * n];
-        build_table(
-            &pool, &a_jih, &v_hba, &present, &reference, heads, 0, &mut whole,
-        );
+        let factors = TableFactors::new(&a_jih, v_hba, heads);
+        build_table(&pool, &factors, &present, &reference, 0, &mut whole);
         let d_whole: Vec<f32> = (0..n * n)
             .map(|k| ((k * 11 % 37) as f32 - 18.0) * 0.01)
             .collect();
         let mut d_a_whole = vec![0.0f32; l * l * heads];
-        let d_v_whole = table_grads(
-            &pool,
-            &d_whole,
-            &a_jih,
-            &v_hba,
-            &present,
-            heads,
-            0,
-            &mut d_a_whole,
-        );
+        let d_v_whole = table_grads(&pool, &d_whole, &factors, &present, 0, &mut d_a_whole);
         let mut d_a_blocks = vec![f32::NAN; l * l * heads];
         let mut d_v_blocks = vec![0.0f32; heads * QQ];
         for first in (0..l).step_by(2) {
             let sites = 2.min(l - first);
             let w = sites * Q;
             let mut block = vec![0.0f32; n * w];
-            build_table(
-                &pool, &a_jih, &v_hba, &present, &reference, heads, first, &mut block,
-            );
+            build_table(&pool, &factors, &present, &reference, first, &mut block);
             let mut d_block = vec![0.0f32; n * w];
             for r in 0..n {
                 let (j, b) = (r / Q, r % Q);
@@ -458,16 +469,7 @@ mod tests {
                 );
                 d_block[r * w..(r + 1) * w].copy_from_slice(&d_whole[r * n..(r + 1) * n][cols]);
             }
-            let d_v = table_grads(
-                &pool,
-                &d_block,
-                &a_jih,
-                &v_hba,
-                &present,
-                heads,
-                first,
-                &mut d_a_blocks,
-            );
+            let d_v = table_grads(&pool, &d_block, &factors, &present, first, &mut d_a_blocks);
             add(&mut d_v_blocks, &d_v);
         }
         assert_eq!(d_a_blocks, d_a_whole);
